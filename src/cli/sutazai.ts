@@ -1,0 +1,52 @@
+#!/usr/bin/env node
+// The `sutazai` command: serve | migrate | help | version.
+import { parseArgs } from 'node:util';
+import { packageVersion } from '../lib/package-version.js';
+import { exitWithFailure } from './fail.js';
+import { migrateCommand } from './migrate.js';
+import { serveCommand } from './serve.js';
+
+const USAGE = `Usage: sutazai <command> [options]
+
+Commands:
+  serve              Start the HTTP + WebSocket server (settings from the environment; see README).
+  migrate            Apply pending database migrations.
+    --status         List pending migrations without applying them.
+    --down           Revert the most recent migration.
+  version            Print the version.
+  help               Print this help.
+`;
+
+async function main(argv: string[]): Promise<void> {
+  const [command = 'help', ...rest] = argv;
+  switch (command) {
+    case 'serve':
+      parseArgs({ args: rest, options: {}, strict: true });
+      await serveCommand();
+      return;
+    case 'migrate': {
+      const { values } = parseArgs({
+        args: rest,
+        options: { down: { type: 'boolean', default: false }, status: { type: 'boolean', default: false } },
+        strict: true,
+      });
+      await migrateCommand({ down: values.down, status: values.status });
+      return;
+    }
+    case 'version':
+    case '--version':
+      console.log(packageVersion());
+      return;
+    case 'help':
+    case '--help':
+    case '-h':
+      console.log(USAGE);
+      return;
+    default:
+      console.error(`sutazai: unknown command ${JSON.stringify(command)}\n\n${USAGE}`);
+      process.exit(2);
+  }
+}
+
+const command = process.argv[2] ?? 'help';
+main(process.argv.slice(2)).catch((error: unknown) => exitWithFailure(command, error));

@@ -1,0 +1,108 @@
+// One Kysely instance per process, on better-sqlite3 (embedded default) or a pg pool. The dialect `if`s of the
+// whole codebase live in this folder; repositories receive a ready Kysely<DB>.
+import fs from 'node:fs';
+import path from 'node:path';
+import BetterSqlite3 from 'better-sqlite3';
+import { Kysely, PostgresDialect, SqliteDialect, sql } from 'kysely';
+import pg from 'pg';
+import type { Config, Dialect } from '../../config.js';
+import type { DB } from './schema.js';
+import { SqliteValuesPlugin } from './sqlite-values-plugin.js';
+
+/** A snapshot of the connection pool, for health and metrics. */
+export interface PoolStats {
+  /** Most connections the pool may open. */
+  size: number;
+  /** Connections open now. */
+  total: number;
+  /** Open connections serving a query or transaction. */
+  inUse: number;
+  /** Open connections waiting for work. */
+  idle: number;
+  /** Queries waiting for a free connection. */
+  waiting: number;
+}
+
+export interface Database {
+  db: Kysely<DB>;
+  dialect: Dialect;
+  poolStats(): PoolStats;
+  /** Runs a trivial query; rejects when the database cannot answer. */
+  ping(): Promise<void>;
+  destroy(): Promise<void>;
+}
+
+export interface DatabaseOptions {
+  /** Called with errors of idle pooled connections (a PostgreSQL restart, say), which must not crash the process. */
+  onIdleError?: (error: Error) => void;
+}
+
+export function createDatabase(config: Config['db'], options: DatabaseOptions = {}): Database {
+  return config.dialect === 'postgres' ? createPostgres(config, options) : createSqlite(config);
+}
+
+function createSqlite(config: Config['db']): Database {
+  if (config.sqlitePath !== ':memory:') fs.mkdirSync(path.dirname(config.sqlitePath), { recursive: true });
+  const connection = new BetterSqlite3(config.sqlitePath);
+  // WAL lets readers run beside the writer (and several worker processes share the file); the busy timeout makes a
+  // writer wait for another process's write instead of failing at once with SQLITE_BUSY.
+  connection.pragma('journal_mode = WAL');
+  connection.pragma('busy_timeout = 5000');
+  connection.pragma('foreign_keys = ON');
+  connection.pragma('synchronous = NORMAL');
+  const db = new Kysely<DB>({
+    dialect: new SqliteDialect({ database: connection }),
+    plugins: [new SqliteValuesPlugin()],
+  });
+  return {
+    db,
+    dialect: 'sqlite',
+    // better-sqlite3 is one synchronous connection; Kysely serialises queries on it, so there is never a pool to
+    // exhaust. Reported as a pool of one so that health and metrics have the same shape on both dialects.
+    poolStats: () => ({ size: 1, total: 1, inUse: 0, idle: 1, waiting: 0 }),
+    ping: async () => {
+      await sql`select 1`.execute(db);
+    },
+    destroy: () => db.destroy(),
+  };
+}
+
+function createPostgres(config: Config['db'], options: DatabaseOptions): Database {
+  const pool = new pg.Pool({
+    connectionString: config.url,
+    max: config.poolSize,
+    connectionTimeoutMillis: config.poolTimeoutMs,
+    idleTimeoutMillis: 30_000,
+    application_name: 'sutazai',
+    ...(config.statementTimeoutMs > 0 ? { statement_timeout: config.statementTimeoutMs } : {}),
+    keepAlive: true,
+  });
+  pool.on('error', (error) => options.onIdleError?.(error));
+  const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool }) });
+  return {
+    db,
+    dialect: 'postgres',
+    poolStats: () => ({
+      size: config.poolSize,
+      total: pool.totalCount,
+      inUse: pool.totalCount - pool.idleCount,
+      idle: pool.idleCount,
+      waiting: pool.waitingCount,
+    }),
+    ping: async () => {
+      await sql`select 1`.execute(db);
+    },
+    destroy: () => db.destroy(),
+  };
+}
+
+/** A database URL with any password replaced, for log lines and error messages. */
+export function redactDatabaseUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = '***';
+    return parsed.toString();
+  } catch {
+    return url.replace(/:\/\/[^@/]*@/, '://***@');
+  }
+}

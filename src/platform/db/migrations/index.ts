@@ -1,0 +1,7 @@
+// Every migration, in order. Names sort lexically and are never changed once released.
+import type { Migration } from 'kysely';
+import * as m0001 from './0001_users.js';
+
+export const migrations: Record<string, Migration> = {
+  '0001_users': m0001,
+};
