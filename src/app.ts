@@ -5,7 +5,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Config, TrustProxy } from './config.js';
 import databasePlugin from './platform/db/database-plugin.js';
-import errorHandler, { sendError } from './platform/error-handler.js';
+import errorHandler, { answerClientError, sendError } from './platform/error-handler.js';
 import { registerCompression, registerCors, registerOpenApi } from './platform/http-plugins.js';
 import { RequestLogController, createLogger, requestChildLogger } from './platform/logger.js';
 import metricsPlugin, { createHttpMetrics } from './platform/metrics.js';
@@ -32,8 +32,9 @@ function trustProxyOption(
 }
 
 export async function buildApp(config: Config, options: BuildOptions = {}): Promise<App> {
+  const logger = createLogger(config.log.level, options.logDestination);
   const app = Fastify({
-    loggerInstance: createLogger(config.log.level, options.logDestination),
+    loggerInstance: logger,
     genReqId: requestIdFor,
     logController: new RequestLogController(),
     childLoggerFactory: requestChildLogger,
@@ -48,6 +49,8 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
       void reply.header('x-request-id', request.id);
       sendError(request, reply, error);
     },
+    // Requests Node's HTTP parser rejects never reach Fastify's hooks either.
+    clientErrorHandler: (error, socket) => answerClientError(error, socket, logger),
   }).withTypeProvider<TypeBoxTypeProvider>() as unknown as App;
 
   await app.register(requestContext);

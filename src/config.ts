@@ -1,5 +1,6 @@
 // Every setting of the server, in one place: its environment variable, type, default and one-line description.
 // parseConfig() reads an env-like object once and reports every problem at once; nothing else reads process.env.
+import net from 'node:net';
 import path from 'node:path';
 import { Type, type Static, type TSchema } from 'typebox';
 import { Value } from 'typebox/value';
@@ -131,30 +132,78 @@ export class ConfigError extends Error {
   }
 }
 
-/** Secrets that must never sign tokens: the original's public fallback and other obvious placeholders. */
-const WEAK_SECRETS = new Set(['change_me_in_production', 'changeme', 'secret', 'your-secret-key', 'dev']);
+/**
+ * Fragments of sample-config placeholders (the original's public fallback `change_me_in_production` among them).
+ * Matched anywhere, because a placeholder padded past the minimum length is still public.
+ */
+const PLACEHOLDER_SECRET = /change[-_ ]?me|replace[-_ ]?me|your[-_ ]?secret/i;
 export const MIN_SECRET_LENGTH = 32;
 
-export function isWeakSecret(secret: string): boolean {
-  return secret.length < MIN_SECRET_LENGTH || WEAK_SECRETS.has(secret.toLowerCase());
+/** Why a JWT secret must not sign tokens, or undefined when it may. */
+function secretWeakness(secret: string): string | undefined {
+  if (PLACEHOLDER_SECRET.test(secret)) return 'is a placeholder from a sample config; set a random value';
+  if (secret.length < MIN_SECRET_LENGTH)
+    return `must be at least ${MIN_SECRET_LENGTH} characters (got ${secret.length})`;
+  if (/^(.)\1*$/.test(secret)) return 'is one character repeated; set a random value';
+  return undefined;
 }
 
-function describeErrors(schema: TSchema, value: unknown): string[] {
-  const seen = new Set<string>();
-  const problems: string[] = [];
-  for (const error of Value.Errors(schema, value)) {
-    const key = error.instancePath.replace(/^\//, '');
-    if (!key || seen.has(key)) continue;
-    seen.add(key);
-    const property = (EnvSchema.properties as Record<string, TSchema>)[key];
-    const got = (value as Record<string, unknown>)[key];
-    const allowed =
-      property && 'anyOf' in property
-        ? `one of ${(property.anyOf as { const: string }[]).map((s) => s.const).join(', ')}`
-        : error.message;
-    problems.push(`${key}: must be ${allowed.replace(/^must be /, '')} (got ${JSON.stringify(got)})`);
+export function isWeakSecret(secret: string): boolean {
+  return secretWeakness(secret) !== undefined;
+}
+
+type SchemaInfo = TSchema & {
+  type?: string;
+  anyOf?: { const: string }[];
+  minimum?: number;
+  maximum?: number;
+};
+
+/**
+ * One environment string to the setting's type. Strict on purpose: "80.5", "0x10" and "1e3" are not whole numbers
+ * (typebox's Convert would round or reinterpret them), and a boolean is true/false/1/0 in any case.
+ */
+function convert(schema: SchemaInfo, raw: string): unknown {
+  const text = raw.trim();
+  if (schema.type === 'integer') return /^[+-]?\d+$/.test(text) ? Number(text) : raw;
+  if (schema.type === 'boolean') {
+    const lower = text.toLowerCase();
+    if (lower === 'true' || lower === '1') return true;
+    if (lower === 'false' || lower === '0') return false;
+    return raw;
   }
-  return problems;
+  return schema.anyOf ? text : raw;
+}
+
+function expectation(schema: SchemaInfo, fallback: string): string {
+  if (schema.anyOf) return `one of ${schema.anyOf.map((s) => s.const).join(', ')}`;
+  if (schema.type === 'boolean') return 'true or false';
+  if (schema.type === 'integer') {
+    const { minimum = 0, maximum = Number.MAX_SAFE_INTEGER } = schema;
+    return maximum === Number.MAX_SAFE_INTEGER
+      ? `a whole number of at least ${minimum}`
+      : `a whole number from ${minimum} to ${maximum}`;
+  }
+  return fallback.replace(/^must be /, '');
+}
+
+/**
+ * Converts and checks each setting on its own, so that every bad variable is reported (one schema-wide check stops
+ * at typebox's maxErrors, which one bad enum alone can fill). A bad setting is left to its default, so the
+ * cross-setting checks below still run and their problems join the list.
+ */
+function readEnv(picked: Record<string, string>, problems: string[]): Env {
+  const values: Record<string, unknown> = {};
+  for (const [key, raw] of Object.entries(picked)) {
+    const schema = (EnvSchema.properties as Record<string, SchemaInfo>)[key];
+    if (!schema) continue;
+    const value = convert(schema, raw);
+    const [error] = Value.Errors(schema, value);
+    if (error)
+      problems.push(`${key}: must be ${expectation(schema, error.message)} (got ${JSON.stringify(raw)})`);
+    else values[key] = value;
+  }
+  return Value.Default(EnvSchema, values) as Env;
 }
 
 function parseList(raw: string): string[] {
@@ -171,12 +220,29 @@ function parseList(raw: string): string[] {
     .filter(Boolean);
 }
 
+/** Named ranges that Fastify's proxy-addr understands besides addresses and CIDRs. */
+const PROXY_RANGE_NAMES = new Set(['loopback', 'linklocal', 'uniquelocal']);
+
+/** An address, address/prefix or IPv4 address/netmask, as proxy-addr accepts them. */
+function isProxyAddress(entry: string): boolean {
+  if (PROXY_RANGE_NAMES.has(entry)) return true;
+  const [address = '', range, ...rest] = entry.split('/');
+  const version = net.isIP(address);
+  if (version === 0 || rest.length > 0) return false;
+  if (range === undefined) return true;
+  if (/^\d+$/.test(range)) return Number(range) <= (version === 4 ? 32 : 128);
+  return version === 4 && net.isIPv4(range);
+}
+
 function parseTrustProxy(raw: string): TrustProxy {
   const v = raw.trim().toLowerCase();
   if (v === '' || v === 'false' || v === '0') return false;
   if (v === 'true') return true;
   if (/^\d+$/.test(v)) return Number(v);
-  return parseList(raw);
+  const list = parseList(raw);
+  // Checked here: proxy-addr would otherwise throw "invalid IP address: yes" from inside buildApp, naming no setting.
+  if (list.length === 0 || !list.every(isProxyAddress)) throw new Error('not a list of addresses');
+  return list;
 }
 
 function parseDatabaseUrl(
@@ -206,14 +272,17 @@ function parseDatabaseUrl(
     const file = sqlite[1];
     return { dialect: 'sqlite', url, sqlitePath: file === ':memory:' ? file : path.resolve(file) };
   }
+  // Name only the scheme: the rest of a URL may hold a password.
+  const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(url)?.[1];
   problems.push(
-    `DATABASE_URL: must start with sqlite: or postgres:// (got a value starting ${JSON.stringify(url.slice(0, 12))})`,
+    `DATABASE_URL: must start with sqlite: or postgres:// (got ${scheme ? `a ${scheme}: URL` : 'no scheme'})`,
   );
   return { dialect: 'sqlite', url, sqlitePath: '' };
 }
 
 function ollamaUrl(env: Env, problems: string[]): string {
   let url = env.OLLAMA_URL?.trim();
+  const source = url ? 'OLLAMA_URL' : env.OLLAMA_HOST ? 'OLLAMA_HOST' : 'OLLAMA_URL';
   if (!url && env.OLLAMA_HOST) {
     const host = env.OLLAMA_HOST.trim();
     url = /^https?:\/\//i.test(host) ? host : `http://${host}:${env.OLLAMA_PORT}`;
@@ -223,7 +292,7 @@ function ollamaUrl(env: Env, problems: string[]): string {
     const parsed = new URL(url);
     if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw new Error('protocol');
   } catch {
-    problems.push(`OLLAMA_URL: must be an http(s) URL (got ${JSON.stringify(url)})`);
+    problems.push(`${source}: must make an http(s) URL (got ${JSON.stringify(url)})`);
   }
   return url.replace(/\/+$/, '');
 }
@@ -239,10 +308,8 @@ export function parseConfig(rawEnv: Record<string, string | undefined>, version 
     const value = rawEnv[key];
     if (value !== undefined && value !== '') picked[key] = value;
   }
-  const converted = Value.Default(EnvSchema, Value.Convert(EnvSchema, picked));
-  const problems = describeErrors(EnvSchema, converted);
-  if (problems.length > 0) throw new ConfigError(problems);
-  const env = converted as Env;
+  const problems: string[] = [];
+  const env = readEnv(picked, problems);
 
   const dataDir = path.resolve(env.DATA_DIR);
   const db = parseDatabaseUrl(env, dataDir, problems);
@@ -263,7 +330,9 @@ export function parseConfig(rawEnv: Record<string, string | undefined>, version 
   try {
     trustProxy = parseTrustProxy(env.TRUST_PROXY);
   } catch {
-    problems.push('TRUST_PROXY: must be true, false, a hop count or a list of addresses');
+    problems.push(
+      `TRUST_PROXY: must be true, false, a hop count or a comma-separated list of IP addresses or CIDRs (got ${JSON.stringify(env.TRUST_PROXY)})`,
+    );
   }
 
   if (env.REDIS_URL && !/^rediss?:\/\//i.test(env.REDIS_URL)) {
@@ -278,10 +347,10 @@ export function parseConfig(rawEnv: Record<string, string | undefined>, version 
     problems.push('WORKERS: more than 1 cannot share an in-memory SQLite database');
   }
   if (env.ENVIRONMENT === 'production') {
-    if (!env.JWT_SECRET_KEY) problems.push('JWT_SECRET_KEY: must be set in production');
-    else if (isWeakSecret(env.JWT_SECRET_KEY)) {
-      problems.push(`JWT_SECRET_KEY: must be at least ${MIN_SECRET_LENGTH} characters and not a placeholder`);
-    }
+    const weakness = env.JWT_SECRET_KEY
+      ? secretWeakness(env.JWT_SECRET_KEY)
+      : `must be set in production (a random value of at least ${MIN_SECRET_LENGTH} characters)`;
+    if (weakness) problems.push(`JWT_SECRET_KEY: ${weakness}`);
   } else if (env.JWT_SECRET_KEY && env.JWT_SECRET_KEY.length < MIN_SECRET_LENGTH) {
     problems.push(`JWT_SECRET_KEY: must be at least ${MIN_SECRET_LENGTH} characters`);
   }

@@ -1,12 +1,12 @@
 // `sutazai migrate [--down] [--status]`: applies (or reverts one of, or lists) the database migrations.
 import { parseConfig } from '../config.js';
 import { packageVersion } from '../lib/package-version.js';
-import { createDatabase } from '../platform/db/database.js';
 import { migrateDown, migrateToLatest, pendingMigrations } from '../platform/db/migrator.js';
+import { openReachableDatabase } from './database.js';
 
 export async function migrateCommand(args: { down: boolean; status: boolean }): Promise<void> {
   const config = parseConfig(process.env, packageVersion());
-  const database = createDatabase(config.db);
+  const database = await openReachableDatabase(config.db);
   try {
     if (args.status) {
       const pending = await pendingMigrations(database.db);

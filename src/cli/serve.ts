@@ -3,11 +3,22 @@
 import cluster, { type Worker } from 'node:cluster';
 import { parseConfig, type Config } from '../config.js';
 import { packageVersion } from '../lib/package-version.js';
-import { createDatabase } from '../platform/db/database.js';
 import { migrateToLatest } from '../platform/db/migrator.js';
 import { createLogger } from '../platform/logger.js';
 import { StartupError } from '../platform/errors.js';
 import { exitOnSignals, startServer, withRuntimeSecrets } from '../server.js';
+import { openReachableDatabase } from './database.js';
+import { describeFailure, exitWithFailure } from './fail.js';
+
+const STARTUP_FAILED = 'sutazai:startup-failed';
+interface StartupFailed {
+  type: typeof STARTUP_FAILED;
+  reason: string;
+}
+
+function isStartupFailed(message: unknown): message is StartupFailed {
+  return (message as Partial<StartupFailed> | null)?.type === STARTUP_FAILED;
+}
 
 export async function serveCommand(): Promise<void> {
   const config = parseConfig(process.env, packageVersion());
@@ -17,8 +28,15 @@ export async function serveCommand(): Promise<void> {
     return;
   }
   if (cluster.isWorker) {
-    const server = await startServer(config, { migrate: false });
-    exitOnSignals(server);
+    try {
+      const server = await startServer(config, { migrate: false });
+      exitOnSignals(server);
+    } catch (error) {
+      // Every worker fails the same way (port taken, Redis down): the primary prints the reason once, not N times.
+      const message: StartupFailed = { type: STARTUP_FAILED, reason: describeFailure(error) };
+      if (process.send) process.send(message, () => process.exit(1));
+      else exitWithFailure('serve', error);
+    }
     return;
   }
   await runPrimary(config);
@@ -26,7 +44,7 @@ export async function serveCommand(): Promise<void> {
 
 async function migrateOnce(config: Config): Promise<void> {
   if (!config.db.migrateOnStart) return;
-  const database = createDatabase(config.db);
+  const database = await openReachableDatabase(config.db);
   try {
     const { error } = await migrateToLatest(database.db);
     if (error) throw new StartupError(`Database migration failed: ${error.message}`, { cause: error });
@@ -42,6 +60,12 @@ async function runPrimary(config: Config): Promise<void> {
   withRuntimeSecrets(config);
 
   let shuttingDown = false;
+  let failureReported = false;
+  cluster.on('message', (_worker, message: unknown) => {
+    if (!isStartupFailed(message) || failureReported) return;
+    failureReported = true;
+    console.error(`sutazai serve: ${message.reason}`);
+  });
   const everListened = new WeakSet<Worker>();
   const fork = () => {
     const worker = cluster.fork();
@@ -53,13 +77,14 @@ async function runPrimary(config: Config): Promise<void> {
     if (shuttingDown) return;
     if (!everListened.has(worker)) {
       // A worker that could not even start (port taken, database gone) would fail the same way again.
-      log.fatal({ pid: worker.process.pid, code, signal }, 'a worker failed to start; stopping');
+      log.fatal({ worker_pid: worker.process.pid, code, signal }, 'a worker failed to start; stopping');
       shuttingDown = true;
       for (const other of Object.values(cluster.workers ?? {})) other?.process.kill('SIGTERM');
       process.exitCode = 1;
       return;
     }
-    log.error({ pid: worker.process.pid, code, signal }, 'worker died; starting a new one');
+    // worker_pid, not pid: pino already writes the primary's own pid under that name on every line.
+    log.error({ worker_pid: worker.process.pid, code, signal }, 'worker died; starting a new one');
     setTimeout(() => {
       if (!shuttingDown) fork();
     }, 500).unref();

@@ -48,5 +48,18 @@ async function main(argv: string[]): Promise<void> {
   }
 }
 
+/** parseArgs rejects an unknown option or a stray argument with these codes: usage errors, like a bad command. */
+function isUsageError(error: unknown): error is Error {
+  return (
+    error instanceof Error && String((error as NodeJS.ErrnoException).code).startsWith('ERR_PARSE_ARGS_')
+  );
+}
+
 const command = process.argv[2] ?? 'help';
-main(process.argv.slice(2)).catch((error: unknown) => exitWithFailure(command, error));
+main(process.argv.slice(2)).catch((error: unknown) => {
+  if (isUsageError(error)) {
+    console.error(`sutazai ${command}: ${error.message} (see: sutazai help)`);
+    process.exit(2);
+  }
+  exitWithFailure(command, error);
+});

@@ -1,8 +1,19 @@
 // The one place where errors become HTTP answers, in the FastAPI shape original clients parse:
 // {"detail": "<message>" | [{loc,msg,type}], "code", "request_id"}. 5xx answers never carry internals.
-import type { FastifyError, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import { randomUUID } from 'node:crypto';
+import { STATUS_CODES } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type {
+  FastifyBaseLogger,
+  FastifyError,
+  FastifyPluginAsync,
+  FastifyReply,
+  FastifyRequest,
+} from 'fastify';
 import fp from 'fastify-plugin';
 import { AppError, type ErrorBody, type ValidationIssue } from './errors.js';
+import { REQUEST_ID_HEADER } from './request-context.js';
+import { SECURITY_HEADERS } from './security-headers.js';
 import { toValidationIssues } from './validation-issues.js';
 
 interface Mapped {
@@ -13,7 +24,7 @@ interface Mapped {
 }
 
 /** Fastify's own error codes that mean "the client sent something wrong", with our answer for each. */
-const FRAMEWORK_ERRORS: Record<string, (error: FastifyError) => Mapped> = {
+const FRAMEWORK_ERRORS: Record<string, (error: FastifyError, contentType: string | undefined) => Mapped> = {
   FST_ERR_CTP_INVALID_JSON_BODY: () => ({
     status: 422,
     code: 'validation_error',
@@ -29,10 +40,13 @@ const FRAMEWORK_ERRORS: Record<string, (error: FastifyError) => Mapped> = {
     code: 'payload_too_large',
     detail: 'Request body is too large',
   }),
-  FST_ERR_CTP_INVALID_MEDIA_TYPE: (e) => ({
+  // Fastify's message names no type ("Unsupported Media Type"): say which one was refused.
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: (_e, contentType) => ({
     status: 415,
     code: 'unsupported_media_type',
-    detail: e.message.replace(/^Unsupported Media Type:?\s*/i, 'Unsupported Media Type: ').trim(),
+    detail: contentType
+      ? `Unsupported Media Type: ${contentType.slice(0, 100)}`
+      : 'Unsupported Media Type: the request has a body but no Content-Type',
   }),
   FST_ERR_CTP_INVALID_CONTENT_LENGTH: () => ({
     status: 400,
@@ -42,7 +56,22 @@ const FRAMEWORK_ERRORS: Record<string, (error: FastifyError) => Mapped> = {
   FST_ERR_BAD_URL: () => ({ status: 400, code: 'bad_request', detail: 'Malformed URL' }),
 };
 
-export function mapError(error: unknown): Mapped {
+/** Codes for client errors no table above names, by status (a 415 from a plugin is not a "bad_request"). */
+const CLIENT_ERROR_CODES: Record<number, string> = {
+  401: 'not_authenticated',
+  403: 'forbidden',
+  404: 'not_found',
+  405: 'method_not_allowed',
+  406: 'not_acceptable',
+  408: 'request_timeout',
+  409: 'conflict',
+  413: 'payload_too_large',
+  415: 'unsupported_media_type',
+  429: 'rate_limited',
+};
+
+/** `contentType` is the request's Content-Type, when there is a request (a 415 names it). */
+export function mapError(error: unknown, contentType?: string): Mapped {
   if (error instanceof AppError) {
     const detail =
       'issues' in error && Array.isArray(error.issues) ? (error.issues as ValidationIssue[]) : error.message;
@@ -56,11 +85,15 @@ export function mapError(error: unknown): Mapped {
       detail: toValidationIssues(fe.validation, fe.validationContext),
     };
   }
-  const known = fe.code ? FRAMEWORK_ERRORS[fe.code] : undefined;
-  if (known) return known(fe as FastifyError);
+  // Own keys only: an error whose code is "toString" or "constructor" must not call Object.prototype's.
+  const known =
+    typeof fe.code === 'string' && Object.hasOwn(FRAMEWORK_ERRORS, fe.code)
+      ? FRAMEWORK_ERRORS[fe.code]
+      : undefined;
+  if (known) return known(fe as FastifyError, contentType);
   const status = typeof fe.statusCode === 'number' ? fe.statusCode : 500;
   if (status >= 400 && status < 500) {
-    return { status, code: 'bad_request', detail: fe.message || 'Bad Request' };
+    return { status, code: CLIENT_ERROR_CODES[status] ?? 'bad_request', detail: fe.message || 'Bad Request' };
   }
   return {
     status: status >= 500 && status < 600 ? status : 500,
@@ -74,7 +107,7 @@ export function errorBody(request: FastifyRequest, detail: ErrorBody['detail'], 
 }
 
 export function sendError(request: FastifyRequest, reply: FastifyReply, error: unknown): FastifyReply {
-  const mapped = mapError(error);
+  const mapped = mapError(error, request.headers['content-type']);
   if (mapped.status >= 500) {
     request.log.error({ err: error }, 'request failed');
   } else {
@@ -85,6 +118,43 @@ export function sendError(request: FastifyRequest, reply: FastifyReply, error: u
     .code(mapped.status)
     .type('application/json; charset=utf-8')
     .send(errorBody(request, mapped.detail, mapped.code));
+}
+
+/**
+ * Fastify's clientErrorHandler: a request Node's HTTP parser rejects (a broken header line, headers over the size
+ * limit) never becomes a Fastify request, so no hook or error handler runs. Answer it in the same shape, with the
+ * same security headers and a request id, instead of Fastify's own {"error","message","statusCode"} body.
+ */
+export function answerClientError(
+  error: Error & { code?: string },
+  socket: Duplex,
+  log: FastifyBaseLogger,
+): void {
+  // A reset connection has nobody to answer.
+  if (error.code === 'ECONNRESET' || socket.destroyed) return;
+  const [status, code, detail] =
+    error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+      ? [408, 'request_timeout', 'Request Timeout']
+      : error.code === 'HPE_HEADER_OVERFLOW'
+        ? [431, 'headers_too_large', 'Request headers are too large']
+        : [400, 'bad_request', 'Malformed HTTP request'];
+  const requestId = randomUUID();
+  log.debug({ err: error, request_id: requestId, status }, 'client error');
+  if (socket.writable) {
+    const body = JSON.stringify({ detail, code, request_id: requestId } satisfies ErrorBody);
+    const headers = {
+      ...SECURITY_HEADERS,
+      [REQUEST_ID_HEADER]: requestId,
+      'content-type': 'application/json; charset=utf-8',
+      'content-length': String(Buffer.byteLength(body)),
+      connection: 'close',
+    };
+    const head = Object.entries(headers)
+      .map(([name, value]) => `${name}: ${value}\r\n`)
+      .join('');
+    socket.write(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\n${head}\r\n${body}`);
+  }
+  socket.destroy(error);
 }
 
 const errorHandlerPlugin: FastifyPluginAsync = async (app) => {

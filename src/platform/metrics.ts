@@ -5,6 +5,7 @@ import fp from 'fastify-plugin';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 export const UNMATCHED_ROUTE = '__unmatched__';
+const METRICS_PATH = '/metrics';
 
 export interface HttpMetrics {
   registry: Registry;
@@ -69,6 +70,8 @@ const metricsPlugin: FastifyPluginAsync<{ metrics: HttpMetrics }> = async (app, 
 
   app.addHook('onRequest', (request, reply, done) => {
     request[kStart] = process.hrtime.bigint();
+    // The scrape itself is not work in progress: counted, the gauge could never read 0 to the scraper.
+    if (request.routeOptions.url === METRICS_PATH) return done();
     const method = request.method;
     metrics.requestsInProgress.inc({ method });
     // 'close' fires once for every response, finished or aborted; onResponse does not run for aborted ones.
@@ -89,7 +92,7 @@ const metricsPlugin: FastifyPluginAsync<{ metrics: HttpMetrics }> = async (app, 
     done();
   });
 
-  app.get('/metrics', { schema: { hide: true } }, async (_request, reply) => {
+  app.get(METRICS_PATH, { schema: { hide: true } }, async (_request, reply) => {
     const body = await metrics.registry.metrics();
     return reply.type(metrics.registry.contentType).send(body);
   });

@@ -28,6 +28,8 @@ export function createRedis(config: Config['redis'] & { url: string }, connectio
   const client = new Redis(config.url, {
     lazyConnect: true,
     connectionName,
+    // REDIS_KEY_PREFIX applied once, here, to every key of every command (not to pub/sub channel names).
+    keyPrefix: config.keyPrefix,
     keepAlive: 30_000,
     connectTimeout: 5_000,
     enableOfflineQueue: false,
@@ -73,11 +75,19 @@ export function createRedis(config: Config['redis'] & { url: string }, connectio
     },
     async close() {
       if (client.status === 'end') return;
-      try {
-        await client.quit();
-      } catch {
-        client.disconnect();
+      if (client.status === 'ready') {
+        // QUIT's reply comes before the socket closes: wait for 'end', so that a closed app holds no connection.
+        // (Not events.once: it would reject on an 'error' event while QUIT is still pending, unhandled.)
+        const ended = new Promise<void>((resolve) => client.once('end', () => resolve()));
+        try {
+          await client.quit();
+          await ended;
+          return;
+        } catch {
+          // The connection was already going (a command would not be written): drop it below.
+        }
       }
+      client.disconnect();
     },
   };
 }

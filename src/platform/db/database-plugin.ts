@@ -13,18 +13,31 @@ declare module 'fastify' {
 }
 
 const databasePlugin: FastifyPluginAsync<{ config: Config['db']; migrate: boolean }> = async (app, opts) => {
-  const database = createDatabase(opts.config, {
-    onIdleError: (error) =>
-      app.log.warn({ err: error }, 'an idle database connection failed; the pool replaces it'),
-  });
+  const where =
+    opts.config.dialect === 'sqlite' ? opts.config.sqlitePath : redactDatabaseUrl(opts.config.url);
+  let database: Database;
+  try {
+    // SQLite opens its file right here: a folder that cannot be created or written fails now, not at ping().
+    database = createDatabase(opts.config, {
+      onIdleError: (error) =>
+        app.log.warn({ err: error }, 'an idle database connection failed; the pool replaces it'),
+    });
+  } catch (error) {
+    throw new StartupError(
+      `Database (${opts.config.dialect}) at ${where} cannot be opened: ${describe(error)}`,
+      {
+        cause: error,
+      },
+    );
+  }
   app.decorate('database', database);
   app.addHook('onClose', () => database.destroy());
 
-  const where =
-    opts.config.dialect === 'sqlite' ? opts.config.sqlitePath : redactDatabaseUrl(opts.config.url);
   try {
     await database.ping();
   } catch (error) {
+    // A failed start never reaches onClose: release the pool here.
+    await database.destroy().catch(() => undefined);
     throw new StartupError(
       `Database (${opts.config.dialect}) at ${where} is unreachable: ${describe(error)}`,
       {

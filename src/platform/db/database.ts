@@ -44,12 +44,18 @@ export function createDatabase(config: Config['db'], options: DatabaseOptions = 
 function createSqlite(config: Config['db']): Database {
   if (config.sqlitePath !== ':memory:') fs.mkdirSync(path.dirname(config.sqlitePath), { recursive: true });
   const connection = new BetterSqlite3(config.sqlitePath);
-  // WAL lets readers run beside the writer (and several worker processes share the file); the busy timeout makes a
-  // writer wait for another process's write instead of failing at once with SQLITE_BUSY.
-  connection.pragma('journal_mode = WAL');
-  connection.pragma('busy_timeout = 5000');
-  connection.pragma('foreign_keys = ON');
-  connection.pragma('synchronous = NORMAL');
+  try {
+    // WAL lets readers run beside the writer (and several worker processes share the file); the busy timeout makes
+    // a writer wait for another process's write instead of failing at once with SQLITE_BUSY. The first pragma is
+    // also where a file that is not a database fails.
+    connection.pragma('journal_mode = WAL');
+    connection.pragma('busy_timeout = 5000');
+    connection.pragma('foreign_keys = ON');
+    connection.pragma('synchronous = NORMAL');
+  } catch (error) {
+    connection.close();
+    throw error;
+  }
   const db = new Kysely<DB>({
     dialect: new SqliteDialect({ database: connection }),
     plugins: [new SqliteValuesPlugin()],

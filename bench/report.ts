@@ -1,0 +1,89 @@
+// Turns the rounds of measurements into the Markdown that is printed and saved in bench/RESULTS.md: one row per
+// server with the median of its rounds, the ratio to the bare baseline, the target verdict and the machine.
+import os from 'node:os';
+import type { Measurement } from './measure-load.js';
+
+export interface ServerResult {
+  name: string;
+  rounds: Measurement[];
+}
+
+export interface ReportInput {
+  baseline: ServerResult;
+  candidates: ServerResult[];
+  /** Rows that could not be measured, with the reason (printed instead of a number). */
+  skipped: { name: string; reason: string }[];
+  /** Every candidate row is judged against this fraction of the baseline's req/s. */
+  targetRatio: number;
+  loadDescription: string;
+  command: string;
+}
+
+export function median(values: number[]): number {
+  if (values.length === 0) throw new Error('median of no values');
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  const upper = sorted[mid] ?? 0;
+  return sorted.length % 2 === 1 ? upper : ((sorted[mid - 1] ?? 0) + upper) / 2;
+}
+
+interface Summary {
+  rps: number;
+  p50: number;
+  p99: number;
+}
+
+function summarize(result: ServerResult): Summary {
+  return {
+    rps: median(result.rounds.map((m) => m.requestsPerSecond)),
+    p50: median(result.rounds.map((m) => m.p50Ms)),
+    p99: median(result.rounds.map((m) => m.p99Ms)),
+  };
+}
+
+const int = (n: number) => Math.round(n).toLocaleString('en-US');
+// autocannon records latency in whole milliseconds; keep decimals only where a median of two made some.
+const ms = (n: number) => String(Math.round(n * 100) / 100);
+
+export function machineFacts(): string {
+  const cpu = os.cpus()[0]?.model.trim() ?? 'unknown CPU';
+  const memGiB = (os.totalmem() / 1024 ** 3).toFixed(1);
+  return (
+    `Machine: ${cpu}, ${os.availableParallelism()} cores, ${memGiB} GiB RAM, ` +
+    `${os.type()} ${os.release()}, Node ${process.version}, ${new Date().toISOString()}`
+  );
+}
+
+export function renderReport(input: ReportInput): string {
+  const base = summarize(input.baseline);
+  const lines = [
+    '# GET /health throughput: our server vs a bare node:http server',
+    '',
+    `Command: \`${input.command}\``,
+    '',
+    `Load: ${input.loadDescription}`,
+    '',
+    '| server | req/s (median) | p50 ms | p99 ms | ratio vs bare | rounds (req/s) |',
+    '|---|---:|---:|---:|---:|---|',
+  ];
+  const row = (name: string, s: Summary, ratio: string, rounds: Measurement[]) =>
+    `| ${name} | ${int(s.rps)} | ${ms(s.p50)} | ${ms(s.p99)} | ${ratio} | ${rounds.map((m) => int(m.requestsPerSecond)).join(', ')} |`;
+  lines.push(row(input.baseline.name, base, '1.00×', input.baseline.rounds));
+
+  const verdicts: string[] = [];
+  for (const candidate of input.candidates) {
+    const s = summarize(candidate);
+    const ratio = s.rps / base.rps;
+    lines.push(row(candidate.name, s, `${ratio.toFixed(2)}×`, candidate.rounds));
+    verdicts.push(
+      `- Target (≥ ${input.targetRatio.toFixed(2)}× bare req/s) for ${candidate.name}: ` +
+        `${ratio.toFixed(2)}× — ${ratio >= input.targetRatio ? 'MET' : 'NOT MET'}`,
+    );
+  }
+  for (const skip of input.skipped) lines.push(`| ${skip.name} | skipped (see below) | – | – | – | – |`);
+
+  lines.push('', ...verdicts);
+  for (const skip of input.skipped) lines.push(`- ${skip.name} skipped: ${skip.reason}`);
+  lines.push('', machineFacts(), '');
+  return lines.join('\n');
+}

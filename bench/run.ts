@@ -1,0 +1,158 @@
+// `npm run bench`: GET /health req/s and latency of our built server against a bare node:http server, measured
+// side by side in one run. Servers run as child processes and autocannon runs here; each server is warmed up, then
+// the rows are measured interleaved for several rounds and the median of each row is reported, so that drift on a
+// noisy machine hits the baseline and our server alike. Any failed request or failed start exits non-zero.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { format, resolveConfig } from 'prettier';
+import { readBenchSettings, type BenchSettings } from './bench-settings.js';
+import { measureLoad, type Measurement } from './measure-load.js';
+import { redisUnavailableReason } from './redis-probe.js';
+import { renderReport, type ServerResult } from './report.js';
+import { killAllServers, startServer, type RunningServer, type ServerSpec } from './server-process.js';
+import { bareServerSpec, ourServerSpec, resultsFile } from './servers-under-test.js';
+
+const TARGET_RATIO = 0.8;
+
+const running: RunningServer[] = [];
+// Servers' data folders and logs; removed on success and on Ctrl-C, kept after a failure for its logs.
+const workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'sutazai-bench-'));
+
+/** The URL without its password, for messages. */
+function redact(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = '***';
+    return parsed.toString();
+  } catch {
+    return '(unparsable URL)';
+  }
+}
+
+/** How this run was invoked, with the BENCH_* overrides, so the saved table says how to reproduce it. */
+function commandLine(): string {
+  const overrides = Object.entries(process.env)
+    .filter(([key, value]) => key.startsWith('BENCH_') && value)
+    .map(([key, value]) => `${key}=${value}`)
+    .sort();
+  return [...overrides, 'npm run bench'].join(' ');
+}
+
+function describe(m: Measurement): string {
+  return `${Math.round(m.requestsPerSecond)} req/s, p50 ${m.p50Ms} ms, p99 ${m.p99Ms} ms (${m.requests} requests)`;
+}
+
+async function startAll(specs: ServerSpec[], settings: BenchSettings): Promise<RunningServer[]> {
+  // One after another: starting several at once would make them compete and stretch the readiness waits.
+  const servers: RunningServer[] = [];
+  for (const spec of specs) {
+    console.error(`starting ${spec.name}…`);
+    const server = await startServer(spec, settings.readyTimeoutMs);
+    running.push(server);
+    servers.push(server);
+  }
+  return servers;
+}
+
+async function measureOnce(server: RunningServer, settings: BenchSettings, seconds: number) {
+  const measurement = await measureLoad(server.url, settings, seconds);
+  // A server that died mid-run may still leave a clean-looking result if it died at the very end.
+  if (server.exited())
+    throw new Error(`${server.name} exited during the measurement (log: ${server.logFile})`);
+  return measurement;
+}
+
+async function main(): Promise<void> {
+  const settings = readBenchSettings(process.env);
+
+  const specs = [
+    bareServerSpec(workDir),
+    ourServerSpec(workDir, { logLevel: 'warn' }),
+    // The default level writes one line per request: part of what a real deployment pays.
+    ourServerSpec(workDir, { logLevel: 'info' }),
+  ];
+  const skipped: { name: string; reason: string }[] = [];
+  const workersName = `ours, WORKERS=${settings.workers}, LOG_LEVEL=warn`;
+  if (settings.workers < 2) {
+    skipped.push({
+      name: workersName,
+      reason: `only ${settings.workers} core available; the row needs 2 or more`,
+    });
+  } else {
+    const redisProblem = await redisUnavailableReason(settings.redisUrl);
+    if (redisProblem) {
+      skipped.push({
+        name: workersName,
+        reason: `WORKERS > 1 requires Redis and ${redact(settings.redisUrl)} is unreachable (${redisProblem}); set BENCH_REDIS_URL`,
+      });
+    } else {
+      specs.push(
+        ourServerSpec(workDir, { logLevel: 'warn', workers: settings.workers, redisUrl: settings.redisUrl }),
+      );
+    }
+  }
+  for (const skip of skipped) console.error(`SKIPPED ${skip.name}: ${skip.reason}`);
+
+  const servers = await startAll(specs, settings);
+
+  for (const server of servers) {
+    console.error(`warming up ${server.name} for ${settings.warmupSeconds} s…`);
+    await measureOnce(server, settings, settings.warmupSeconds);
+  }
+
+  const results: ServerResult[] = servers.map((s) => ({ name: s.name, rounds: [] }));
+  for (let round = 1; round <= settings.rounds; round += 1) {
+    for (const [i, server] of servers.entries()) {
+      const m = await measureOnce(server, settings, settings.durationSeconds);
+      results[i]?.rounds.push(m);
+      console.error(`round ${round}/${settings.rounds}  ${server.name}: ${describe(m)}`);
+    }
+  }
+
+  await Promise.all(running.map((s) => s.stop()));
+  running.length = 0;
+
+  const [baseline, ...candidates] = results;
+  if (!baseline) throw new Error('no baseline measured');
+  const rendered = renderReport({
+    baseline,
+    candidates,
+    skipped,
+    targetRatio: TARGET_RATIO,
+    command: commandLine(),
+    loadDescription:
+      `autocannon (in the bench process), GET /health, ${settings.connections} connections, ` +
+      `pipelining ${settings.pipelining}, ${settings.durationSeconds} s per measurement, ` +
+      `${settings.rounds} interleaved round(s) after ${settings.warmupSeconds} s warm-up per server; ` +
+      'every response checked (2xx and exact body). Servers are child processes on 127.0.0.1.',
+  });
+  // Formatted as the repo's Prettier would, so that `npm run format:check` accepts the saved file as written.
+  const markdown = await format(rendered, { ...(await resolveConfig(resultsFile)), parser: 'markdown' });
+  console.log(markdown);
+  fs.writeFileSync(resultsFile, markdown);
+  console.error(`written to ${resultsFile}`);
+  fs.rmSync(workDir, { recursive: true, force: true });
+}
+
+// Children must never outlive the benchmark: a last synchronous SIGKILL on exit, a graceful stop on Ctrl-C.
+process.on('exit', killAllServers);
+let interrupted = false;
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(signal, () => {
+    if (interrupted) return;
+    interrupted = true;
+    console.error(`\n${signal}: stopping the servers`);
+    void Promise.all(running.map((s) => s.stop())).finally(() => {
+      fs.rmSync(workDir, { recursive: true, force: true });
+      process.exit(signal === 'SIGINT' ? 130 : 143);
+    });
+  });
+}
+
+main().catch(async (error: unknown) => {
+  console.error(`bench failed: ${error instanceof Error ? error.message : String(error)}`);
+  console.error(`servers' logs kept in ${workDir}`);
+  await Promise.all(running.map((s) => s.stop()));
+  process.exit(1);
+});

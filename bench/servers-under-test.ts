@@ -1,0 +1,64 @@
+// The rows of the benchmark: how to spawn the bare baseline and each configuration of our built server.
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { ServerSpec } from './server-process.js';
+
+const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const builtCli = path.join(repoRoot, 'dist', 'cli', 'sutazai.js');
+
+export const BARE_NAME = 'bare node:http';
+
+export function bareServerSpec(workDir: string): ServerSpec {
+  return {
+    name: BARE_NAME,
+    command: process.execPath,
+    args: ['--import', 'tsx', path.join(repoRoot, 'bench', 'bare-server.ts')],
+    cwd: repoRoot,
+    env: {},
+    logFile: path.join(workDir, 'bare.log'),
+  };
+}
+
+export interface OurServerOptions {
+  logLevel: 'warn' | 'info';
+  workers?: number;
+  redisUrl?: string;
+}
+
+/** Our server as deployed: the built CLI (not tsx), its own data folder, development defaults otherwise. */
+export function ourServerSpec(workDir: string, options: OurServerOptions): ServerSpec {
+  if (!fs.existsSync(builtCli)) {
+    throw new Error(`${builtCli} is missing: run \`npm run build\` (npm run bench does it first)`);
+  }
+  const workers = options.workers ?? 1;
+  const slug = `ours-${options.logLevel}-w${workers}`;
+  const dataDir = path.join(workDir, slug);
+  fs.mkdirSync(dataDir, { recursive: true });
+  const env: Record<string, string> = {
+    HOST: '127.0.0.1',
+    LOG_LEVEL: options.logLevel,
+    DATA_DIR: dataDir,
+    ENVIRONMENT: 'development',
+    WORKERS: String(workers),
+  };
+  if (options.redisUrl) {
+    env.REDIS_URL = options.redisUrl;
+    // Keys of a benchmark run must not mix with those of a real instance sharing the Redis.
+    env.REDIS_KEY_PREFIX = 'sutazai-bench:';
+  }
+  const name =
+    workers > 1
+      ? `ours, WORKERS=${workers}, LOG_LEVEL=${options.logLevel}`
+      : `ours, LOG_LEVEL=${options.logLevel}`;
+  return {
+    name,
+    command: process.execPath,
+    args: [builtCli, 'serve'],
+    cwd: repoRoot,
+    env,
+    logFile: path.join(workDir, `${slug}.log`),
+  };
+}
+
+export const resultsFile = path.join(repoRoot, 'bench', 'RESULTS.md');

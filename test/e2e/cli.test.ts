@@ -1,0 +1,137 @@
+// The `sutazai` command line (built, as installed): migrate [--status|--down] on a fresh database of each dialect,
+// version, help, and usage errors.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import BetterSqlite3 from 'better-sqlite3';
+import pg from 'pg';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { freshDatabase, type FreshDatabase } from '../helpers/databases.js';
+import { describeEachDialect } from '../helpers/dialects.js';
+import { REPO_ROOT, killSpawned, runCli } from '../helpers/spawn.js';
+
+const PACKAGE_VERSION = (
+  JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string }
+).version;
+
+/** Whether the table exists, asked of the database directly (not through the code under test). */
+async function tableExists(database: FreshDatabase, table: string): Promise<boolean> {
+  if (database.dialect === 'sqlite') {
+    const connection = new BetterSqlite3(database.url.replace(/^sqlite:/, ''), { readonly: true });
+    try {
+      return connection.prepare('select 1 from sqlite_master where type = ? and name = ?').get('table', table)
+        ? true
+        : false;
+    } finally {
+      connection.close();
+    }
+  }
+  const client = new pg.Client({ connectionString: database.url });
+  await client.connect();
+  try {
+    const result = await client.query('select to_regclass($1) as found', [`public.${table}`]);
+    return (result.rows[0] as { found: string | null }).found !== null;
+  } finally {
+    await client.end();
+  }
+}
+
+describeEachDialect('sutazai migrate', (dialect) => {
+  let database: FreshDatabase;
+  beforeEach(async () => {
+    database = await freshDatabase(dialect);
+  });
+  afterEach(async () => {
+    await killSpawned();
+    await database.drop();
+  });
+
+  const migrate = (...args: string[]) =>
+    runCli(['migrate', ...args], {
+      ENVIRONMENT: 'test',
+      DATA_DIR: database.dataDir,
+      DATABASE_URL: database.url,
+      LOG_LEVEL: 'info',
+    });
+
+  it('--status, apply, up to date, --down, nothing to revert', async () => {
+    expect(await migrate('--status')).toMatchObject({ code: 0, stdout: 'pending migrations: 0001_users\n' });
+    expect(await tableExists(database, 'users')).toBe(false);
+
+    expect(await migrate()).toMatchObject({ code: 0, stdout: 'applied 0001_users\n', stderr: '' });
+    expect(await tableExists(database, 'users')).toBe(true);
+
+    expect(await migrate()).toMatchObject({ code: 0, stdout: 'database is up to date\n', stderr: '' });
+    expect(await migrate('--status')).toMatchObject({ code: 0, stdout: 'database is up to date\n' });
+
+    expect(await migrate('--down')).toMatchObject({ code: 0, stdout: 'reverted 0001_users\n', stderr: '' });
+    expect(await tableExists(database, 'users')).toBe(false);
+    expect(await migrate('--down')).toMatchObject({ code: 0, stdout: 'nothing to revert\n' });
+    expect(await migrate('--status')).toMatchObject({ code: 0, stdout: 'pending migrations: 0001_users\n' });
+  });
+});
+
+describe('sutazai command line', () => {
+  let dataDir: string;
+  beforeAll(() => {
+    dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'sutazai-e2e-cli-'));
+  });
+  afterEach(() => killSpawned());
+  afterAll(() => fs.rmSync(dataDir, { recursive: true, force: true }));
+
+  const env = () => ({ ENVIRONMENT: 'test', DATA_DIR: dataDir });
+
+  it('version and --version print the version of package.json', async () => {
+    for (const command of ['version', '--version']) {
+      expect(await runCli([command], env())).toMatchObject({
+        code: 0,
+        stdout: `${PACKAGE_VERSION}\n`,
+        stderr: '',
+      });
+    }
+  });
+
+  it('help (and no command at all) prints the usage, exit 0', async () => {
+    for (const args of [['help'], []]) {
+      const result = await runCli(args, env());
+      expect(result).toMatchObject({ code: 0, stderr: '' });
+      expect(result.stdout).toMatch(/^Usage: sutazai <command>/);
+      for (const command of ['serve', 'migrate', '--status', '--down', 'version']) {
+        expect(result.stdout).toContain(command);
+      }
+    }
+  });
+
+  it('an unknown command exits 2 with the usage on stderr', async () => {
+    const result = await runCli(['frobnicate'], env());
+    expect(result).toMatchObject({ code: 2, stdout: '' });
+    expect(result.stderr).toMatch(/^sutazai: unknown command "frobnicate"\n/);
+    expect(result.stderr).toContain('Usage: sutazai <command>');
+  });
+
+  it('an unknown option or a stray argument is a usage error too: exit 2, one line', async () => {
+    for (const args of [
+      ['migrate', '--sideways'],
+      ['serve', 'now'],
+    ]) {
+      const result = await runCli(args, env());
+      expect(result).toMatchObject({ code: 2, stdout: '' });
+      expect(result.stderr.trimEnd().split('\n')).toHaveLength(1);
+      expect(result.stderr).toMatch(new RegExp(`^sutazai ${args[0]}: .*(--sideways|'now')`));
+    }
+    // Nothing was started or created by the rejected serve.
+    expect(fs.readdirSync(dataDir)).toEqual([]);
+  });
+
+  it('migrate against an unreachable PostgreSQL fails in one line, without the password', async () => {
+    const result = await runCli(['migrate'], {
+      ...env(),
+      DATABASE_URL: 'postgres://u:secretpw@127.0.0.1:1/x',
+    });
+    expect(result).toMatchObject({ code: 1, stdout: '' });
+    expect(result.stderr).toBe(
+      'sutazai migrate: Database (postgres) at postgres://u:***@127.0.0.1:1/x is unreachable: ' +
+        'connect ECONNREFUSED 127.0.0.1:1\n',
+    );
+  });
+});

@@ -1,0 +1,169 @@
+// Graceful shutdown of the real startServer()/exitOnSignals() (src/server.ts), driven from outside over real
+// sockets: the fixture test/fixtures/slow-server.ts adds GET /slow, which waits and THEN touches the database (and
+// Redis), so a 200 proves both were still open when the request finished.
+import http from 'node:http';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { Dialect } from '../../src/config.js';
+import { freshDatabase, type FreshDatabase } from '../helpers/databases.js';
+import { describeEachDialect, describeWithRedis } from '../helpers/dialects.js';
+import { TEST_REDIS_URL } from '../helpers/services.js';
+import { httpGet, killSpawned, listeningPort, spawnSlowServer, type Spawned } from '../helpers/spawn.js';
+
+const SLOW_MS = 3000;
+// Long enough for the slow requests, shorter than they plus Node's 5 s keep-alive timeout: a server that waited
+// for its idle kept-alive connections to time out (instead of closing them) would overrun it and exit 1.
+const SHUTDOWN_TIMEOUT_MS = '6000';
+
+function serverEnv(database: FreshDatabase, extra: Record<string, string> = {}): Record<string, string> {
+  return {
+    ENVIRONMENT: 'test',
+    DATA_DIR: database.dataDir,
+    DATABASE_URL: database.url,
+    HOST: '127.0.0.1',
+    PORT: '0',
+    LOG_LEVEL: 'info',
+    ...extra,
+  };
+}
+
+const isShutdownStart = (line: Record<string, unknown>) =>
+  line.msg === 'shutting down: finishing in-flight requests';
+
+/** What a new connection gets: "HTTP <status>" or the socket error code. */
+async function probe(port: number): Promise<string> {
+  try {
+    return `HTTP ${(await httpGet(port, '/health', { timeoutMs: 5000 })).status}`;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code ?? String(error);
+  }
+}
+
+/**
+ * Three slow requests on kept-alive connections, a signal once the server is handling all three, then: a new
+ * connection is not served, the three complete with 200 (after the signal), and the process exits 0.
+ */
+async function drainsInFlightRequests(
+  server: Spawned,
+  signal: NodeJS.Signals,
+  expected: { database: Dialect; redis: 'pong' | 'none' },
+): Promise<void> {
+  const port = await listeningPort(server);
+  expect(await probe(port)).toBe('HTTP 200'); // the probe does reach a running server
+
+  const agent = new http.Agent({ keepAlive: true });
+  const ids = ['one', 'two', 'three'];
+  let settled = 0;
+  const answers = ids.map((id) =>
+    httpGet(port, `/slow?ms=${SLOW_MS}&id=${id}`, {
+      agent,
+      headers: { 'x-request-id': `slow-${id}` },
+    }).finally(() => (settled += 1)),
+  );
+  try {
+    for (const id of ids) {
+      await server.waitForLog(
+        `slow request ${id} to start`,
+        (l) => l.request_id === `slow-${id}` && l.msg === 'slow request started',
+      );
+    }
+    server.signal(signal);
+    await server.waitForLog('the shutdown to start', isShutdownStart);
+
+    // The server handles the signal in a few ticks after logging it; a probe sent in between is still answered
+    // (with 503 by then), so only a 200 would be a failure. Retried briefly in case this process is that fast.
+    let probed = await probe(port);
+    for (let attempt = 0; probed === 'HTTP 200' && attempt < 10; attempt += 1) probed = await probe(port);
+    expect(['ECONNREFUSED', 'ECONNRESET', 'HTTP 503']).toContain(probed);
+    expect(settled).toBe(0); // refused while the slow requests were still in flight, not after the server was gone
+
+    for (const [i, answer] of (await Promise.all(answers)).entries()) {
+      expect(answer.status).toBe(200);
+      expect(JSON.parse(answer.body)).toEqual({ id: ids[i], ...expected });
+    }
+    // The client keeps its idle connections open, as pooling clients and browsers do: the server must close them.
+    expect(await server.waitForExit(20_000)).toEqual({ code: 0, signal: null });
+  } finally {
+    agent.destroy();
+  }
+
+  // In order: the shutdown started, then the three requests completed, then the server closed.
+  const index = (match: (l: Record<string, unknown>) => boolean) => server.logs.findIndex(match);
+  const started = index(isShutdownStart);
+  for (const id of ids) {
+    const completed = index((l) => l.request_id === `slow-${id}` && l.msg === 'request completed');
+    expect(completed).toBeGreaterThan(started);
+  }
+  expect(index((l) => l.msg === 'shut down cleanly')).toBeGreaterThan(started);
+  expect(server.stderr).toBe('');
+}
+
+describeEachDialect('graceful shutdown', (dialect) => {
+  let database: FreshDatabase;
+  beforeEach(async () => {
+    database = await freshDatabase(dialect);
+  });
+  afterEach(async () => {
+    await killSpawned();
+    await database.drop();
+  });
+
+  it('SIGTERM: in-flight requests finish (database still open), new connections are refused, exit 0', async () => {
+    const server = spawnSlowServer(serverEnv(database, { SHUTDOWN_TIMEOUT_MS }));
+    await drainsInFlightRequests(server, 'SIGTERM', { database: dialect, redis: 'none' });
+  });
+
+  it('a request outlasting SHUTDOWN_TIMEOUT_MS is cut off and the process exits 1 instead of hanging', async () => {
+    const server = spawnSlowServer(serverEnv(database, { SHUTDOWN_TIMEOUT_MS: '300' }));
+    const port = await listeningPort(server);
+    // On PostgreSQL the request holds a pool connection in a 60 s query: closing the pool must not wait for it.
+    const route = dialect === 'postgres' ? '/pg-sleep?s=60' : '/slow?ms=60000&id=stuck';
+    const answer = httpGet(port, route, { headers: { 'x-request-id': 'stuck' } }).then(
+      (a) => `HTTP ${a.status}`,
+      (error: NodeJS.ErrnoException) => error.code ?? error.message,
+    );
+    await server.waitForLog(
+      'the stuck request to start',
+      (l) => l.request_id === 'stuck' && /started$/.test(String(l.msg)),
+    );
+    server.signal('SIGTERM');
+
+    expect(await server.waitForExit(15_000)).toEqual({ code: 1, signal: null });
+    expect(await answer).toMatch(/^(ECONNRESET|socket hang up)$/);
+    expect(server.logs).toContainEqual(
+      expect.objectContaining({ msg: 'shutdown timeout reached: closing the connections still open' }),
+    );
+    expect(server.logs).not.toContainEqual(expect.objectContaining({ msg: 'shut down cleanly' }));
+  });
+});
+
+describeWithRedis('graceful shutdown with REDIS_URL', () => {
+  let database: FreshDatabase;
+  beforeEach(async () => {
+    database = await freshDatabase('sqlite');
+  });
+  afterEach(async () => {
+    await killSpawned();
+    await database.drop();
+  });
+
+  it('SIGTERM: in-flight requests still reach Redis and the database, then the process exits 0', async () => {
+    const server = spawnSlowServer(serverEnv(database, { SHUTDOWN_TIMEOUT_MS, REDIS_URL: TEST_REDIS_URL }));
+    await drainsInFlightRequests(server, 'SIGTERM', { database: 'sqlite', redis: 'pong' });
+  });
+});
+
+describe('graceful shutdown on SIGINT', () => {
+  let database: FreshDatabase;
+  beforeEach(async () => {
+    database = await freshDatabase('sqlite');
+  });
+  afterEach(async () => {
+    await killSpawned();
+    await database.drop();
+  });
+
+  it('SIGINT (Ctrl-C) drains in-flight requests and exits 0, like SIGTERM', async () => {
+    const server = spawnSlowServer(serverEnv(database, { SHUTDOWN_TIMEOUT_MS }));
+    await drainsInFlightRequests(server, 'SIGINT', { database: 'sqlite', redis: 'none' });
+  });
+});

@@ -1,0 +1,174 @@
+// WORKERS=N: N processes serving one port through node:cluster, the primary restarting a worker that dies and
+// stopping them all on SIGTERM. Which process served a request is read from its log line (pino's `pid`), and the
+// primary's workers from /proc (its child processes).
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { freshDatabase, type FreshDatabase } from '../helpers/databases.js';
+import { describeWithRedis } from '../helpers/dialects.js';
+import { TEST_REDIS_URL } from '../helpers/services.js';
+import {
+  childPids,
+  httpGet,
+  isAlive,
+  killSpawned,
+  listeningPort,
+  runCli,
+  spawnCli,
+  type LogLine,
+  type Spawned,
+} from '../helpers/spawn.js';
+
+const isListening = (l: LogLine) => typeof l.msg === 'string' && l.msg.startsWith('Server listening at ');
+
+/** Pids of the processes that logged "Server listening", in order. */
+const listeningPids = (proc: Spawned) => [
+  ...new Set(proc.logs.filter(isListening).map((l) => Number(l.pid))),
+];
+
+/** Sends `count` GETs, each on a new connection, and returns the pids that logged serving them. */
+async function servedBy(proc: Spawned, port: number, prefix: string, count: number): Promise<Set<number>> {
+  const ids = Array.from({ length: count }, (_, i) => `${prefix}-${i}`);
+  for (const id of ids) {
+    const answer = await httpGet(port, '/health', { headers: { 'x-request-id': id } });
+    expect(answer.status).toBe(200);
+    expect(answer.headers['x-request-id']).toBe(id);
+  }
+  const completed = (id: string) =>
+    proc.logs.find((l) => l.request_id === id && l.msg === 'request completed');
+  await proc.waitFor(`the log lines of ${prefix} requests`, () => ids.every(completed) || undefined, 10_000);
+  return new Set(ids.map((id) => Number(completed(id)?.pid)));
+}
+
+describe('WORKERS configuration', () => {
+  let dataDir: string;
+  beforeEach(() => {
+    dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'sutazai-e2e-workers-'));
+  });
+  afterEach(async () => {
+    await killSpawned();
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('WORKERS=2 without REDIS_URL exits 1 naming REDIS_URL', async () => {
+    const result = await runCli(['serve'], { DATA_DIR: dataDir, HOST: '127.0.0.1', PORT: '0', WORKERS: '2' });
+    expect(result).toMatchObject({ code: 1, stdout: '' });
+    expect(result.stderr).toMatch(
+      /^sutazai serve: Invalid configuration:\n {2}- WORKERS: .*requires REDIS_URL/,
+    );
+  });
+
+  it('WORKERS=2 with Redis unreachable: the workers fail to start, reported in one line, exit 1', async () => {
+    const result = await runCli(['serve'], {
+      DATA_DIR: dataDir,
+      HOST: '127.0.0.1',
+      PORT: '0',
+      LOG_LEVEL: 'info',
+      WORKERS: '2',
+      REDIS_URL: 'redis://127.0.0.1:1/0',
+    });
+    expect({ code: result.code, signal: result.signal }).toEqual({ code: 1, signal: null });
+    expect(result.stderr).toMatch(
+      /^sutazai serve: Redis at redis:\/\/127\.0\.0\.1:1\/0 is unreachable: .*\n$/,
+    );
+    expect(result.stdout).toContain('a worker failed to start; stopping');
+  });
+});
+
+describeWithRedis('WORKERS=2 on one port', () => {
+  let database: FreshDatabase;
+  beforeEach(async () => {
+    database = await freshDatabase('sqlite');
+  });
+  afterEach(async () => {
+    await killSpawned();
+    await database.drop();
+  });
+
+  const env = (overrides: Record<string, string> = {}) => ({
+    ENVIRONMENT: 'test',
+    DATA_DIR: database.dataDir,
+    DATABASE_URL: database.url,
+    HOST: '127.0.0.1',
+    PORT: '0',
+    LOG_LEVEL: 'info',
+    WORKERS: '2',
+    REDIS_URL: TEST_REDIS_URL,
+    ...overrides,
+  });
+
+  it('two workers serve, a killed one is replaced, SIGTERM stops them all with exit 0', async () => {
+    const primary = spawnCli(['serve'], env());
+    const port = await listeningPort(primary);
+    await primary.waitFor('two workers listening', () => listeningPids(primary)[1], 30_000);
+    const workers = listeningPids(primary).sort((a, b) => a - b);
+    expect(workers).not.toContain(primary.pid);
+    expect(childPids(primary.pid)).toEqual(workers);
+
+    // New connections are spread over the workers: both served some of them.
+    expect(await servedBy(primary, port, 'first', 8)).toEqual(new Set(workers));
+
+    const [victim = 0, survivor = 0] = workers;
+    process.kill(victim, 'SIGKILL');
+    await primary.waitForLog(
+      'the primary to see the worker die',
+      (l) => l.msg === 'worker died; starting a new one' && l.worker_pid === victim && l.signal === 'SIGKILL',
+    );
+    const replacement = await primary.waitFor(
+      'a replacement worker listening',
+      () => listeningPids(primary).find((pid) => !workers.includes(pid)),
+      30_000,
+    );
+    expect(isAlive(victim)).toBe(false);
+    expect(childPids(primary.pid)).toEqual([survivor, replacement].sort((a, b) => a - b));
+    expect(await servedBy(primary, port, 'after-restart', 8)).toEqual(new Set([survivor, replacement]));
+
+    primary.signal('SIGTERM');
+    expect(await primary.waitForExit(30_000)).toEqual({ code: 0, signal: null });
+    for (const pid of [survivor, replacement]) {
+      expect(isAlive(pid)).toBe(false);
+      expect(primary.logs).toContainEqual(expect.objectContaining({ pid, msg: 'shut down cleanly' }));
+    }
+    expect(primary.logs).toContainEqual(expect.objectContaining({ msg: 'all workers stopped' }));
+    expect(primary.stderr).toBe('');
+    await expect(httpGet(port, '/health')).rejects.toMatchObject({ code: 'ECONNREFUSED' });
+  });
+
+  it('Ctrl-C (SIGINT to the whole process group) stops the primary and both workers with exit 0', async () => {
+    const primary = spawnCli(['serve'], env());
+    const port = await listeningPort(primary);
+    const workers = await primary.waitFor('two workers listening', () => {
+      const pids = listeningPids(primary);
+      return pids.length === 2 ? pids : undefined;
+    });
+    expect((await httpGet(port, '/health')).status).toBe(200);
+
+    primary.signalGroup('SIGINT');
+    expect(await primary.waitForExit(30_000)).toEqual({ code: 0, signal: null });
+    for (const pid of workers) {
+      expect(isAlive(pid)).toBe(false);
+      expect(primary.logs).toContainEqual(expect.objectContaining({ pid, msg: 'shut down cleanly' }));
+    }
+    // Each worker stopped once: the SIGINT it got and the SIGTERM the primary forwarded are one shutdown.
+    expect(primary.logs.filter((l) => l.msg === 'shut down cleanly')).toHaveLength(2);
+    expect(primary.logs).not.toContainEqual(
+      expect.objectContaining({ msg: 'worker died; starting a new one' }),
+    );
+    expect(primary.stderr).toBe('');
+  });
+
+  it('a port already in use: one line on stderr (not one per worker), exit 1', async () => {
+    const blocker = net.createServer();
+    await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
+    try {
+      const { port } = blocker.address() as net.AddressInfo;
+      const result = await runCli(['serve'], env({ PORT: String(port) }));
+      expect({ code: result.code, signal: result.signal }).toEqual({ code: 1, signal: null });
+      expect(result.stderr).toMatch(new RegExp(`^sutazai serve: cannot listen: .*EADDRINUSE.*:${port}\\n$`));
+    } finally {
+      await new Promise((resolve) => blocker.close(resolve));
+    }
+  });
+});
