@@ -75,6 +75,8 @@ export function renderReport(input: ReportInput): string {
     const s = summarize(candidate);
     const ratio = s.rps / base.rps;
     lines.push(row(candidate.name, s, `${ratio.toFixed(2)}×`, candidate.rounds));
+    // A reference row explains the table; the target is for our server only.
+    if (candidate.name.startsWith('reference:')) continue;
     verdicts.push(
       `- Target (≥ ${input.targetRatio.toFixed(2)}× bare req/s) for ${candidate.name}: ` +
         `${ratio.toFixed(2)}× — ${ratio >= input.targetRatio ? 'MET' : 'NOT MET'}`,

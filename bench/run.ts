@@ -11,7 +11,7 @@ import { measureLoad, type Measurement } from './measure-load.js';
 import { redisUnavailableReason } from './redis-probe.js';
 import { renderReport, type ServerResult } from './report.js';
 import { killAllServers, startServer, type RunningServer, type ServerSpec } from './server-process.js';
-import { bareServerSpec, ourServerSpec, resultsFile } from './servers-under-test.js';
+import { bareServerSpec, fastifyReferenceSpec, ourServerSpec, resultsFile } from './servers-under-test.js';
 
 const TARGET_RATIO = 0.8;
 
@@ -68,6 +68,7 @@ async function main(): Promise<void> {
 
   const specs = [
     bareServerSpec(workDir),
+    fastifyReferenceSpec(workDir),
     ourServerSpec(workDir, { logLevel: 'warn' }),
     // The default level writes one line per request: part of what a real deployment pays.
     ourServerSpec(workDir, { logLevel: 'info' }),

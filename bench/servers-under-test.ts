@@ -20,6 +20,19 @@ export function bareServerSpec(workDir: string): ServerSpec {
   };
 }
 
+export const FASTIFY_REFERENCE_NAME = 'reference: Fastify, no plugins';
+
+export function fastifyReferenceSpec(workDir: string): ServerSpec {
+  return {
+    name: FASTIFY_REFERENCE_NAME,
+    command: process.execPath,
+    args: ['--import', 'tsx', path.join(repoRoot, 'bench', 'fastify-server.ts')],
+    cwd: repoRoot,
+    env: {},
+    logFile: path.join(workDir, 'fastify.log'),
+  };
+}
+
 export interface OurServerOptions {
   logLevel: 'warn' | 'info';
   workers?: number;

@@ -6,13 +6,15 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Config, TrustProxy } from './config.js';
 import databasePlugin from './platform/db/database-plugin.js';
 import errorHandler, { answerClientError, sendError } from './platform/error-handler.js';
-import { registerCompression, registerCors, registerOpenApi } from './platform/http-plugins.js';
+import cors from './platform/cors.js';
+import { registerCompression, registerOpenApi } from './platform/http-plugins.js';
 import { RequestLogController, createLogger, requestChildLogger } from './platform/logger.js';
 import metricsPlugin, { createHttpMetrics } from './platform/metrics.js';
 import notFound from './platform/not-found.js';
 import redisPlugin from './platform/redis-plugin.js';
 import requestContext, { requestIdFor } from './platform/request-context.js';
 import securityHeaders, { applySecurityHeaders } from './platform/security-headers.js';
+import shutdownGate from './platform/shutdown-gate.js';
 import { rootRoutes } from './modules/root/root.routes.js';
 
 export interface BuildOptions {
@@ -36,11 +38,12 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   const app = Fastify({
     loggerInstance: logger,
     genReqId: requestIdFor,
-    logController: new RequestLogController(),
+    logController: new RequestLogController(logger),
     childLoggerFactory: requestChildLogger,
     bodyLimit: config.server.bodyLimit,
     trustProxy: trustProxyOption(config.server.trustProxy),
-    return503OnClosing: true,
+    // platform/shutdown-gate.ts answers those 503s, in our error shape.
+    return503OnClosing: false,
     forceCloseConnections: 'idle',
     ajv: { customOptions: { allErrors: true } },
     // Errors raised before routing (a malformed URL) skip every hook: give them the same headers and body.
@@ -53,24 +56,32 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     clientErrorHandler: (error, socket) => answerClientError(error, socket, logger),
   }).withTypeProvider<TypeBoxTypeProvider>() as unknown as App;
 
-  await app.register(requestContext);
-  await app.register(securityHeaders);
-  await app.register(errorHandler);
-  await app.register(notFound);
-  await app.register(metricsPlugin, {
-    metrics: createHttpMetrics(config.app.name, config.app.version, config.app.environment),
-  });
-  await registerCors(app, config.server.corsOrigins);
-  await registerCompression(app);
-  await registerOpenApi(app, config);
+  try {
+    await app.register(requestContext);
+    await app.register(securityHeaders);
+    await app.register(shutdownGate);
+    await app.register(errorHandler);
+    await app.register(notFound);
+    await app.register(cors, { origins: config.server.corsOrigins });
+    // Before any route, so that every route (/metrics and the docs included) is compressed.
+    await registerCompression(app);
+    await app.register(metricsPlugin, {
+      metrics: createHttpMetrics(config.app.name, config.app.version, config.app.environment),
+    });
+    await registerOpenApi(app, config);
 
-  await app.register(databasePlugin, {
-    config: config.db,
-    migrate: options.migrate ?? config.db.migrateOnStart,
-  });
-  await app.register(redisPlugin, { config: config.redis, connectionName: `sutazai:${process.pid}` });
+    await app.register(databasePlugin, {
+      config: config.db,
+      migrate: options.migrate ?? config.db.migrateOnStart,
+    });
+    await app.register(redisPlugin, { config: config.redis, connectionName: `sutazai:${process.pid}` });
 
-  await app.register(rootRoutes, { appName: config.app.name, version: config.app.version });
+    await app.register(rootRoutes, { appName: config.app.name, version: config.app.version });
+  } catch (error) {
+    // What the plugins loaded so far opened (a database pool, say) must not outlive a failed start.
+    await app.close().catch(() => undefined);
+    throw error;
+  }
 
   return app;
 }

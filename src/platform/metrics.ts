@@ -58,37 +58,43 @@ function routeLabel(request: FastifyRequest): string {
   return request.is404 ? UNMATCHED_ROUTE : (request.routeOptions.url ?? UNMATCHED_ROUTE);
 }
 
-const kStart = Symbol('sutazai.metricsStart');
-declare module 'fastify' {
-  interface FastifyRequest {
-    [kStart]?: bigint;
-  }
+/**
+ * prom-client hashes the label values of every inc()/observe(); the handful of (method, route, status)
+ * combinations a server sees are looked up once and their bound children kept.
+ */
+function memo<T>(make: (key: string) => T): (key: string) => T {
+  const cache = new Map<string, T>();
+  return (key) => {
+    let value = cache.get(key);
+    if (value === undefined) {
+      value = make(key);
+      cache.set(key, value);
+    }
+    return value;
+  };
 }
 
 const metricsPlugin: FastifyPluginAsync<{ metrics: HttpMetrics }> = async (app, { metrics }) => {
   app.decorate('metrics', metrics);
+  const inProgress = memo((method) => metrics.requestsInProgress.labels(method));
+  const total = memo((key) => metrics.requestsTotal.labels(...(key.split(' ') as [string, string, string])));
+  const duration = memo((key) => metrics.requestDuration.labels(...(key.split(' ') as [string, string])));
 
   app.addHook('onRequest', (request, reply, done) => {
-    request[kStart] = process.hrtime.bigint();
     // The scrape itself is not work in progress: counted, the gauge could never read 0 to the scraper.
     if (request.routeOptions.url === METRICS_PATH) return done();
-    const method = request.method;
-    metrics.requestsInProgress.inc({ method });
+    const gauge = inProgress(request.method);
+    gauge.inc();
     // 'close' fires once for every response, finished or aborted; onResponse does not run for aborted ones.
-    reply.raw.once('close', () => metrics.requestsInProgress.dec({ method }));
+    reply.raw.once('close', () => gauge.dec());
     done();
   });
 
   app.addHook('onResponse', (request, reply, done) => {
-    const route = routeLabel(request);
-    const start = request[kStart];
-    metrics.requestsTotal.inc({ method: request.method, route, status_code: String(reply.statusCode) });
-    if (start !== undefined) {
-      metrics.requestDuration.observe(
-        { method: request.method, route },
-        Number(process.hrtime.bigint() - start) / 1e9,
-      );
-    }
+    // Route patterns and methods hold no spaces, so a space-joined key splits back into the label values.
+    const methodAndRoute = `${request.method} ${routeLabel(request)}`;
+    total(`${methodAndRoute} ${reply.statusCode}`).inc();
+    duration(methodAndRoute).observe(reply.elapsedTime / 1000);
     done();
   });
 

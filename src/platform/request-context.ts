@@ -43,11 +43,17 @@ declare module 'fastify' {
   }
 }
 
+function hasBody(headers: IncomingMessage['headers']): boolean {
+  return headers['transfer-encoding'] !== undefined || (headers['content-length'] ?? '0') !== '0';
+}
+
 const requestContextPlugin: FastifyPluginAsync = async (app) => {
   app.addHook('onRequest', (request, reply, done) => {
     void reply.header(REQUEST_ID_HEADER, request.id);
     storage.run({ requestId: request.id }, () => {
-      request[kResource] = new AsyncResource('sutazai.request');
+      // Without a body, Fastify runs every later hook and the handler from within done(), inside this context;
+      // only a body's 'data' events arrive from outside it.
+      if (hasBody(request.headers)) request[kResource] = new AsyncResource('sutazai.request');
       done();
     });
   });
