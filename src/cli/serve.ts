@@ -4,6 +4,7 @@ import cluster, { type Worker } from 'node:cluster';
 import { parseConfig, type Config } from '../config.js';
 import { packageVersion } from '../lib/package-version.js';
 import { migrateToLatest } from '../platform/db/migrator.js';
+import { serveClusterMetrics } from '../platform/cluster-metrics.js';
 import { createLogger } from '../platform/logger.js';
 import { StartupError } from '../platform/errors.js';
 import { exitOnSignals, startServer, withRuntimeSecrets } from '../server.js';
@@ -58,6 +59,7 @@ async function runPrimary(config: Config): Promise<void> {
   await migrateOnce(config);
   // Generated here, before forking, so that every worker reads the same development secret.
   withRuntimeSecrets(config);
+  serveClusterMetrics();
 
   let shuttingDown = false;
   let failureReported = false;

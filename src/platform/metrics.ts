@@ -3,6 +3,7 @@
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { clusterMetricsSource } from './cluster-metrics.js';
 
 export const UNMATCHED_ROUTE = '__unmatched__';
 const METRICS_PATH = '/metrics';
@@ -21,6 +22,8 @@ export function createHttpMetrics(appName: string, version: string, environment:
     name: 'app_info',
     help: 'Application name, version and environment (always 1).',
     labelNames: ['name', 'version', 'environment'],
+    // Summed over cluster workers it would read N; every worker says the same.
+    aggregator: 'first',
     registers: [registry],
   });
   appInfo.set({ name: appName, version, environment }, 1);
@@ -98,8 +101,9 @@ const metricsPlugin: FastifyPluginAsync<{ metrics: HttpMetrics }> = async (app, 
     done();
   });
 
+  const clusterWide = clusterMetricsSource(metrics.registry);
   app.get(METRICS_PATH, { schema: { hide: true } }, async (_request, reply) => {
-    const body = await metrics.registry.metrics();
+    const body = clusterWide ? await clusterWide() : await metrics.registry.metrics();
     return reply.type(metrics.registry.contentType).send(body);
   });
 };

@@ -136,6 +136,27 @@ describeWithRedis('WORKERS=2 on one port', () => {
     await expect(httpGet(port, '/health')).rejects.toMatchObject({ code: 'ECONNREFUSED' });
   });
 
+  it('/metrics counts the requests of every worker, whichever worker answers the scrape', async () => {
+    const primary = spawnCli(['serve'], env());
+    const port = await listeningPort(primary);
+    await primary.waitFor('two workers listening', () => listeningPids(primary)[1], 30_000);
+    const healthCount = async () => {
+      const answer = await httpGet(port, '/metrics');
+      expect(answer.status).toBe(200);
+      const match = /^http_requests_total\{method="GET",route="\/health",status_code="200"\} (\d+)$/m.exec(
+        answer.body,
+      );
+      return Number(match?.[1] ?? 0);
+    };
+    const before = await healthCount();
+    // Each request on a new connection: both workers serve some (as the test above shows).
+    expect((await servedBy(primary, port, 'counted', 12)).size).toBe(2);
+    // Several scrapes, each on a new connection and so on either worker, all see the same total.
+    for (let i = 0; i < 4; i += 1) expect(await healthCount()).toBe(before + 12);
+    const info = await httpGet(port, '/metrics');
+    expect(info.body).toMatch(/^app_info\{[^}]*\} 1$/m);
+  });
+
   it('Ctrl-C (SIGINT to the whole process group) stops the primary and both workers with exit 0', async () => {
     const primary = spawnCli(['serve'], env());
     const port = await listeningPort(primary);
