@@ -7,7 +7,7 @@ import type { Config, TrustProxy } from './config.js';
 import databasePlugin from './platform/db/database-plugin.js';
 import errorHandler, { answerClientError, sendError } from './platform/error-handler.js';
 import cors from './platform/cors.js';
-import { registerCompression, registerOpenApi } from './platform/http-plugins.js';
+import { registerCompression, registerFormBodies, registerOpenApi } from './platform/http-plugins.js';
 import { RequestLogController, createLogger, requestChildLogger } from './platform/logger.js';
 import metricsPlugin, { createHttpMetrics } from './platform/metrics.js';
 import notFound from './platform/not-found.js';
@@ -15,6 +15,7 @@ import redisPlugin from './platform/redis-plugin.js';
 import requestContext, { requestIdFor } from './platform/request-context.js';
 import securityHeaders, { applySecurityHeaders } from './platform/security-headers.js';
 import shutdownGate from './platform/shutdown-gate.js';
+import { schemaController } from './platform/validation.js';
 import { rootRoutes } from './modules/root/root.routes.js';
 
 export interface BuildOptions {
@@ -45,7 +46,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     // platform/shutdown-gate.ts answers those 503s, in our error shape.
     return503OnClosing: false,
     forceCloseConnections: 'idle',
-    ajv: { customOptions: { allErrors: true } },
+    schemaController,
     // Errors raised before routing (a malformed URL) skip every hook: give them the same headers and body.
     frameworkErrors: (error, request, reply) => {
       applySecurityHeaders(reply);
@@ -63,6 +64,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     await app.register(errorHandler);
     await app.register(notFound);
     await app.register(cors, { origins: config.server.corsOrigins });
+    await registerFormBodies(app);
     // Before any route, so that every route (/metrics and the docs included) is compressed.
     await registerCompression(app);
     await app.register(metricsPlugin, {

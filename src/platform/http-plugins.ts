@@ -1,6 +1,7 @@
-// Third-party Fastify plugins with the settings this server needs: compression, OpenAPI + Swagger UI.
+// Third-party Fastify plugins with the settings this server needs: form bodies, compression, OpenAPI + Swagger UI.
 import { constants as zlib } from 'node:zlib';
 import compress from '@fastify/compress';
+import formbody from '@fastify/formbody';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { FastifyInstance } from 'fastify';
@@ -14,6 +15,11 @@ export const COMPRESSION_THRESHOLD_BYTES = 500;
  */
 const COMPRESSIBLE =
   /^text\/(?!event-stream)|(?:\+|\/)json(?:;|$)|(?:\+|\/)text(?:;|$)|(?:\+|\/)xml(?:;|$)|\/javascript(?:;|$)/u;
+
+/** application/x-www-form-urlencoded bodies (the OAuth2 password flow of the original's login posts one). */
+export async function registerFormBodies(app: FastifyInstance): Promise<void> {
+  await app.register(formbody);
+}
 
 export async function registerCompression(app: FastifyInstance): Promise<void> {
   await app.register(compress, {
