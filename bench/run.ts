@@ -12,23 +12,13 @@ import { redisUnavailableReason } from './redis-probe.js';
 import { renderReport, type ServerResult } from './report.js';
 import { killAllServers, startServer, type RunningServer, type ServerSpec } from './server-process.js';
 import { bareServerSpec, fastifyReferenceSpec, ourServerSpec, resultsFile } from './servers-under-test.js';
+import { redactRedisUrl } from '../src/platform/redis.js';
 
 const TARGET_RATIO = 0.8;
 
 const running: RunningServer[] = [];
 // Servers' data folders and logs; removed on success and on Ctrl-C, kept after a failure for its logs.
 const workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'sutazai-bench-'));
-
-/** The URL without its password, for messages. */
-function redact(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password) parsed.password = '***';
-    return parsed.toString();
-  } catch {
-    return '(unparsable URL)';
-  }
-}
 
 /** How this run was invoked, with the BENCH_* overrides, so the saved table says how to reproduce it. */
 function commandLine(): string {
@@ -85,7 +75,7 @@ async function main(): Promise<void> {
     if (redisProblem) {
       skipped.push({
         name: workersName,
-        reason: `WORKERS > 1 requires Redis and ${redact(settings.redisUrl)} is unreachable (${redisProblem}); set BENCH_REDIS_URL`,
+        reason: `WORKERS > 1 requires Redis and ${redactRedisUrl(settings.redisUrl)} is unreachable (${redisProblem}); set BENCH_REDIS_URL`,
       });
     } else {
       specs.push(
