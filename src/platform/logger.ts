@@ -13,7 +13,7 @@ import { currentRequestId } from './request-context.js';
 
 const kRequestBound = Symbol('sutazai.requestBoundLogger');
 
-const SECRET_KEYS = [
+const SECRET_KEYS = new Set([
   'password',
   'new_password',
   'hashed_password',
@@ -22,22 +22,49 @@ const SECRET_KEYS = [
   'token',
   'secret',
   'authorization',
-];
+]);
+const CENSORED = '[redacted]';
 
-// A secret key at the top of a log object or one level down (`{ body: { password } }`) is censored.
-const REDACT = [
-  'req.headers.authorization',
-  'req.headers.cookie',
-  'res.headers["set-cookie"]',
-  ...SECRET_KEYS,
-  ...SECRET_KEYS.map((key) => `*.${key}`),
-];
+const REDACT = ['req.headers.authorization', 'req.headers.cookie', 'res.headers["set-cookie"]'];
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value) && !(value instanceof Error);
+}
+
+/**
+ * Censors a secret key at the top of a log object or one level down (`{ body: { password } }`), copying only what
+ * it changes (the logged objects belong to the caller). Written by hand because pino's wildcard redaction
+ * (`*.password`) costs about 18 µs per line here against about 2 µs for the whole line without it: with one line
+ * per request, that was a third of a small request's cost.
+ */
+export function censorSecrets(object: Record<string, unknown>): Record<string, unknown> {
+  let result = object;
+  for (const key of Object.keys(object)) {
+    const value = object[key];
+    let replacement: unknown;
+    if (SECRET_KEYS.has(key)) {
+      replacement = CENSORED;
+    } else if (isPlainObject(value)) {
+      let inner: Record<string, unknown> | undefined;
+      for (const innerKey of Object.keys(value)) {
+        if (SECRET_KEYS.has(innerKey)) (inner ??= { ...value })[innerKey] = CENSORED;
+      }
+      replacement = inner;
+    }
+    if (replacement !== undefined) {
+      if (result === object) result = { ...object };
+      result[key] = replacement;
+    }
+  }
+  return result;
+}
 
 export function createLogger(level: LoggerOptions['level'], destination?: DestinationStream): Logger {
   return pino(
     {
       level,
-      redact: { paths: REDACT, censor: '[redacted]' },
+      redact: { paths: REDACT, censor: CENSORED },
+      formatters: { log: censorSecrets },
       // Fastify's own request serializer, less the query string: verification and reset links carry tokens there.
       serializers: {
         req: (request: FastifyRequest) => ({
