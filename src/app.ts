@@ -12,7 +12,7 @@ import { RequestLogController, createLogger, requestChildLogger } from './platfo
 import metricsPlugin, { createHttpMetrics } from './platform/metrics.js';
 import notFound from './platform/not-found.js';
 import redisPlugin from './platform/redis-plugin.js';
-import requestContext, { requestIdFor } from './platform/request-context.js';
+import requestContext, { REQUEST_ID_HEADER, requestIdFor } from './platform/request-context.js';
 import securityHeaders, { applySecurityHeaders } from './platform/security-headers.js';
 import shutdownGate from './platform/shutdown-gate.js';
 import { schemaController } from './platform/validation.js';
@@ -50,7 +50,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     // Errors raised before routing (a malformed URL) skip every hook: give them the same headers and body.
     frameworkErrors: (error, request, reply) => {
       applySecurityHeaders(reply);
-      void reply.header('x-request-id', request.id);
+      void reply.header(REQUEST_ID_HEADER, request.id);
       sendError(request, reply, error);
     },
     // Requests Node's HTTP parser rejects never reach Fastify's hooks either.

@@ -235,4 +235,16 @@ describeEachDialect('compression', (dialect) => {
     expect(res.statusCode).toBe(413);
     expect(res.json()).toMatchObject({ code: 'payload_too_large', request_id: res.headers['x-request-id'] });
   });
+  it('a Prometheus scrape and the Swagger UI assets are compressed too', async () => {
+    const metrics = await t.app.inject({ url: '/metrics', headers: { 'accept-encoding': 'gzip' } });
+    expect(metrics.statusCode).toBe(200);
+    expect(metrics.headers['content-encoding']).toBe('gzip');
+    expect(zlib.gunzipSync(metrics.rawPayload).toString('utf8')).toMatch(/^# HELP http_requests_total /m);
+    const css = await t.app.inject({
+      url: '/docs/static/swagger-ui.css',
+      headers: { 'accept-encoding': 'br' },
+    });
+    expect(css.statusCode).toBe(200);
+    expect(css.headers['content-encoding']).toBe('br');
+  });
 });
