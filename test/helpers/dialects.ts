@@ -16,3 +16,8 @@ export function describeEachDialect(name: string, suite: (dialect: Dialect) => v
 export function describeWithRedis(name: string, suite: () => void): void {
   (inject('redisAvailable') ? describe : describe.skip)(`${name} [redis]`, suite);
 }
+
+/** Like describeEachDialect, for what exists on PostgreSQL only (a loud skip when it is missing). */
+export function describePostgres(name: string, suite: () => void): void {
+  (inject('postgresAvailable') ? describe : describe.skip)(`${name} [postgres]`, suite);
+}

@@ -2,10 +2,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { sql } from 'kysely';
-import { afterAll, afterEach, beforeAll, describe, expect, inject, it, vi } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { parseConfig, type Config } from '../../../src/config.js';
 import { createDatabase, redactDatabaseUrl, type Database } from '../../../src/platform/db/database.js';
-import { describeEachDialect } from '../../helpers/dialects.js';
+import { describeEachDialect, describePostgres } from '../../helpers/dialects.js';
 import { freshDatabase, type FreshDatabase } from '../../helpers/databases.js';
 
 /** How long a poll for pool state may take before the test fails (generous: the machine may be busy). */
@@ -110,10 +110,6 @@ describe('createDatabase [sqlite settings]', () => {
     expect(rows[0]).toMatchObject({ name: 'main', file: '' });
   });
 });
-
-/** Like describeEachDialect, for what exists on PostgreSQL only (a loud skip when it is missing). */
-const describePostgres = (name: string, suite: () => void) =>
-  (inject('postgresAvailable') ? describe : describe.skip)(`${name} [postgres]`, suite);
 
 describePostgres('createDatabase pool', () => {
   let fresh: FreshDatabase;

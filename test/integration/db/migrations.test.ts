@@ -1,11 +1,11 @@
 // The migration runner on both dialects: 0001_users up and down, idempotence, and concurrent runs on PostgreSQL.
 import { sql } from 'kysely';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { parseConfig } from '../../../src/config.js';
 import { createDatabase, type Database } from '../../../src/platform/db/database.js';
 import { migrateDown, migrateToLatest, pendingMigrations } from '../../../src/platform/db/migrator.js';
 import { migrations } from '../../../src/platform/db/migrations/index.js';
-import { describeEachDialect } from '../../helpers/dialects.js';
+import { describeEachDialect, describePostgres } from '../../helpers/dialects.js';
 import { freshDatabase, type FreshDatabase } from '../../helpers/databases.js';
 
 const USER_COLUMNS = [
@@ -134,10 +134,6 @@ describeEachDialect('migrations', (dialect) => {
     }
   });
 });
-
-/** Like describeEachDialect, for what exists on PostgreSQL only (a loud skip when it is missing). */
-const describePostgres = (name: string, suite: () => void) =>
-  (inject('postgresAvailable') ? describe : describe.skip)(`${name} [postgres]`, suite);
 
 describePostgres('migrations run concurrently', () => {
   it('applies each migration once when three instances migrate the same database together', async () => {

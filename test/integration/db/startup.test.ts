@@ -3,12 +3,12 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../../../src/app.js';
 import { parseConfig } from '../../../src/config.js';
 import { StartupError } from '../../../src/platform/errors.js';
 import { TEST_JWT_SECRET, buildTestApp, type TestApp } from '../../helpers/app.js';
-import { describeEachDialect } from '../../helpers/dialects.js';
+import { describeEachDialect, describePostgres } from '../../helpers/dialects.js';
 
 /** What buildApp rejects with for `databaseUrl`; fails the test when it starts. */
 async function startupFailure(dataDir: string, databaseUrl: string): Promise<StartupError> {
@@ -70,10 +70,6 @@ describe('startup against an unusable database', () => {
     );
   });
 });
-
-/** Like describeEachDialect, for what exists on PostgreSQL only (a loud skip when it is missing). */
-const describePostgres = (name: string, suite: () => void) =>
-  (inject('postgresAvailable') ? describe : describe.skip)(`${name} [postgres]`, suite);
 
 describePostgres('startup against a missing PostgreSQL database', () => {
   it('names the database', async () => {
