@@ -77,6 +77,8 @@ function memo<T>(make: (key: string) => T): (key: string) => T {
   };
 }
 
+const CLIENT_CLOSED_REQUEST = 499;
+
 const metricsPlugin: FastifyPluginAsync<{ metrics: HttpMetrics }> = async (app, { metrics }) => {
   app.decorate('metrics', metrics);
   const inProgress = memo((method) => metrics.requestsInProgress.labels(method));
@@ -88,8 +90,14 @@ const metricsPlugin: FastifyPluginAsync<{ metrics: HttpMetrics }> = async (app, 
     if (request.routeOptions.url === METRICS_PATH) return done();
     const gauge = inProgress(request.method);
     gauge.inc();
-    // 'close' fires once for every response, finished or aborted; onResponse does not run for aborted ones.
-    reply.raw.once('close', () => gauge.dec());
+    // 'close' fires once for every response, finished or aborted; onResponse does not run for aborted ones, which
+    // are counted here under 499 (nginx's "client closed request"). A test shows the handler finishing later does
+    // not count it again.
+    reply.raw.once('close', () => {
+      gauge.dec();
+      if (reply.raw.writableFinished) return;
+      total(`${request.method} ${routeLabel(request)} ${CLIENT_CLOSED_REQUEST}`).inc();
+    });
     done();
   });
 

@@ -232,6 +232,8 @@ describeEachDialect('metrics', (dialect) => {
 
   it('a request in flight counts as in progress, and a client abort brings the gauge back to 0', async () => {
     for (const method of ['GET', 'POST']) {
+      const labels = (status_code: string) => ({ method, route: '/test/slow', status_code });
+      const before = (await scrape(t.app)).samples;
       const req = http.request(`${baseUrl}/test/slow`, { method });
       req.on('error', () => undefined); // the abort below
       req.end();
@@ -240,6 +242,18 @@ describeEachDialect('metrics', (dialect) => {
       req.destroy();
       await waitForInProgress(t.app, method, 0);
       await slow.releaseOne();
+      // The aborted request is counted once, as 499, and not again when its handler finishes afterwards.
+      await t.app.inject({ url: '/health' });
+      const after = (await scrape(t.app)).samples;
+      for (const [status, added] of [
+        ['499', 1],
+        ['200', 0],
+      ] as const) {
+        expect(
+          valueOf(after, 'http_requests_total', labels(status)) -
+            valueOf(before, 'http_requests_total', labels(status)),
+        ).toBe(added);
+      }
     }
   });
 
