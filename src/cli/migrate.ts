@@ -2,7 +2,7 @@
 import { parseConfig } from '../config.js';
 import { packageVersion } from '../lib/package-version.js';
 import { migrateDown, migrateToLatest, pendingMigrations } from '../platform/db/migrator.js';
-import { openReachableDatabase } from './database.js';
+import { openReachableDatabase } from '../platform/db/open-database.js';
 
 export async function migrateCommand(args: { down: boolean; status: boolean }): Promise<void> {
   const config = parseConfig(process.env, packageVersion());

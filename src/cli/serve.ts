@@ -3,12 +3,10 @@
 import cluster, { type Worker } from 'node:cluster';
 import { parseConfig, type Config } from '../config.js';
 import { packageVersion } from '../lib/package-version.js';
-import { migrateToLatest } from '../platform/db/migrator.js';
 import { serveClusterMetrics } from '../platform/cluster-metrics.js';
 import { createLogger } from '../platform/logger.js';
-import { StartupError } from '../platform/errors.js';
 import { exitOnSignals, startServer, withRuntimeSecrets } from '../server.js';
-import { openReachableDatabase } from './database.js';
+import { migrateOrFail, openReachableDatabase } from '../platform/db/open-database.js';
 import { describeFailure, exitWithFailure } from './fail.js';
 
 const STARTUP_FAILED = 'sutazai:startup-failed';
@@ -47,8 +45,7 @@ async function migrateOnce(config: Config): Promise<void> {
   if (!config.db.migrateOnStart) return;
   const database = await openReachableDatabase(config.db);
   try {
-    const { error } = await migrateToLatest(database.db);
-    if (error) throw new StartupError(`Database migration failed: ${error.message}`, { cause: error });
+    await migrateOrFail(database);
   } finally {
     await database.destroy();
   }

@@ -2,6 +2,7 @@
 // issued while Redis is away rejects at once, so callers can fall back or answer 503 rather than hang.
 import { Redis } from 'ioredis';
 import type { Config } from '../config.js';
+import { redactUrlPassword } from '../lib/redact-url.js';
 
 export interface RedisStatus {
   /** ioredis connection state: wait, connecting, connect, ready, reconnecting, close, end. */
@@ -93,11 +94,5 @@ export function createRedis(config: Config['redis'] & { url: string }, connectio
 }
 
 export function redactRedisUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password) parsed.password = '***';
-    return parsed.toString();
-  } catch {
-    return 'redis://***';
-  }
+  return redactUrlPassword(url, () => 'redis://***');
 }

@@ -6,6 +6,7 @@ import BetterSqlite3 from 'better-sqlite3';
 import { Kysely, PostgresDialect, SqliteDialect, sql } from 'kysely';
 import pg from 'pg';
 import type { Config, Dialect } from '../../config.js';
+import { redactUrlPassword } from '../../lib/redact-url.js';
 import type { DB } from './schema.js';
 import { SqliteValuesPlugin } from './sqlite-values-plugin.js';
 
@@ -104,11 +105,5 @@ function createPostgres(config: Config['db'], options: DatabaseOptions): Databas
 
 /** A database URL with any password replaced, for log lines and error messages. */
 export function redactDatabaseUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password) parsed.password = '***';
-    return parsed.toString();
-  } catch {
-    return url.replace(/:\/\/[^@/]*@/, '://***@');
-  }
+  return redactUrlPassword(url, (raw) => raw.replace(/:\/\/[^@/]*@/, '://***@'));
 }
