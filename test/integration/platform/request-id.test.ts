@@ -10,6 +10,7 @@ import { currentRequestId } from '../../../src/platform/request-context.js';
 import { TEST_JWT_SECRET } from '../../helpers/app.js';
 import { freshDatabase, type FreshDatabase } from '../../helpers/databases.js';
 import { describeEachDialect } from '../../helpers/dialects.js';
+import { EVERY_ANSWER, addEveryAnswerRoutes } from '../../helpers/every-answer.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 
@@ -39,12 +40,7 @@ function addRoutes(app: App): void {
       return { ok: true };
     },
   );
-  app.get('/test/fail', async () => {
-    await sleep(1);
-    throw new Error('boom');
-  });
-  app.post('/test/validated', { schema: { body: Type.Object({ n: Type.Integer() }) } }, async () => ({}));
-  app.get('/api/v1/things/', async () => ({ things: [] }));
+  addEveryAnswerRoutes(app);
 }
 
 /** The real app with a log destination that keeps the raw JSON lines (duplicate keys vanish once parsed). */
@@ -171,30 +167,7 @@ describeEachDialect('request id', (dialect) => {
     expect(res.headers['x-request-id']).toMatch(UUID);
   });
 
-  it.each([
-    ['200', { url: '/health' }, 200],
-    ['404', { url: '/no/such/route' }, 404],
-    ['405', { method: 'DELETE' as const, url: '/health' }, 405],
-    [
-      '413',
-      { method: 'POST' as const, url: '/test/validated', payload: { n: 'x'.repeat(1024 * 1024) } },
-      413,
-    ],
-    [
-      '415',
-      {
-        method: 'POST' as const,
-        url: '/test/validated',
-        headers: { 'content-type': 'application/xml' },
-        payload: '<n/>',
-      },
-      415,
-    ],
-    ['422', { method: 'POST' as const, url: '/test/validated', payload: { n: 'one' } }, 422],
-    ['500', { url: '/test/fail' }, 500],
-    ['307', { url: '/api/v1/things' }, 307],
-    ['400 (malformed URL)', { url: '/%' }, 400],
-  ])(
+  it.each(EVERY_ANSWER)(
     'the id is echoed on a %s answer, and error bodies carry the same id',
     async (_what, request, status) => {
       const id = `echo-${status}`;

@@ -1,10 +1,10 @@
 // Security headers on every answer: routes, errors of every kind, redirects, preflights, /metrics and /docs; a strict
 // Content-Security-Policy for API answers and a script-safe one for the HTML pages we serve.
-import { Type } from 'typebox';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { App } from '../../../src/app.js';
 import { buildTestApp, type TestApp } from '../../helpers/app.js';
 import { describeEachDialect } from '../../helpers/dialects.js';
+import { EVERY_ANSWER, addEveryAnswerRoutes } from '../../helpers/every-answer.js';
 
 const EXPECTED = {
   'x-frame-options': 'DENY',
@@ -16,14 +16,10 @@ const EXPECTED = {
 };
 
 function addRoutes(app: App): void {
-  app.post('/test/validated', { schema: { body: Type.Object({ n: Type.Integer() }) } }, async () => ({}));
-  app.get('/test/fail', async () => {
-    throw new Error('boom');
-  });
+  addEveryAnswerRoutes(app);
   app.get('/test/page', async (_request, reply) =>
     reply.type('text/html; charset=utf-8').send('<!doctype html><title>page</title><p>hello</p>'),
   );
-  app.get('/api/v1/things/', async () => ({ things: [] }));
 }
 
 /** A CSP header as directive → sources. */
@@ -51,54 +47,7 @@ describeEachDialect('security headers', (dialect) => {
   });
   afterAll(() => t.close());
 
-  const API_ANSWERS = [
-    ['200', { url: '/health' }, 200],
-    ['200 HEAD', { method: 'HEAD' as const, url: '/health' }, 200],
-    ['307 redirect', { url: '/api/v1/things' }, 307],
-    ['400 malformed URL', { url: '/%' }, 400],
-    ['404', { url: '/no/such/page' }, 404],
-    ['405', { method: 'PUT' as const, url: '/health' }, 405],
-    [
-      '413',
-      { method: 'POST' as const, url: '/test/validated', payload: { n: 'x'.repeat(1024 * 1024) } },
-      413,
-    ],
-    [
-      '415',
-      {
-        method: 'POST' as const,
-        url: '/test/validated',
-        headers: { 'content-type': 'application/xml' },
-        payload: '<n/>',
-      },
-      415,
-    ],
-    ['422', { method: 'POST' as const, url: '/test/validated', payload: { n: 'one' } }, 422],
-    [
-      '422 malformed JSON',
-      {
-        method: 'POST' as const,
-        url: '/test/validated',
-        headers: { 'content-type': 'application/json' },
-        payload: '{',
-      },
-      422,
-    ],
-    ['500', { url: '/test/fail' }, 500],
-    ['/metrics', { url: '/metrics' }, 200],
-    ['the OpenAPI document', { url: '/api/v1/openapi.json' }, 200],
-    [
-      '204 CORS preflight',
-      {
-        method: 'OPTIONS' as const,
-        url: '/test/validated',
-        headers: { origin: 'http://localhost:3000', 'access-control-request-method': 'POST' },
-      },
-      204,
-    ],
-  ] as const;
-
-  it.each(API_ANSWERS)(
+  it.each(EVERY_ANSWER)(
     'a %s answer carries every security header and the strict API CSP',
     async (_what, request, status) => {
       const res = await t.app.inject(request);
