@@ -5,10 +5,10 @@ import os from 'node:os';
 import path from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import pg from 'pg';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { freshDatabase, type FreshDatabase } from '../helpers/databases.js';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { FreshDatabase } from '../helpers/databases.js';
 import { describeEachDialect } from '../helpers/dialects.js';
-import { REPO_ROOT, killSpawned, runCli } from '../helpers/spawn.js';
+import { REPO_ROOT, freshDatabaseEachTest, killSpawned, runCli } from '../helpers/spawn.js';
 
 const PACKAGE_VERSION = (
   JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string }
@@ -37,14 +37,7 @@ async function tableExists(database: FreshDatabase, table: string): Promise<bool
 }
 
 describeEachDialect('sutazai migrate', (dialect) => {
-  let database: FreshDatabase;
-  beforeEach(async () => {
-    database = await freshDatabase(dialect);
-  });
-  afterEach(async () => {
-    await killSpawned();
-    await database.drop();
-  });
+  const database = freshDatabaseEachTest(dialect);
 
   const migrate = (...args: string[]) =>
     runCli(['migrate', ...args], {

@@ -2,12 +2,18 @@
 // sockets: the fixture test/fixtures/slow-server.ts adds GET /slow, which waits and THEN touches the database (and
 // Redis), so a 200 proves both were still open when the request finished.
 import http from 'node:http';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Dialect } from '../../src/config.js';
-import { freshDatabase, type FreshDatabase } from '../helpers/databases.js';
+import type { FreshDatabase } from '../helpers/databases.js';
 import { describeEachDialect, describeWithRedis } from '../helpers/dialects.js';
 import { TEST_REDIS_URL } from '../helpers/services.js';
-import { httpGet, killSpawned, listeningPort, spawnSlowServer, type Spawned } from '../helpers/spawn.js';
+import {
+  freshDatabaseEachTest,
+  httpGet,
+  listeningPort,
+  spawnSlowServer,
+  type Spawned,
+} from '../helpers/spawn.js';
 
 const SLOW_MS = 3000;
 // Long enough for the slow requests, shorter than they plus Node's 5 s keep-alive timeout: a server that waited
@@ -98,14 +104,7 @@ async function drainsInFlightRequests(
 }
 
 describeEachDialect('graceful shutdown', (dialect) => {
-  let database: FreshDatabase;
-  beforeEach(async () => {
-    database = await freshDatabase(dialect);
-  });
-  afterEach(async () => {
-    await killSpawned();
-    await database.drop();
-  });
+  const database = freshDatabaseEachTest(dialect);
 
   it('SIGTERM: in-flight requests finish (database still open), new connections are refused, exit 0', async () => {
     const server = spawnSlowServer(serverEnv(database, { SHUTDOWN_TIMEOUT_MS }));
@@ -137,14 +136,7 @@ describeEachDialect('graceful shutdown', (dialect) => {
 });
 
 describeWithRedis('graceful shutdown with REDIS_URL', () => {
-  let database: FreshDatabase;
-  beforeEach(async () => {
-    database = await freshDatabase('sqlite');
-  });
-  afterEach(async () => {
-    await killSpawned();
-    await database.drop();
-  });
+  const database = freshDatabaseEachTest('sqlite');
 
   it('SIGTERM: in-flight requests still reach Redis and the database, then the process exits 0', async () => {
     const server = spawnSlowServer(serverEnv(database, { SHUTDOWN_TIMEOUT_MS, REDIS_URL: TEST_REDIS_URL }));
@@ -153,14 +145,7 @@ describeWithRedis('graceful shutdown with REDIS_URL', () => {
 });
 
 describe('graceful shutdown on SIGINT', () => {
-  let database: FreshDatabase;
-  beforeEach(async () => {
-    database = await freshDatabase('sqlite');
-  });
-  afterEach(async () => {
-    await killSpawned();
-    await database.drop();
-  });
+  const database = freshDatabaseEachTest('sqlite');
 
   it('SIGINT (Ctrl-C) drains in-flight requests and exits 0, like SIGTERM', async () => {
     const server = spawnSlowServer(serverEnv(database, { SHUTDOWN_TIMEOUT_MS }));

@@ -6,10 +6,10 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { freshDatabase, type FreshDatabase } from '../helpers/databases.js';
 import { describeWithRedis } from '../helpers/dialects.js';
 import { TEST_REDIS_URL } from '../helpers/services.js';
 import {
+  freshDatabaseEachTest,
   childPids,
   httpGet,
   isAlive,
@@ -78,14 +78,7 @@ describe('WORKERS configuration', () => {
 });
 
 describeWithRedis('WORKERS=2 on one port', () => {
-  let database: FreshDatabase;
-  beforeEach(async () => {
-    database = await freshDatabase('sqlite');
-  });
-  afterEach(async () => {
-    await killSpawned();
-    await database.drop();
-  });
+  const database = freshDatabaseEachTest('sqlite');
 
   const env = (overrides: Record<string, string> = {}) => ({
     ENVIRONMENT: 'test',

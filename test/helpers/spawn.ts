@@ -7,6 +7,9 @@ import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { afterEach, beforeEach } from 'vitest';
+import type { Dialect } from '../../src/config.js';
+import { freshDatabase, type FreshDatabase } from './databases.js';
 
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const BUILT_CLI = path.join(REPO_ROOT, 'dist', 'cli', 'sutazai.js');
@@ -242,4 +245,20 @@ export function httpGet(
     req.setTimeout(options.timeoutMs ?? 30_000, () => req.destroy(new Error(`GET ${urlPath} timed out`)));
     req.on('error', reject);
   });
+}
+
+/**
+ * A fresh database for each test of the enclosing describe, dropped after it together with every process the test
+ * spawned. The returned object is refilled before each test, so it can be captured once.
+ */
+export function freshDatabaseEachTest(dialect: Dialect): FreshDatabase {
+  const current = {} as FreshDatabase;
+  beforeEach(async () => {
+    Object.assign(current, await freshDatabase(dialect));
+  });
+  afterEach(async () => {
+    await killSpawned();
+    await current.drop();
+  });
+  return current;
 }
