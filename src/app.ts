@@ -4,6 +4,7 @@ import type { DestinationStream } from 'pino';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Config, TrustProxy } from './config.js';
+import { systemClock, type Clock } from './lib/clock.js';
 import databasePlugin from './platform/db/database-plugin.js';
 import errorHandler, { answerClientError, sendError } from './platform/error-handler.js';
 import cors from './platform/cors.js';
@@ -16,6 +17,8 @@ import requestContext, { REQUEST_ID_HEADER, requestIdFor } from './platform/requ
 import securityHeaders, { applySecurityHeaders } from './platform/security-headers.js';
 import shutdownGate from './platform/shutdown-gate.js';
 import { schemaController } from './platform/validation.js';
+import { authPlugin } from './modules/auth/index.js';
+import { mailPlugin } from './modules/mail/index.js';
 import { rootRoutes } from './modules/root/root.routes.js';
 
 export interface BuildOptions {
@@ -23,6 +26,8 @@ export interface BuildOptions {
   logDestination?: DestinationStream;
   /** Run pending migrations while starting (serve does when MIGRATE_ON_START; tests always do). */
   migrate?: boolean;
+  /** Where time comes from (tests move a ManualClock through lockouts and expiries). */
+  clock?: Clock;
 }
 
 export type App = FastifyInstance;
@@ -78,7 +83,11 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     });
     await app.register(redisPlugin, { config: config.redis, connectionName: `sutazai:${process.pid}` });
 
+    const clock = options.clock ?? systemClock;
+    await app.register(mailPlugin, { config: config.mail, clock });
+
     await app.register(rootRoutes, { appName: config.app.name, version: config.app.version });
+    await app.register(authPlugin, { auth: config.auth, frontendUrl: config.mail.frontendUrl, clock });
   } catch (error) {
     // What the plugins loaded so far opened (a database pool, say) must not outlive a failed start.
     await app.close().catch(() => undefined);

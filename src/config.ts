@@ -86,6 +86,51 @@ export const EnvSchema = Type.Object({
   JWT_SECRET_KEY: OptionalStr(
     'HS256 signing secret, at least 32 characters. Unset outside production: generated once and kept in DATA_DIR.',
   ),
+  JWT_ISSUER: Str('`iss` claim of the tokens this server issues and accepts.', 'sutazai'),
+  JWT_AUDIENCE: Str('`aud` claim of the tokens this server issues and accepts.', 'sutazai-api'),
+  ACCESS_TOKEN_EXPIRE_MINUTES: Int('Lifetime of an access token.', 30, 1, 1440),
+  REFRESH_TOKEN_EXPIRE_DAYS: Int('Lifetime of a refresh token (each refresh rotates it).', 7, 1, 365),
+  BCRYPT_ROUNDS: Int(
+    'bcrypt cost of new password hashes; older hashes are rehashed at the next login.',
+    12,
+    4,
+    15,
+  ),
+  LOCKOUT_THRESHOLD: Int('Consecutive failed logins that lock an account.', 5, 1, 1000),
+  LOCKOUT_MINUTES: Int('How long a locked account stays locked.', 30, 1, 10080),
+  REQUIRE_EMAIL_VERIFICATION: Bool('Refuse logins (403) until the email address is verified.', false),
+  PASSWORD_RESET_EXPIRE_MINUTES: Int('Lifetime of a password-reset link (single use).', 60, 1, 10080),
+  EMAIL_VERIFICATION_EXPIRE_HOURS: Int('Lifetime of an email-verification link (single use).', 24, 1, 720),
+  SMTP_HOST: OptionalStr(
+    'SMTP server for outgoing mail. Unset: mail stays in the outbox table and its link is logged.',
+  ),
+  SMTP_PORT: Int('SMTP port.', 587, 1, 65535),
+  SMTP_USER: OptionalStr('SMTP login (unset: no authentication).'),
+  SMTP_PASSWORD: OptionalStr('SMTP password, with SMTP_USER.'),
+  SMTP_SECURE: Bool('Implicit TLS from the first byte (usually port 465).', false),
+  SMTP_STARTTLS: Bool(
+    'Require STARTTLS before sending (port 587). false: send without upgrading. Not with SMTP_SECURE.',
+    true,
+  ),
+  SMTP_TIMEOUT_MS: Int('Connection, greeting and socket timeout of one SMTP delivery.', 30000, 100),
+  FROM_EMAIL: Str('Sender address of outgoing mail.', 'noreply@sutazai.local'),
+  FROM_NAME: Str('Sender name of outgoing mail.', 'SutazAI Platform'),
+  FRONTEND_URL: Str(
+    'Base URL of the web app; mailed links are <FRONTEND_URL>/verify-email?token=… and /reset-password?token=….',
+    'http://localhost:3000',
+  ),
+  OUTBOX_POLL_MS: Int('How often the mail sender looks for due mail in the outbox.', 5000, 10),
+  OUTBOX_RETRY_BASE_MS: Int(
+    'First retry delay of a failed delivery; doubled on each attempt, at most one hour.',
+    30000,
+    10,
+  ),
+  OUTBOX_MAX_ATTEMPTS: Int(
+    'Deliveries tried before a mail is marked failed (kept in the outbox table).',
+    10,
+    1,
+    1000,
+  ),
   OLLAMA_URL: OptionalStr('Base URL of Ollama (default http://127.0.0.1:11434, or OLLAMA_HOST/OLLAMA_PORT).'),
   OLLAMA_HOST: OptionalStr('Fallback (original name) for OLLAMA_URL: host name or URL.'),
   OLLAMA_PORT: Int('Fallback (original name) for OLLAMA_URL, with OLLAMA_HOST.', 11434, 1, 65535),
@@ -121,8 +166,38 @@ export interface Config {
     migrateOnStart: boolean;
   };
   redis: { url: string | undefined; keyPrefix: string };
-  auth: { jwtSecret: string | undefined };
+  auth: {
+    jwtSecret: string | undefined;
+    jwtIssuer: string;
+    jwtAudience: string;
+    accessTokenMinutes: number;
+    refreshTokenDays: number;
+    bcryptRounds: number;
+    lockoutThreshold: number;
+    lockoutMinutes: number;
+    requireEmailVerification: boolean;
+    passwordResetMinutes: number;
+    emailVerificationHours: number;
+  };
+  mail: {
+    /** Unset when SMTP_HOST is: mail then stays in the outbox. */
+    smtp: SmtpConfig | undefined;
+    fromEmail: string;
+    fromName: string;
+    frontendUrl: string;
+    outbox: { pollMs: number; retryBaseMs: number; maxAttempts: number };
+  };
   llm: { ollamaUrl: string };
+}
+
+export interface SmtpConfig {
+  host: string;
+  port: number;
+  user: string | undefined;
+  password: string | undefined;
+  secure: boolean;
+  startTls: boolean;
+  timeoutMs: number;
 }
 
 export class ConfigError extends Error {
@@ -297,6 +372,53 @@ function ollamaUrl(env: Env, problems: string[]): string {
   return url.replace(/\/+$/, '');
 }
 
+/** A mailbox address: something@domain, without spaces or angle brackets (they would break the From header). */
+const MAIL_ADDRESS = /^[^\s@<>"]+@[^\s@<>"]+$/;
+
+function mailConfig(env: Env, problems: string[]): Config['mail'] {
+  if (env.SMTP_SECURE && env.SMTP_STARTTLS && env.SMTP_HOST) {
+    // The original passed both to its SMTP client, which refuses the pair: every real send failed (reference §11.17).
+    problems.push(
+      'SMTP_SECURE and SMTP_STARTTLS: choose one (implicit TLS, usually port 465, or STARTTLS, usually 587)',
+    );
+  }
+  if (env.SMTP_PASSWORD && !env.SMTP_USER) problems.push('SMTP_PASSWORD: is set without SMTP_USER');
+  if (!MAIL_ADDRESS.test(env.FROM_EMAIL))
+    problems.push(
+      `FROM_EMAIL: must be an address like noreply@example.com (got ${JSON.stringify(env.FROM_EMAIL)})`,
+    );
+  if (/[\r\n]/.test(env.FROM_NAME)) problems.push('FROM_NAME: must be one line');
+  let frontendUrl = env.FRONTEND_URL.trim().replace(/\/+$/, '');
+  try {
+    const parsed = new URL(frontendUrl);
+    if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw new Error('protocol');
+  } catch {
+    problems.push(`FRONTEND_URL: must be an http(s) URL (got ${JSON.stringify(env.FRONTEND_URL)})`);
+    frontendUrl = '';
+  }
+  return {
+    smtp: env.SMTP_HOST
+      ? {
+          host: env.SMTP_HOST.trim(),
+          port: env.SMTP_PORT,
+          user: env.SMTP_USER,
+          password: env.SMTP_PASSWORD,
+          secure: env.SMTP_SECURE,
+          startTls: env.SMTP_STARTTLS,
+          timeoutMs: env.SMTP_TIMEOUT_MS,
+        }
+      : undefined,
+    fromEmail: env.FROM_EMAIL,
+    fromName: env.FROM_NAME,
+    frontendUrl,
+    outbox: {
+      pollMs: env.OUTBOX_POLL_MS,
+      retryBaseMs: env.OUTBOX_RETRY_BASE_MS,
+      maxAttempts: env.OUTBOX_MAX_ATTEMPTS,
+    },
+  };
+}
+
 /**
  * Parses an env-like object (process.env in production, a literal in tests) into a Config.
  * Throws ConfigError listing every problem found.
@@ -355,6 +477,7 @@ export function parseConfig(rawEnv: Record<string, string | undefined>, version 
     problems.push(`JWT_SECRET_KEY: must be at least ${MIN_SECRET_LENGTH} characters`);
   }
   const llm = { ollamaUrl: ollamaUrl(env, problems) };
+  const mail = mailConfig(env, problems);
   if (problems.length > 0) throw new ConfigError(problems);
 
   return {
@@ -379,7 +502,20 @@ export function parseConfig(rawEnv: Record<string, string | undefined>, version 
       migrateOnStart: env.MIGRATE_ON_START,
     },
     redis: { url: env.REDIS_URL, keyPrefix: env.REDIS_KEY_PREFIX },
-    auth: { jwtSecret: env.JWT_SECRET_KEY },
+    auth: {
+      jwtSecret: env.JWT_SECRET_KEY,
+      jwtIssuer: env.JWT_ISSUER,
+      jwtAudience: env.JWT_AUDIENCE,
+      accessTokenMinutes: env.ACCESS_TOKEN_EXPIRE_MINUTES,
+      refreshTokenDays: env.REFRESH_TOKEN_EXPIRE_DAYS,
+      bcryptRounds: env.BCRYPT_ROUNDS,
+      lockoutThreshold: env.LOCKOUT_THRESHOLD,
+      lockoutMinutes: env.LOCKOUT_MINUTES,
+      requireEmailVerification: env.REQUIRE_EMAIL_VERIFICATION,
+      passwordResetMinutes: env.PASSWORD_RESET_EXPIRE_MINUTES,
+      emailVerificationHours: env.EMAIL_VERIFICATION_EXPIRE_HOURS,
+    },
+    mail,
     llm,
   };
 }

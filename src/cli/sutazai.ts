@@ -1,7 +1,8 @@
 #!/usr/bin/env node
-// The `sutazai` command: serve | migrate | help | version.
+// The `sutazai` command: serve | migrate | admin | help | version.
 import { parseArgs } from 'node:util';
 import { packageVersion } from '../lib/package-version.js';
+import { ADMIN_USAGE, AdminUsageError, adminCommand } from './admin.js';
 import { exitWithFailure } from './fail.js';
 import { migrateCommand } from './migrate.js';
 import { serveCommand } from './serve.js';
@@ -13,6 +14,8 @@ Commands:
   migrate            Apply pending database migrations.
     --status         List pending migrations without applying them.
     --down           Revert the most recent migration.
+  admin create-superuser --email <email> --username <name> [--full-name <name>] [--promote]
+                     Create (or promote) a superuser; the password is asked for, or read from stdin.
   version            Print the version.
   help               Print this help.
 `;
@@ -33,6 +36,9 @@ async function main(argv: string[]): Promise<void> {
       await migrateCommand({ down: values.down, status: values.status });
       return;
     }
+    case 'admin':
+      await adminCommand(rest);
+      return;
     case 'version':
     case '--version':
       console.log(packageVersion());
@@ -57,6 +63,10 @@ function isUsageError(error: unknown): error is Error {
 
 const command = process.argv[2] ?? 'help';
 main(process.argv.slice(2)).catch((error: unknown) => {
+  if (error instanceof AdminUsageError) {
+    console.error(`sutazai admin: ${error.message}\n\n${ADMIN_USAGE}`);
+    process.exit(2);
+  }
   if (isUsageError(error)) {
     console.error(`sutazai ${command}: ${error.message} (see: sutazai help)`);
     process.exit(2);

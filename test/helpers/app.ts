@@ -3,6 +3,7 @@
 import { Writable } from 'node:stream';
 import { buildApp, type App } from '../../src/app.js';
 import { parseConfig, type Config, type Dialect } from '../../src/config.js';
+import type { Clock } from '../../src/lib/clock.js';
 import { freshDatabase, type FreshDatabase } from './databases.js';
 
 export const TEST_JWT_SECRET = 'test-secret-that-is-long-enough-for-hs256-0123456789';
@@ -22,6 +23,8 @@ export interface TestAppOptions {
   captureLogs?: boolean;
   /** Routes or hooks added before ready(), for platform tests that need a route of their own. */
   extend?: (app: App) => void | Promise<void>;
+  /** Time for the app (a ManualClock lets a test step through lockouts and token expiry). */
+  clock?: Clock;
 }
 
 export async function buildTestApp(options: TestAppOptions = {}): Promise<TestApp> {
@@ -34,6 +37,8 @@ export async function buildTestApp(options: TestAppOptions = {}): Promise<TestAp
       DATABASE_URL: database.url,
       LOG_LEVEL: options.captureLogs ? 'debug' : 'silent',
       JWT_SECRET_KEY: TEST_JWT_SECRET,
+      // The lowest bcrypt cost: tests log in hundreds of times; the cost setting itself is tested on its own.
+      BCRYPT_ROUNDS: '4',
       ...options.env,
     },
     '0.0.0-test',
@@ -47,7 +52,11 @@ export async function buildTestApp(options: TestAppOptions = {}): Promise<TestAp
   });
   let app: App;
   try {
-    app = await buildApp(config, { migrate: true, logDestination: destination });
+    app = await buildApp(config, {
+      migrate: true,
+      logDestination: destination,
+      ...(options.clock ? { clock: options.clock } : {}),
+    });
     await options.extend?.(app);
     await app.ready();
   } catch (error) {

@@ -26,8 +26,64 @@ export interface UsersTable {
   failed_login_attempts: Generated<number>;
   account_locked_until: NullableTimestamp;
   password_changed_at: NullableTimestamp;
+  /** Raised to revoke every token of the user at once; access tokens carry the version they were issued under. */
+  session_version: Generated<number>;
+}
+
+export interface RefreshTokensTable {
+  id: Generated<number>;
+  user_id: number;
+  /** One login's chain of rotated tokens: reuse of a rotated token revokes the whole family. */
+  family_id: string;
+  /** SHA-256 of the token; the token itself is never stored. */
+  token_hash: string;
+  issued_at: Timestamp;
+  expires_at: Timestamp;
+  used_at: NullableTimestamp;
+  revoked_at: NullableTimestamp;
+}
+
+export type OneTimeTokenPurpose = 'password_reset' | 'email_verification';
+
+export interface OneTimeTokensTable {
+  id: Generated<number>;
+  user_id: number;
+  purpose: OneTimeTokenPurpose;
+  token_hash: string;
+  created_at: Timestamp;
+  expires_at: Timestamp;
+  used_at: NullableTimestamp;
+}
+
+export interface RevokedAccessTokensTable {
+  jti: string;
+  expires_at: Timestamp;
+}
+
+export type OutboxStatus = 'pending' | 'sent' | 'failed';
+
+export interface EmailOutboxTable {
+  id: Generated<number>;
+  kind: string;
+  recipient: string;
+  subject: string;
+  text_body: string;
+  html_body: string;
+  /** JSON object of extra headers (X-Email-Type, …): jsonb on PostgreSQL, text on SQLite. */
+  headers: ColumnType<Record<string, string> | string, string, string>;
+  status: ColumnType<OutboxStatus, OutboxStatus | undefined, OutboxStatus>;
+  attempts: Generated<number>;
+  next_attempt_at: Timestamp;
+  locked_until: NullableTimestamp;
+  last_error: string | null;
+  created_at: Timestamp;
+  sent_at: NullableTimestamp;
 }
 
 export interface DB {
   users: UsersTable;
+  refresh_tokens: RefreshTokensTable;
+  one_time_tokens: OneTimeTokensTable;
+  revoked_access_tokens: RevokedAccessTokensTable;
+  email_outbox: EmailOutboxTable;
 }

@@ -1,7 +1,9 @@
 // Every migration, in order. Names sort lexically and are never changed once released.
 import type { Migration } from 'kysely';
 import * as m0001 from './0001_users.js';
+import * as m0002 from './0002_auth.js';
 
 export const migrations: Record<string, Migration> = {
   '0001_users': m0001,
+  '0002_auth': m0002,
 };

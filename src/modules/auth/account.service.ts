@@ -1,0 +1,205 @@
+// Registration, email verification and password reset: the flows that create or change an account and mail a
+// single-use link. The mail row is written in the same transaction as the change, and sent after it commits.
+import type { Clock } from '../../lib/clock.js';
+import { BadRequestError } from '../../platform/errors.js';
+import type { DbExecutor, Transact } from '../../platform/db/transactions.js';
+import type { OneTimeTokenPurpose } from '../../platform/db/schema.js';
+import type { MailOutbox } from '../mail/index.js';
+import { passwordResetMail, verificationMail } from './auth-mail.js';
+import { invalidResetToken, invalidVerificationToken } from './auth.errors.js';
+import type { AuthMetrics } from './auth.metrics.js';
+import type { PasswordHasher } from './password-hasher.js';
+import { passwordProblem } from './password-policy.js';
+import type { OneTimeTokenRepository } from './token.repository.js';
+import type { SessionService } from './session.service.js';
+import { hashToken, newOpaqueToken } from './token.service.js';
+import type { UserRecord, UserRepository } from './user.repository.js';
+
+export interface AccountSettings {
+  frontendUrl: string;
+  passwordResetMinutes: number;
+  emailVerificationHours: number;
+}
+
+export interface AccountServiceDeps {
+  db: DbExecutor;
+  transact: Transact;
+  users: UserRepository;
+  oneTimeTokens: OneTimeTokenRepository;
+  sessions: SessionService;
+  hasher: PasswordHasher;
+  outbox: MailOutbox;
+  clock: Clock;
+  metrics: AuthMetrics;
+  settings: AccountSettings;
+}
+
+export interface Registration {
+  email: string;
+  username: string;
+  password: string;
+  fullName: string | null;
+}
+
+/** Thrown inside the registration transaction so that it rolls back; answered outside it. */
+class DuplicateUser extends Error {}
+
+export const RESET_REQUESTED_MESSAGE = 'If the email exists, a password reset link has been sent';
+export const VERIFICATION_RESENT_MESSAGE =
+  'If the account exists and is not verified yet, a verification email has been sent';
+
+export class AccountService {
+  constructor(private readonly deps: AccountServiceDeps) {}
+
+  /** Throws 400 with the first broken rule, as the original did. */
+  static checkPassword(password: string): void {
+    const problem = passwordProblem(password);
+    if (problem) throw new BadRequestError(problem, 'weak_password');
+  }
+
+  async register(input: Registration): Promise<UserRecord> {
+    const { transact, users, hasher, outbox, clock, metrics } = this.deps;
+    AccountService.checkPassword(input.password);
+    const email = input.email.toLowerCase();
+    await this.refuseTaken(email, input.username);
+    const hashedPassword = await hasher.hash(input.password);
+    const now = clock.now();
+    let user: UserRecord;
+    try {
+      user = await transact(async (trx) => {
+        const created = await users.insert(
+          trx,
+          { email, username: input.username, fullName: input.fullName, hashedPassword },
+          now,
+        );
+        if (created === 'duplicate') throw new DuplicateUser();
+        await this.mailVerificationLink(trx, created, now);
+        return created;
+      });
+    } catch (error) {
+      // Someone registered the same name between our check and our insert: the same answer as the check's.
+      if (error instanceof DuplicateUser) {
+        await this.refuseTaken(email, input.username);
+        throw new BadRequestError('Username already taken', 'username_taken');
+      }
+      throw error;
+    }
+    outbox.wake();
+    metrics.registration();
+    return user;
+  }
+
+  /** 'verified', or 'already_verified' when the address was verified before (a link opened twice). */
+  async verifyEmail(token: string): Promise<'verified' | 'already_verified'> {
+    const { transact, users, oneTimeTokens, clock, metrics } = this.deps;
+    const now = clock.now();
+    const tokenHash = hashToken(token);
+    const outcome = await transact(async (trx) => {
+      const userId = await oneTimeTokens.consume(trx, tokenHash, 'email_verification', now);
+      if (userId === undefined) return 'invalid' as const;
+      return (await users.markVerified(trx, userId, now))
+        ? ('verified' as const)
+        : ('already_verified' as const);
+    });
+    if (outcome === 'invalid') {
+      metrics.emailVerification('invalid_token');
+      throw invalidVerificationToken();
+    }
+    metrics.emailVerification(outcome);
+    return outcome;
+  }
+
+  /** Mails a fresh link (older ones stop working) when the account exists and is unverified; silent otherwise. */
+  async resendVerification(who: { userId: number } | { email: string }): Promise<void> {
+    const { db, transact, users, outbox, clock, metrics } = this.deps;
+    const user =
+      'userId' in who ? await users.findById(db, who.userId) : await users.findByEmail(db, who.email);
+    if (!user || user.isVerified || !user.isActive) return;
+    const now = clock.now();
+    await transact((trx) => this.mailVerificationLink(trx, user, now));
+    outbox.wake();
+    metrics.emailVerification('resent');
+  }
+
+  /** Mails a reset link when an active account has this address; the caller answers the same either way. */
+  async requestPasswordReset(email: string): Promise<void> {
+    const { db, transact, users, oneTimeTokens, outbox, clock, metrics, settings } = this.deps;
+    const user = await users.findByEmail(db, email);
+    if (!user || !user.isActive) return;
+    const now = clock.now();
+    await transact(async (trx) => {
+      await oneTimeTokens.invalidateOutstanding(trx, user.id, 'password_reset', now);
+      const link = await this.newLink(trx, user.id, 'password_reset', settings.passwordResetMinutes, now);
+      await outbox.enqueue(
+        trx,
+        passwordResetMail(
+          user,
+          `${settings.frontendUrl}/reset-password?token=${link}`,
+          settings.passwordResetMinutes,
+        ),
+      );
+    });
+    outbox.wake();
+    metrics.passwordReset('requested');
+  }
+
+  /**
+   * Sets the new password if the token is valid and unused, then ends every session of the user and clears the
+   * lockout. The password is checked first, so a weak one does not use up the link.
+   */
+  async confirmPasswordReset(token: string, newPassword: string): Promise<void> {
+    const { transact, users, oneTimeTokens, sessions, hasher, clock, metrics } = this.deps;
+    AccountService.checkPassword(newPassword);
+    const hashedPassword = await hasher.hash(newPassword);
+    const now = clock.now();
+    const done = await transact(async (trx) => {
+      const userId = await oneTimeTokens.consume(trx, hashToken(token), 'password_reset', now);
+      if (userId === undefined) return false;
+      await users.setPassword(trx, userId, hashedPassword, now);
+      await sessions.revokeAllSessions(userId, trx);
+      await oneTimeTokens.invalidateOutstanding(trx, userId, 'password_reset', now);
+      return true;
+    });
+    if (!done) {
+      metrics.passwordReset('invalid_token');
+      throw invalidResetToken();
+    }
+    metrics.passwordReset('completed');
+  }
+
+  private async refuseTaken(email: string, username: string): Promise<void> {
+    const taken = await this.deps.users.findTaken(this.deps.db, email, username);
+    if (taken === 'email') throw new BadRequestError('Email already registered', 'email_taken');
+    if (taken === 'username') throw new BadRequestError('Username already taken', 'username_taken');
+  }
+
+  private async mailVerificationLink(trx: DbExecutor, user: UserRecord, now: Date): Promise<void> {
+    const { oneTimeTokens, outbox, settings } = this.deps;
+    const minutes = settings.emailVerificationHours * 60;
+    await oneTimeTokens.invalidateOutstanding(trx, user.id, 'email_verification', now);
+    const token = await this.newLink(trx, user.id, 'email_verification', minutes, now);
+    await outbox.enqueue(
+      trx,
+      verificationMail(user, `${settings.frontendUrl}/verify-email?token=${token}`, minutes),
+    );
+  }
+
+  /** Stores the hash of a new single-use token and returns the token, for the link. */
+  private async newLink(
+    trx: DbExecutor,
+    userId: number,
+    purpose: OneTimeTokenPurpose,
+    validMinutes: number,
+    now: Date,
+  ): Promise<string> {
+    const token = newOpaqueToken();
+    await this.deps.oneTimeTokens.insert(trx, {
+      userId,
+      purpose,
+      tokenHash: hashToken(token),
+      createdAt: now,
+      expiresAt: new Date(now.getTime() + validMinutes * 60_000),
+    });
+    return token;
+  }
+}

@@ -1,0 +1,106 @@
+// Composition of the auth module: repositories, then services, then the hooks every module uses and the routes
+// under /api/v1/auth. Registered after the database, Redis, metrics and mail plugins.
+import type { FastifyPluginAsync } from 'fastify';
+import fp from 'fastify-plugin';
+import type { Config } from '../../config.js';
+import type { Clock } from '../../lib/clock.js';
+import { transactor } from '../../platform/db/transactions.js';
+import { createRateLimiter } from '../../platform/rate-limit.js';
+import { AccountService } from './account.service.js';
+import { DatabaseAccessDenylist, RedisAccessDenylist } from './access-denylist.js';
+import { createAuthMetrics } from './auth.metrics.js';
+import { authRoutes } from './auth.routes.js';
+import { registerAuthHooks } from './authenticate.js';
+import { BcryptPasswordHasher } from './password-hasher.js';
+import { SessionService } from './session.service.js';
+import {
+  OneTimeTokenRepository,
+  RefreshTokenRepository,
+  RevokedAccessTokenRepository,
+} from './token.repository.js';
+import { TokenService } from './token.service.js';
+import { UserAdminService } from './user-admin.service.js';
+import { UserRepository } from './user.repository.js';
+import { userAdminRoutes } from './users.routes.js';
+
+export interface AuthPluginOptions {
+  auth: Config['auth'];
+  frontendUrl: string;
+  clock: Clock;
+  prefix?: string;
+}
+
+/** Requests that send mail (password reset, verification), per client: the original's 5 per minute. */
+const MAIL_REQUESTS_PER_MINUTE = 5;
+
+const authPlugin: FastifyPluginAsync<AuthPluginOptions> = async (app, opts) => {
+  const { auth, clock } = opts;
+  if (!auth.jwtSecret)
+    throw new Error('auth: no JWT secret (withRuntimeSecrets() fills one in outside production)');
+  const db = app.database.db;
+  const transact = transactor(db);
+  const users = new UserRepository();
+  const refreshTokens = new RefreshTokenRepository();
+  const oneTimeTokens = new OneTimeTokenRepository();
+  const metrics = createAuthMetrics(app.metrics.registry);
+  const hasher = new BcryptPasswordHasher(auth.bcryptRounds);
+  const tokens = new TokenService(
+    {
+      secret: auth.jwtSecret,
+      issuer: auth.jwtIssuer,
+      audience: auth.jwtAudience,
+      accessTokenMinutes: auth.accessTokenMinutes,
+      refreshTokenDays: auth.refreshTokenDays,
+    },
+    clock,
+  );
+  const denylist = app.redis
+    ? new RedisAccessDenylist(app.redis, clock)
+    : new DatabaseAccessDenylist(db, new RevokedAccessTokenRepository(), clock);
+  const sessions = new SessionService({
+    db,
+    transact,
+    users,
+    refreshTokens,
+    tokens,
+    hasher,
+    denylist,
+    clock,
+    metrics,
+    settings: {
+      lockoutThreshold: auth.lockoutThreshold,
+      lockoutMinutes: auth.lockoutMinutes,
+      requireEmailVerification: auth.requireEmailVerification,
+    },
+  });
+  const accounts = new AccountService({
+    db,
+    transact,
+    users,
+    oneTimeTokens,
+    sessions,
+    hasher,
+    outbox: app.mailOutbox,
+    clock,
+    metrics,
+    settings: {
+      frontendUrl: opts.frontendUrl,
+      passwordResetMinutes: auth.passwordResetMinutes,
+      emailVerificationHours: auth.emailVerificationHours,
+    },
+  });
+  const admin = new UserAdminService({ db, transact, users, sessions, clock });
+  const mailLimiter = createRateLimiter({
+    name: 'auth-mail',
+    points: MAIL_REQUESTS_PER_MINUTE,
+    durationSeconds: 60,
+    redis: app.redis,
+  });
+
+  registerAuthHooks(app, sessions);
+  const prefix = opts.prefix ?? '/api/v1/auth';
+  await app.register(authRoutes, { prefix, sessions, accounts, mailLimiter });
+  await app.register(userAdminRoutes, { prefix, admin });
+};
+
+export default fp(authPlugin, { name: 'auth', dependencies: ['database', 'redis', 'mail'] });

@@ -1,0 +1,209 @@
+// /api/v1/auth: the original's endpoints (reference §3.3), thin: validate, call one service method, shape the answer.
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { FastifyRequest } from 'fastify';
+import { ValidationFailedError } from '../../platform/errors.js';
+import type { RateLimiter } from '../../platform/rate-limit.js';
+import { AccountService, RESET_REQUESTED_MESSAGE, VERIFICATION_RESENT_MESSAGE } from './account.service.js';
+import {
+  LoginForm,
+  LoginJson,
+  LogoutBody,
+  MessageResponse,
+  PasswordResetBody,
+  PasswordResetConfirmBody,
+  RefreshBody,
+  RegisterBody,
+  ResendVerificationBody,
+  TokenResponse,
+  UserResponse,
+  VerifyEmailParams,
+  userResponse,
+} from './auth.schemas.js';
+import { caller } from './authenticate.js';
+import type { SessionService } from './session.service.js';
+import type { IssuedPair } from './token.service.js';
+
+export interface AuthRoutesOptions {
+  sessions: SessionService;
+  accounts: AccountService;
+  /** Limits the requests that send mail, per client address (the original: 5 per minute). */
+  mailLimiter: RateLimiter;
+}
+
+const tags = ['auth'];
+const bearer = [{ bearerAuth: [] }];
+
+function tokenResponse(pair: IssuedPair) {
+  return {
+    access_token: pair.accessToken,
+    refresh_token: pair.refreshToken,
+    token_type: 'bearer' as const,
+    expires_in: pair.expiresIn,
+  };
+}
+
+/** Keyed by user when a valid token came with the request, else by client address (request.ip honours TRUST_PROXY). */
+const limitKey = (request: FastifyRequest) =>
+  request.auth ? `user:${request.auth.user.id}` : `ip:${request.ip}`;
+
+/** For routes whose body is all optional: a request without one is validated as `{}`. */
+const noBodyAsEmpty = async (request: FastifyRequest) => {
+  request.body ??= {};
+};
+
+export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (app, opts) => {
+  const { sessions, accounts, mailLimiter } = opts;
+
+  app.post(
+    '/register',
+    { schema: { tags, summary: 'Create an account', body: RegisterBody, response: { 201: UserResponse } } },
+    async (request, reply) => {
+      const { email, username, password, full_name } = request.body;
+      const user = await accounts.register({ email, username, password, fullName: full_name ?? null });
+      return reply.code(201).send(userResponse(user));
+    },
+  );
+
+  app.post(
+    '/login',
+    {
+      schema: {
+        tags,
+        summary: 'Log in (OAuth2 password form, or JSON)',
+        description: '`username` may be the username or the email address.',
+        body: {
+          content: {
+            'application/x-www-form-urlencoded': { schema: LoginForm },
+            'application/json': { schema: LoginJson },
+          },
+        },
+        response: { 200: TokenResponse },
+      },
+    },
+    async (request) => {
+      const body = request.body as { username?: string; email?: string; password: string };
+      const login = body.username ?? body.email;
+      if (login === undefined)
+        throw new ValidationFailedError([
+          { loc: ['body', 'username'], msg: 'Field required', type: 'missing' },
+        ]);
+      return tokenResponse(await sessions.login(login, body.password));
+    },
+  );
+
+  app.post(
+    '/refresh',
+    {
+      schema: {
+        tags,
+        summary: 'Exchange a refresh token for a new pair',
+        body: RefreshBody,
+        response: { 200: TokenResponse },
+      },
+    },
+    async (request) => tokenResponse(await sessions.refresh(request.body.refresh_token)),
+  );
+
+  app.post(
+    '/logout',
+    {
+      preValidation: noBodyAsEmpty,
+      preHandler: app.authenticate,
+      schema: {
+        tags,
+        summary: 'End this session (or every session)',
+        security: bearer,
+        body: LogoutBody,
+        response: { 200: MessageResponse },
+      },
+    },
+    async (request) => {
+      await sessions.logout(caller(request), request.body.all_devices ?? false);
+      return { message: 'Successfully logged out' };
+    },
+  );
+
+  app.get(
+    '/me',
+    {
+      preHandler: app.authenticate,
+      schema: { tags, summary: 'The logged-in user', security: bearer, response: { 200: UserResponse } },
+    },
+    (request) => userResponse(caller(request).user),
+  );
+
+  app.post(
+    '/password-reset',
+    {
+      preHandler: [app.optionalAuth, async (request) => mailLimiter.consume(limitKey(request))],
+      schema: {
+        tags,
+        summary: 'Mail a password-reset link',
+        description: 'Answers the same whether or not the account exists.',
+        body: PasswordResetBody,
+        response: { 200: MessageResponse },
+      },
+    },
+    async (request) => {
+      await accounts.requestPasswordReset(request.body.email);
+      return { message: RESET_REQUESTED_MESSAGE };
+    },
+  );
+
+  app.post(
+    '/password-reset/confirm',
+    {
+      schema: {
+        tags,
+        summary: 'Set a new password with a reset token (single use)',
+        body: PasswordResetConfirmBody,
+        response: { 200: MessageResponse },
+      },
+    },
+    async (request) => {
+      await accounts.confirmPasswordReset(request.body.token, request.body.new_password);
+      return { message: 'Password successfully reset' };
+    },
+  );
+
+  app.post(
+    '/verify-email/resend',
+    {
+      preValidation: noBodyAsEmpty,
+      preHandler: [app.optionalAuth, async (request) => mailLimiter.consume(limitKey(request))],
+      schema: {
+        tags,
+        summary: 'Mail a new verification link',
+        description:
+          'For the logged-in user, or for `email` without a token. Answers the same whether or not it sent.',
+        security: bearer,
+        body: ResendVerificationBody,
+        response: { 200: MessageResponse },
+      },
+    },
+    async (request) => {
+      const email = request.body.email;
+      if (request.auth) await accounts.resendVerification({ userId: request.auth.user.id });
+      else if (email !== undefined) await accounts.resendVerification({ email });
+      else
+        throw new ValidationFailedError([{ loc: ['body', 'email'], msg: 'Field required', type: 'missing' }]);
+      return { message: VERIFICATION_RESENT_MESSAGE };
+    },
+  );
+
+  app.post(
+    '/verify-email/:token',
+    {
+      schema: {
+        tags,
+        summary: 'Verify the email address with the mailed token (single use)',
+        params: VerifyEmailParams,
+        response: { 200: MessageResponse },
+      },
+    },
+    async (request) => {
+      const outcome = await accounts.verifyEmail(request.params.token);
+      return { message: outcome === 'verified' ? 'Email successfully verified' : 'Email already verified' };
+    },
+  );
+};

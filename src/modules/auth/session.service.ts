@@ -1,0 +1,183 @@
+// Logins, refresh-token rotation with reuse detection, logout, and the check behind every authenticated request.
+import { randomUUID } from 'node:crypto';
+import type { Clock } from '../../lib/clock.js';
+import type { DbExecutor, Transact } from '../../platform/db/transactions.js';
+import type { AccessDenylist } from './access-denylist.js';
+import {
+  AccountLockedError,
+  emailNotVerified,
+  inactiveUser,
+  invalidCredentials,
+  invalidRefreshToken,
+  invalidToken,
+} from './auth.errors.js';
+import type { AuthMetrics } from './auth.metrics.js';
+import type { PasswordHasher } from './password-hasher.js';
+import type { RefreshTokenRepository } from './token.repository.js';
+import { hashToken, type IssuedPair, type TokenClaims, type TokenService } from './token.service.js';
+import type { UserRecord, UserRepository } from './user.repository.js';
+
+export interface SessionSettings {
+  lockoutThreshold: number;
+  lockoutMinutes: number;
+  requireEmailVerification: boolean;
+}
+
+export interface SessionServiceDeps {
+  db: DbExecutor;
+  transact: Transact;
+  users: UserRepository;
+  refreshTokens: RefreshTokenRepository;
+  tokens: TokenService;
+  hasher: PasswordHasher;
+  denylist: AccessDenylist;
+  clock: Clock;
+  metrics: AuthMetrics;
+  settings: SessionSettings;
+}
+
+/** The user behind a valid access token, and the token's own claims (for logout). */
+export interface Authenticated {
+  user: UserRecord;
+  token: TokenClaims;
+}
+
+export class SessionService {
+  constructor(private readonly deps: SessionServiceDeps) {}
+
+  /** `login` is a username or an email address. */
+  async login(login: string, password: string): Promise<IssuedPair> {
+    const { db, users, hasher, clock, metrics, settings } = this.deps;
+    const user = await users.findByLogin(db, login);
+    if (!user) {
+      await hasher.verifyDummy(password);
+      metrics.login('invalid_credentials');
+      throw invalidCredentials();
+    }
+    const now = clock.now();
+    if (user.accountLockedUntil) {
+      if (user.accountLockedUntil > now) {
+        metrics.login('locked');
+        throw new AccountLockedError((user.accountLockedUntil.getTime() - now.getTime()) / 1000);
+      }
+      // The lock has run out: the count starts again (the original kept it, so one more mistake re-locked).
+      await users.clearExpiredLock(db, user.id, now);
+    }
+    if (!(await hasher.verify(password, user.hashedPassword))) {
+      const failures = await users.recordFailedLogin(db, user.id);
+      if (failures >= settings.lockoutThreshold) {
+        await users.lockUntil(db, user.id, new Date(now.getTime() + settings.lockoutMinutes * 60_000));
+        metrics.lockout();
+        metrics.login('locked');
+        throw new AccountLockedError(settings.lockoutMinutes * 60);
+      }
+      metrics.login('invalid_credentials');
+      throw invalidCredentials();
+    }
+    // Only after the password: a stranger learns nothing about the account's state.
+    if (!user.isActive) {
+      metrics.login('inactive');
+      throw inactiveUser();
+    }
+    if (settings.requireEmailVerification && !user.isVerified) {
+      metrics.login('unverified');
+      throw emailNotVerified();
+    }
+    const rehashed = hasher.needsRehash(user.hashedPassword) ? await hasher.hash(password) : undefined;
+    const pair = await this.deps.transact(async (trx) => {
+      await users.recordLogin(trx, user.id, now, rehashed);
+      return this.issue(trx, user, randomUUID(), now);
+    });
+    metrics.login('success');
+    return pair;
+  }
+
+  /**
+   * Exchanges a refresh token for a new pair; the presented token stops working. Presenting a token that was already
+   * exchanged means it leaked (or a client replays it): the whole family is revoked, so the thief's copy dies too.
+   */
+  async refresh(refreshToken: string): Promise<IssuedPair> {
+    const { db, users, refreshTokens, tokens, clock, metrics } = this.deps;
+    const claims = await tokens.verify(refreshToken, 'refresh');
+    const record = claims && (await refreshTokens.findByHash(db, hashToken(refreshToken)));
+    if (!claims || !record || record.userId !== claims.userId) {
+      metrics.refresh('invalid');
+      throw invalidRefreshToken();
+    }
+    const now = clock.now();
+    if (record.revokedAt || record.usedAt) {
+      if (!record.revokedAt) await this.revokeForReuse(record.familyId, now);
+      else metrics.refresh('invalid');
+      throw invalidRefreshToken(record.revokedAt ? 'invalid_refresh_token' : 'refresh_token_reused');
+    }
+    const user = await users.findById(db, record.userId);
+    if (!user || !user.isActive || user.sessionVersion !== claims.sessionVersion) {
+      metrics.refresh('invalid');
+      throw invalidRefreshToken();
+    }
+    const pair = await this.deps.transact(async (trx) => {
+      // Conditional on the row being unused: of two concurrent refreshes with one token, one wins.
+      if (!(await refreshTokens.consume(trx, record.id, now))) return undefined;
+      return this.issue(trx, user, record.familyId, now);
+    });
+    if (!pair) {
+      await this.revokeForReuse(record.familyId, now);
+      throw invalidRefreshToken('refresh_token_reused');
+    }
+    metrics.refresh('success');
+    return pair;
+  }
+
+  /** Ends the session of this token (its refresh family and the access token itself), or every session. */
+  async logout(auth: Authenticated, allDevices: boolean): Promise<void> {
+    const { db, refreshTokens, denylist, clock, metrics } = this.deps;
+    const now = clock.now();
+    await denylist.revoke(auth.token.jti, auth.token.expiresAt);
+    if (allDevices) {
+      await this.revokeAllSessions(auth.user.id);
+    } else {
+      await refreshTokens.revokeFamily(db, auth.token.sessionId, now);
+    }
+    metrics.logout(allDevices ? 'all_devices' : 'session');
+  }
+
+  /** Revokes every refresh token and every access token of the user (password reset, admin, logout everywhere). */
+  async revokeAllSessions(userId: number, trx: DbExecutor = this.deps.db): Promise<void> {
+    const now = this.deps.clock.now();
+    await this.deps.refreshTokens.revokeAllOfUser(trx, userId, now);
+    await this.deps.users.bumpSessionVersion(trx, userId);
+  }
+
+  /** The user of a valid, unrevoked access token; throws 401 otherwise. */
+  async authenticate(accessToken: string): Promise<Authenticated> {
+    const { db, users, tokens, denylist } = this.deps;
+    const token = await tokens.verify(accessToken, 'access');
+    if (!token) throw invalidToken();
+    const [revoked, user] = await Promise.all([
+      denylist.isRevoked(token.jti),
+      users.findById(db, token.userId),
+    ]);
+    if (revoked || !user || !user.isActive || user.sessionVersion !== token.sessionVersion)
+      throw invalidToken();
+    return { user, token };
+  }
+
+  private async issue(trx: DbExecutor, user: UserRecord, familyId: string, now: Date): Promise<IssuedPair> {
+    const pair = await this.deps.tokens.issuePair(user, familyId);
+    await this.deps.refreshTokens.insert(trx, {
+      userId: user.id,
+      familyId,
+      tokenHash: hashToken(pair.refreshToken),
+      issuedAt: now,
+      expiresAt: pair.refreshExpiresAt,
+    });
+    this.deps.metrics.tokensIssued('access');
+    this.deps.metrics.tokensIssued('refresh');
+    return pair;
+  }
+
+  private async revokeForReuse(familyId: string, now: Date): Promise<void> {
+    await this.deps.refreshTokens.revokeFamily(this.deps.db, familyId, now);
+    this.deps.metrics.refresh('reuse_detected');
+  }
+}

@@ -1,0 +1,182 @@
+// SQL of the stored tokens: refresh-token families, single-use reset/verification tokens and the access-token
+// denylist used when Redis is not configured. Only hashes of tokens are stored.
+import type { OneTimeTokenPurpose } from '../../platform/db/schema.js';
+import type { DbExecutor } from '../../platform/db/transactions.js';
+import { toDate } from '../../platform/db/values.js';
+
+export interface RefreshTokenRecord {
+  id: number;
+  userId: number;
+  familyId: string;
+  expiresAt: Date;
+  usedAt: Date | null;
+  revokedAt: Date | null;
+}
+
+export class RefreshTokenRepository {
+  async insert(
+    db: DbExecutor,
+    token: { userId: number; familyId: string; tokenHash: string; issuedAt: Date; expiresAt: Date },
+  ): Promise<void> {
+    await db
+      .insertInto('refresh_tokens')
+      .values({
+        user_id: token.userId,
+        family_id: token.familyId,
+        token_hash: token.tokenHash,
+        issued_at: token.issuedAt,
+        expires_at: token.expiresAt,
+      })
+      .execute();
+  }
+
+  async findByHash(db: DbExecutor, tokenHash: string): Promise<RefreshTokenRecord | undefined> {
+    const row = await db
+      .selectFrom('refresh_tokens')
+      .select(['id', 'user_id', 'family_id', 'expires_at', 'used_at', 'revoked_at'])
+      .where('token_hash', '=', tokenHash)
+      .executeTakeFirst();
+    return (
+      row && {
+        id: row.id,
+        userId: row.user_id,
+        familyId: row.family_id,
+        expiresAt: toDate(row.expires_at),
+        usedAt: toDate(row.used_at),
+        revokedAt: toDate(row.revoked_at),
+      }
+    );
+  }
+
+  /** Marks the token used, once: false when it was already used or revoked (a concurrent refresh won). */
+  async consume(db: DbExecutor, id: number, now: Date): Promise<boolean> {
+    const result = await db
+      .updateTable('refresh_tokens')
+      .set({ used_at: now })
+      .where('id', '=', id)
+      .where('used_at', 'is', null)
+      .where('revoked_at', 'is', null)
+      .executeTakeFirst();
+    return result.numUpdatedRows > 0n;
+  }
+
+  async revokeFamily(db: DbExecutor, familyId: string, now: Date): Promise<number> {
+    const result = await db
+      .updateTable('refresh_tokens')
+      .set({ revoked_at: now })
+      .where('family_id', '=', familyId)
+      .where('revoked_at', 'is', null)
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows);
+  }
+
+  async revokeAllOfUser(db: DbExecutor, userId: number, now: Date): Promise<number> {
+    const result = await db
+      .updateTable('refresh_tokens')
+      .set({ revoked_at: now })
+      .where('user_id', '=', userId)
+      .where('revoked_at', 'is', null)
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows);
+  }
+
+  /** Rows past their expiry are useless (an expired token is refused before its row is read). */
+  async deleteExpired(db: DbExecutor, now: Date): Promise<number> {
+    const result = await db.deleteFrom('refresh_tokens').where('expires_at', '<', now).executeTakeFirst();
+    return Number(result.numDeletedRows);
+  }
+}
+
+export class OneTimeTokenRepository {
+  async insert(
+    db: DbExecutor,
+    token: {
+      userId: number;
+      purpose: OneTimeTokenPurpose;
+      tokenHash: string;
+      createdAt: Date;
+      expiresAt: Date;
+    },
+  ): Promise<void> {
+    await db
+      .insertInto('one_time_tokens')
+      .values({
+        user_id: token.userId,
+        purpose: token.purpose,
+        token_hash: token.tokenHash,
+        created_at: token.createdAt,
+        expires_at: token.expiresAt,
+      })
+      .execute();
+  }
+
+  /**
+   * Uses the token, once and atomically: the user id when it was unused and unexpired, else undefined (a concurrent
+   * second use gets undefined too).
+   */
+  async consume(
+    db: DbExecutor,
+    tokenHash: string,
+    purpose: OneTimeTokenPurpose,
+    now: Date,
+  ): Promise<number | undefined> {
+    const row = await db
+      .updateTable('one_time_tokens')
+      .set({ used_at: now })
+      .where('token_hash', '=', tokenHash)
+      .where('purpose', '=', purpose)
+      .where('used_at', 'is', null)
+      .where('expires_at', '>', now)
+      .returning('user_id')
+      .executeTakeFirst();
+    return row?.user_id;
+  }
+
+  /** Ends the user's unused tokens of this purpose (a newer link replaces older ones; a reset ends them all). */
+  async invalidateOutstanding(
+    db: DbExecutor,
+    userId: number,
+    purpose: OneTimeTokenPurpose,
+    now: Date,
+  ): Promise<void> {
+    await db
+      .updateTable('one_time_tokens')
+      .set({ used_at: now })
+      .where('user_id', '=', userId)
+      .where('purpose', '=', purpose)
+      .where('used_at', 'is', null)
+      .execute();
+  }
+
+  async deleteExpired(db: DbExecutor, now: Date): Promise<number> {
+    const result = await db.deleteFrom('one_time_tokens').where('expires_at', '<', now).executeTakeFirst();
+    return Number(result.numDeletedRows);
+  }
+}
+
+export class RevokedAccessTokenRepository {
+  async insert(db: DbExecutor, jti: string, expiresAt: Date): Promise<void> {
+    await db
+      .insertInto('revoked_access_tokens')
+      .values({ jti, expires_at: expiresAt })
+      .onConflict((oc) => oc.column('jti').doNothing())
+      .execute();
+  }
+
+  async exists(db: DbExecutor, jti: string): Promise<boolean> {
+    const row = await db
+      .selectFrom('revoked_access_tokens')
+      .select('jti')
+      .where('jti', '=', jti)
+      .executeTakeFirst();
+    return row !== undefined;
+  }
+
+  async deleteExpired(db: DbExecutor, now: Date): Promise<number> {
+    const result = await db
+      .deleteFrom('revoked_access_tokens')
+      .where('expires_at', '<', now)
+      .executeTakeFirst();
+    return Number(result.numDeletedRows);
+  }
+}

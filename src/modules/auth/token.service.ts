@@ -1,0 +1,124 @@
+// Signs and checks the JWTs (HS256 only, with iss/aud/jti), and makes the opaque single-use tokens of mailed links.
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { SignJWT, jwtVerify, type JWTPayload } from 'jose';
+import type { Clock } from '../../lib/clock.js';
+
+export interface TokenSettings {
+  secret: string;
+  issuer: string;
+  audience: string;
+  accessTokenMinutes: number;
+  refreshTokenDays: number;
+}
+
+export interface TokenSubject {
+  id: number;
+  username: string;
+  email: string;
+  sessionVersion: number;
+}
+
+/** What a valid token says; `sessionId` names the login (refresh family) it belongs to. */
+export interface TokenClaims {
+  userId: number;
+  username: string;
+  jti: string;
+  sessionId: string;
+  sessionVersion: number;
+  expiresAt: Date;
+}
+
+export interface IssuedPair {
+  accessToken: string;
+  refreshToken: string;
+  /** Seconds until the access token expires. */
+  expiresIn: number;
+  refreshExpiresAt: Date;
+}
+
+type TokenType = 'access' | 'refresh';
+
+/** SHA-256 of a token, hex: what the database keeps instead of the token. */
+export function hashToken(token: string): string {
+  return createHash('sha256').update(token).digest('hex');
+}
+
+/** 256 random bits, URL-safe: the token of a mailed link. */
+export function newOpaqueToken(): string {
+  return randomBytes(32).toString('base64url');
+}
+
+export class TokenService {
+  private readonly key: Uint8Array;
+
+  constructor(
+    private readonly settings: TokenSettings,
+    private readonly clock: Clock,
+  ) {
+    this.key = new TextEncoder().encode(settings.secret);
+  }
+
+  async issuePair(user: TokenSubject, sessionId: string): Promise<IssuedPair> {
+    const now = this.clock.now();
+    const accessSeconds = this.settings.accessTokenMinutes * 60;
+    const refreshSeconds = this.settings.refreshTokenDays * 86_400;
+    const [accessToken, refreshToken] = await Promise.all([
+      this.sign(user, sessionId, 'access', now, accessSeconds),
+      this.sign(user, sessionId, 'refresh', now, refreshSeconds),
+    ]);
+    return {
+      accessToken,
+      refreshToken,
+      expiresIn: accessSeconds,
+      refreshExpiresAt: new Date(Math.floor(now.getTime() / 1000) * 1000 + refreshSeconds * 1000),
+    };
+  }
+
+  /** The claims of a valid token of `type`, or undefined (bad signature, other algorithm, expired, wrong type…). */
+  async verify(token: string, type: TokenType): Promise<TokenClaims | undefined> {
+    let payload: JWTPayload;
+    try {
+      ({ payload } = await jwtVerify(token, this.key, {
+        algorithms: ['HS256'],
+        issuer: this.settings.issuer,
+        audience: this.settings.audience,
+        currentDate: this.clock.now(),
+        requiredClaims: ['sub', 'jti', 'iat', 'exp'],
+      }));
+    } catch {
+      return undefined;
+    }
+    const { user_id: userId, sid, ver, type: actualType, sub, jti, exp } = payload;
+    if (actualType !== type) return undefined;
+    if (typeof userId !== 'number' || !Number.isSafeInteger(userId)) return undefined;
+    if (typeof sid !== 'string' || typeof ver !== 'number' || typeof sub !== 'string') return undefined;
+    if (typeof jti !== 'string' || typeof exp !== 'number') return undefined;
+    return {
+      userId,
+      username: sub,
+      jti,
+      sessionId: sid,
+      sessionVersion: ver,
+      expiresAt: new Date(exp * 1000),
+    };
+  }
+
+  private sign(user: TokenSubject, sessionId: string, type: TokenType, now: Date, seconds: number) {
+    const issuedAt = Math.floor(now.getTime() / 1000);
+    return new SignJWT({
+      user_id: user.id,
+      email: user.email,
+      type,
+      sid: sessionId,
+      ver: user.sessionVersion,
+    })
+      .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
+      .setSubject(user.username)
+      .setJti(randomUUID())
+      .setIssuedAt(issuedAt)
+      .setExpirationTime(issuedAt + seconds)
+      .setIssuer(this.settings.issuer)
+      .setAudience(this.settings.audience)
+      .sign(this.key);
+  }
+}

@@ -1,0 +1,258 @@
+// SQL of the users table. Returns plain records (Dates and booleans whatever the dialect).
+import { sql, type Selectable } from 'kysely';
+import { isUniqueViolation } from '../../platform/db/constraint-errors.js';
+import type { UsersTable } from '../../platform/db/schema.js';
+import type { DbExecutor } from '../../platform/db/transactions.js';
+import { toBool, toDate } from '../../platform/db/values.js';
+
+export interface UserRecord {
+  id: number;
+  email: string;
+  username: string;
+  fullName: string | null;
+  hashedPassword: string;
+  isActive: boolean;
+  isSuperuser: boolean;
+  isVerified: boolean;
+  verifiedAt: Date | null;
+  createdAt: Date;
+  updatedAt: Date;
+  lastLogin: Date | null;
+  failedLoginAttempts: number;
+  accountLockedUntil: Date | null;
+  passwordChangedAt: Date | null;
+  sessionVersion: number;
+}
+
+export interface NewUser {
+  email: string;
+  username: string;
+  fullName: string | null;
+  hashedPassword: string;
+  isSuperuser?: boolean;
+  isVerified?: boolean;
+}
+
+export interface UserPage {
+  items: UserRecord[];
+  total: number;
+}
+
+function toRecord(row: Selectable<UsersTable>): UserRecord {
+  return {
+    id: row.id,
+    email: row.email,
+    username: row.username,
+    fullName: row.full_name,
+    hashedPassword: row.hashed_password,
+    isActive: toBool(row.is_active),
+    isSuperuser: toBool(row.is_superuser),
+    isVerified: toBool(row.is_verified),
+    verifiedAt: toDate(row.verified_at),
+    createdAt: toDate(row.created_at),
+    updatedAt: toDate(row.updated_at),
+    lastLogin: toDate(row.last_login),
+    failedLoginAttempts: row.failed_login_attempts,
+    accountLockedUntil: toDate(row.account_locked_until),
+    passwordChangedAt: toDate(row.password_changed_at),
+    sessionVersion: row.session_version,
+  };
+}
+
+/** LIKE pattern matching `text` anywhere, with its own % _ and \ taken literally. */
+function containsPattern(text: string): string {
+  return `%${text.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+}
+
+export class UserRepository {
+  /** The new user, or 'duplicate' when the email or username (in any case) is taken, even by a concurrent insert. */
+  async insert(db: DbExecutor, user: NewUser, now: Date): Promise<UserRecord | 'duplicate'> {
+    try {
+      const row = await db
+        .insertInto('users')
+        .values({
+          email: user.email,
+          username: user.username,
+          full_name: user.fullName,
+          hashed_password: user.hashedPassword,
+          is_active: true,
+          is_superuser: user.isSuperuser ?? false,
+          is_verified: user.isVerified ?? false,
+          verified_at: user.isVerified ? now : null,
+          created_at: now,
+          updated_at: now,
+        })
+        .returningAll()
+        .executeTakeFirstOrThrow();
+      return toRecord(row);
+    } catch (error) {
+      if (isUniqueViolation(error)) return 'duplicate';
+      throw error;
+    }
+  }
+
+  async findById(db: DbExecutor, id: number): Promise<UserRecord | undefined> {
+    const row = await db.selectFrom('users').selectAll().where('id', '=', id).executeTakeFirst();
+    return row && toRecord(row);
+  }
+
+  async findByEmail(db: DbExecutor, email: string): Promise<UserRecord | undefined> {
+    const row = await db
+      .selectFrom('users')
+      .selectAll()
+      .where(sql<string>`lower(email)`, '=', email.toLowerCase())
+      .executeTakeFirst();
+    return row && toRecord(row);
+  }
+
+  /** By username or email, ignoring case (both are unique ignoring case). */
+  async findByLogin(db: DbExecutor, login: string): Promise<UserRecord | undefined> {
+    const lower = login.toLowerCase();
+    const row = await db
+      .selectFrom('users')
+      .selectAll()
+      .where((eb) => eb.or([eb(sql`lower(username)`, '=', lower), eb(sql`lower(email)`, '=', lower)]))
+      // A username that looks like someone else's email must not shadow that account: usernames cannot hold '@',
+      // but rows imported from the original might.
+      .orderBy(sql`case when lower(username) = ${lower} then 0 else 1 end`)
+      .executeTakeFirst();
+    return row && toRecord(row);
+  }
+
+  /** Which of email and username is already taken (email first, as the original answered). */
+  async findTaken(
+    db: DbExecutor,
+    email: string,
+    username: string,
+  ): Promise<'email' | 'username' | undefined> {
+    const rows = await db
+      .selectFrom('users')
+      .select(['email', 'username'])
+      .where((eb) =>
+        eb.or([
+          eb(sql`lower(email)`, '=', email.toLowerCase()),
+          eb(sql`lower(username)`, '=', username.toLowerCase()),
+        ]),
+      )
+      .execute();
+    if (rows.some((r) => r.email.toLowerCase() === email.toLowerCase())) return 'email';
+    return rows.length > 0 ? 'username' : undefined;
+  }
+
+  /** Clears the failure count of a lock that has expired, so the next wrong password starts from one. */
+  async clearExpiredLock(db: DbExecutor, id: number, now: Date): Promise<void> {
+    await db
+      .updateTable('users')
+      .set({ failed_login_attempts: 0, account_locked_until: null })
+      .where('id', '=', id)
+      .where('account_locked_until', '<=', now)
+      .execute();
+  }
+
+  /** Counts one failed login atomically and returns the new count. */
+  async recordFailedLogin(db: DbExecutor, id: number): Promise<number> {
+    const row = await db
+      .updateTable('users')
+      .set((eb) => ({ failed_login_attempts: eb('failed_login_attempts', '+', 1) }))
+      .where('id', '=', id)
+      .returning('failed_login_attempts')
+      .executeTakeFirst();
+    return row?.failed_login_attempts ?? 0;
+  }
+
+  async lockUntil(db: DbExecutor, id: number, until: Date): Promise<void> {
+    await db.updateTable('users').set({ account_locked_until: until }).where('id', '=', id).execute();
+  }
+
+  async recordLogin(db: DbExecutor, id: number, now: Date, rehashedPassword?: string): Promise<void> {
+    await db
+      .updateTable('users')
+      .set({
+        failed_login_attempts: 0,
+        account_locked_until: null,
+        last_login: now,
+        ...(rehashedPassword === undefined ? {} : { hashed_password: rehashedPassword }),
+      })
+      .where('id', '=', id)
+      .execute();
+  }
+
+  /** New password: clears the lockout and raises the session version, which revokes every issued token. */
+  async setPassword(db: DbExecutor, id: number, hashedPassword: string, now: Date): Promise<void> {
+    await db
+      .updateTable('users')
+      .set((eb) => ({
+        hashed_password: hashedPassword,
+        password_changed_at: now,
+        updated_at: now,
+        failed_login_attempts: 0,
+        account_locked_until: null,
+        session_version: eb('session_version', '+', 1),
+      }))
+      .where('id', '=', id)
+      .execute();
+  }
+
+  /** Revokes every access token of the user (they carry the version they were issued under). */
+  async bumpSessionVersion(db: DbExecutor, id: number): Promise<void> {
+    await db
+      .updateTable('users')
+      .set((eb) => ({ session_version: eb('session_version', '+', 1) }))
+      .where('id', '=', id)
+      .execute();
+  }
+
+  /** Marks the email verified; false when it already was. */
+  async markVerified(db: DbExecutor, id: number, now: Date): Promise<boolean> {
+    const result = await db
+      .updateTable('users')
+      .set({ is_verified: true, verified_at: now, updated_at: now })
+      .where('id', '=', id)
+      .where('is_verified', '=', false)
+      .executeTakeFirst();
+    return result.numUpdatedRows > 0n;
+  }
+
+  async update(
+    db: DbExecutor,
+    id: number,
+    changes: { isActive?: boolean; unlock?: boolean; isSuperuser?: boolean; hashedPassword?: string },
+    now: Date,
+  ): Promise<UserRecord | undefined> {
+    const row = await db
+      .updateTable('users')
+      .set({
+        updated_at: now,
+        ...(changes.isActive === undefined ? {} : { is_active: changes.isActive }),
+        ...(changes.isSuperuser === undefined ? {} : { is_superuser: changes.isSuperuser }),
+        ...(changes.hashedPassword === undefined
+          ? {}
+          : { hashed_password: changes.hashedPassword, password_changed_at: now }),
+        ...(changes.unlock ? { failed_login_attempts: 0, account_locked_until: null } : {}),
+      })
+      .where('id', '=', id)
+      .returningAll()
+      .executeTakeFirst();
+    return row && toRecord(row);
+  }
+
+  /** A page of users by id, optionally those whose username, email or full name contains `search` (any case). */
+  async list(db: DbExecutor, page: { skip: number; limit: number; search?: string }): Promise<UserPage> {
+    let query = db.selectFrom('users');
+    if (page.search) {
+      const pattern = containsPattern(page.search);
+      query = query.where((eb) =>
+        eb.or([
+          eb(sql`lower(username)`, 'like', sql`${pattern} escape '\\'`),
+          eb(sql`lower(email)`, 'like', sql`${pattern} escape '\\'`),
+          eb(sql`lower(coalesce(full_name, ''))`, 'like', sql`${pattern} escape '\\'`),
+        ]),
+      );
+    }
+    const [rows, count] = await Promise.all([
+      query.selectAll().orderBy('id').limit(page.limit).offset(page.skip).execute(),
+      query.select((eb) => eb.fn.countAll<number | string | bigint>().as('n')).executeTakeFirstOrThrow(),
+    ]);
+    return { items: rows.map(toRecord), total: Number(count.n) };
+  }
+}
