@@ -8,6 +8,7 @@ import { transactor } from '../../platform/db/transactions.js';
 import { createRateLimiter } from '../../platform/rate-limit.js';
 import { AccountService } from './account.service.js';
 import { DatabaseAccessDenylist, RedisAccessDenylist } from './access-denylist.js';
+import { ExpiredTokenCleaner } from './expired-token-cleaner.js';
 import { createAuthMetrics } from './auth.metrics.js';
 import { authRoutes } from './auth.routes.js';
 import { registerAuthHooks } from './authenticate.js';
@@ -32,6 +33,7 @@ export interface AuthPluginOptions {
 
 /** Requests that send mail (password reset, verification), per client: the original's 5 per minute. */
 const MAIL_REQUESTS_PER_MINUTE = 5;
+const CLEANUP_INTERVAL_MS = 60 * 60_000;
 
 const authPlugin: FastifyPluginAsync<AuthPluginOptions> = async (app, opts) => {
   const { auth, clock } = opts;
@@ -54,9 +56,10 @@ const authPlugin: FastifyPluginAsync<AuthPluginOptions> = async (app, opts) => {
     },
     clock,
   );
+  const revokedAccessTokens = new RevokedAccessTokenRepository();
   const denylist = app.redis
     ? new RedisAccessDenylist(app.redis, clock)
-    : new DatabaseAccessDenylist(db, new RevokedAccessTokenRepository(), clock);
+    : new DatabaseAccessDenylist(db, revokedAccessTokens, clock);
   const sessions = new SessionService({
     db,
     transact,
@@ -96,6 +99,22 @@ const authPlugin: FastifyPluginAsync<AuthPluginOptions> = async (app, opts) => {
     durationSeconds: 60,
     redis: app.redis,
   });
+
+  const cleaner = new ExpiredTokenCleaner({
+    db,
+    refreshTokens,
+    oneTimeTokens,
+    revokedAccessTokens,
+    clock,
+    logger: app.log.child({ module: 'auth' }),
+    intervalMs: CLEANUP_INTERVAL_MS,
+  });
+  app.addHook('onReady', async () => {
+    cleaner.start();
+    // The first unknown-user login would otherwise pay for making the dummy hash on top of comparing with it.
+    void hasher.prepare();
+  });
+  app.addHook('onClose', () => cleaner.stop());
 
   registerAuthHooks(app, sessions);
   const prefix = opts.prefix ?? '/api/v1/auth';

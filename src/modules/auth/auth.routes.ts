@@ -19,7 +19,7 @@ import {
   VerifyEmailParams,
   userResponse,
 } from './auth.schemas.js';
-import { caller } from './authenticate.js';
+import { bearerToken, caller } from './authenticate.js';
 import type { SessionService } from './session.service.js';
 import type { IssuedPair } from './token.service.js';
 
@@ -53,6 +53,16 @@ const noBodyAsEmpty = async (request: FastifyRequest) => {
 
 export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (app, opts) => {
   const { sessions, accounts, mailLimiter } = opts;
+
+  /**
+   * For the routes a logged-out user needs (a forgotten password): a valid token identifies the caller, and a stale
+   * one the client still holds is ignored rather than refused, as the original did.
+   */
+  const identifyIfPossible = async (request: FastifyRequest) => {
+    const token = bearerToken(request);
+    if (token) request.auth = await sessions.authenticate(token).catch(() => null);
+  };
+  const limitMail = async (request: FastifyRequest) => mailLimiter.consume(limitKey(request));
 
   app.post(
     '/register',
@@ -135,7 +145,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (a
   app.post(
     '/password-reset',
     {
-      preHandler: [app.optionalAuth, async (request) => mailLimiter.consume(limitKey(request))],
+      preHandler: [identifyIfPossible, limitMail],
       schema: {
         tags,
         summary: 'Mail a password-reset link',
@@ -170,7 +180,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (a
     '/verify-email/resend',
     {
       preValidation: noBodyAsEmpty,
-      preHandler: [app.optionalAuth, async (request) => mailLimiter.consume(limitKey(request))],
+      preHandler: [identifyIfPossible, limitMail],
       schema: {
         tags,
         summary: 'Mail a new verification link',

@@ -20,7 +20,7 @@ declare module 'fastify' {
 }
 
 /** The token of an `Authorization: Bearer <token>` header; undefined when absent; null when it is another scheme. */
-function bearerToken(request: FastifyRequest): string | undefined | null {
+export function bearerToken(request: FastifyRequest): string | undefined | null {
   const header = request.headers.authorization;
   if (header === undefined || header === '') return undefined;
   const match = /^Bearer[ \t]+([^\s]+)[ \t]*$/i.exec(header);

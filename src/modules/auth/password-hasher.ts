@@ -40,7 +40,12 @@ export class BcryptPasswordHasher implements PasswordHasher {
   }
 
   async verifyDummy(password: string): Promise<void> {
+    await bcrypt.compare(password, await this.prepare());
+  }
+
+  /** Makes the throwaway hash (once) ahead of the first unknown-user login. */
+  prepare(): Promise<string> {
     this.dummyHash ??= bcrypt.hash('dummy password for timing equality', this.rounds);
-    await bcrypt.compare(password, await this.dummyHash);
+    return this.dummyHash;
   }
 }
