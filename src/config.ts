@@ -104,7 +104,7 @@ export const EnvSchema = Type.Object({
   SMTP_HOST: OptionalStr(
     'SMTP server for outgoing mail. Unset: mail stays in the outbox table and its link is logged.',
   ),
-  SMTP_PORT: Int('SMTP port.', 587, 1, 65535),
+  SMTP_PORT: Int('Port of the SMTP server (587 for STARTTLS, 465 for implicit TLS).', 587, 1, 65535),
   SMTP_USER: OptionalStr('SMTP login (unset: no authentication).'),
   SMTP_PASSWORD: OptionalStr('SMTP password, with SMTP_USER.'),
   SMTP_SECURE: Bool('Implicit TLS from the first byte (usually port 465).', false),

@@ -48,19 +48,28 @@ describeEachDialect('sutazai migrate', (dialect) => {
     });
 
   it('--status, apply, up to date, --down, nothing to revert', async () => {
-    expect(await migrate('--status')).toMatchObject({ code: 0, stdout: 'pending migrations: 0001_users\n' });
+    const all = 'pending migrations: 0001_users, 0002_auth\n';
+    expect(await migrate('--status')).toMatchObject({ code: 0, stdout: all });
     expect(await tableExists(database, 'users')).toBe(false);
 
-    expect(await migrate()).toMatchObject({ code: 0, stdout: 'applied 0001_users\n', stderr: '' });
+    expect(await migrate()).toMatchObject({
+      code: 0,
+      stdout: 'applied 0001_users\napplied 0002_auth\n',
+      stderr: '',
+    });
     expect(await tableExists(database, 'users')).toBe(true);
+    expect(await tableExists(database, 'refresh_tokens')).toBe(true);
 
     expect(await migrate()).toMatchObject({ code: 0, stdout: 'database is up to date\n', stderr: '' });
     expect(await migrate('--status')).toMatchObject({ code: 0, stdout: 'database is up to date\n' });
 
+    expect(await migrate('--down')).toMatchObject({ code: 0, stdout: 'reverted 0002_auth\n', stderr: '' });
+    expect(await tableExists(database, 'refresh_tokens')).toBe(false);
+    expect(await tableExists(database, 'users')).toBe(true);
     expect(await migrate('--down')).toMatchObject({ code: 0, stdout: 'reverted 0001_users\n', stderr: '' });
     expect(await tableExists(database, 'users')).toBe(false);
     expect(await migrate('--down')).toMatchObject({ code: 0, stdout: 'nothing to revert\n' });
-    expect(await migrate('--status')).toMatchObject({ code: 0, stdout: 'pending migrations: 0001_users\n' });
+    expect(await migrate('--status')).toMatchObject({ code: 0, stdout: all });
   });
 });
 

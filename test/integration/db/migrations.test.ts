@@ -1,4 +1,4 @@
-// The migration runner on both dialects: 0001_users up and down, idempotence, and concurrent runs on PostgreSQL.
+// The migration runner on both dialects: every migration up and down, idempotence, and concurrent runs on PostgreSQL.
 import { sql } from 'kysely';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { parseConfig } from '../../../src/config.js';
@@ -24,7 +24,11 @@ const USER_COLUMNS = [
   'failed_login_attempts',
   'account_locked_until',
   'password_changed_at',
+  // 0002_auth
+  'session_version',
 ];
+
+const AUTH_TABLES = ['email_outbox', 'one_time_tokens', 'refresh_tokens', 'revoked_access_tokens'];
 
 async function tableNames(database: Database): Promise<string[]> {
   const tables = await database.db.introspection.getTables();
@@ -56,7 +60,7 @@ describeEachDialect('migrations', (dialect) => {
     expect(await tableNames(database)).toEqual([]);
   });
 
-  it('applies 0001_users, creating the users table with every column', async () => {
+  it('applies every migration: the users table with every column, and the auth tables', async () => {
     const outcome = await migrateToLatest(database.db);
     expect(outcome).toEqual({ applied: Object.keys(migrations) });
     expect(await pendingMigrations(database.db)).toEqual([]);
@@ -70,6 +74,8 @@ describeEachDialect('migrations', (dialect) => {
     expect(column('full_name')).toMatchObject({ isNullable: true });
     expect(column('is_active')).toMatchObject({ isNullable: false, hasDefaultValue: true });
     expect(column('account_locked_until')).toMatchObject({ isNullable: true });
+    expect(column('session_version')).toMatchObject({ isNullable: false, hasDefaultValue: true });
+    expect(await tableNames(database)).toEqual(expect.arrayContaining([...AUTH_TABLES, 'users']));
   });
 
   it('fills the column defaults of a minimal row', async () => {
@@ -111,10 +117,14 @@ describeEachDialect('migrations', (dialect) => {
     const down = await migrateDown(database.db);
     expect(down).toEqual({ applied: [last] });
     expect(await pendingMigrations(database.db)).toEqual([last]);
-    if (last === '0001_users') expect(await tableNames(database)).not.toContain('users');
+    if (last === '0002_auth') {
+      expect(await tableNames(database)).not.toContain('refresh_tokens');
+      const users = (await database.db.introspection.getTables()).find((t) => t.name === 'users');
+      expect(users?.columns.map((c) => c.name)).toEqual(USER_COLUMNS.slice(0, -1));
+    }
 
     expect(await migrateToLatest(database.db)).toEqual({ applied: [last] });
-    expect(await tableNames(database)).toContain('users');
+    expect(await tableNames(database)).toEqual(expect.arrayContaining([...AUTH_TABLES, 'users']));
   });
 
   it('reports a failed migration by name, with its cause', async () => {
