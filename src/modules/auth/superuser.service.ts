@@ -44,15 +44,12 @@ export class SuperuserService {
             : 'Username already taken (use --promote with the same username and email to make that account a superuser)',
           `${taken}_taken`,
         );
+      // setPassword raises the session version: tokens issued under the old password stop working, as after a reset.
+      await users.setPassword(db, existing.id, await hasher.hash(input.password), now);
       const promoted = await users.update(
         db,
         existing.id,
-        {
-          isSuperuser: true,
-          isActive: true,
-          unlock: true,
-          hashedPassword: await hasher.hash(input.password),
-        },
+        { isSuperuser: true, isActive: true, unlock: true },
         now,
       );
       if (!promoted) throw new NotFoundError('User not found', 'user_not_found');

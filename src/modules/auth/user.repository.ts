@@ -216,7 +216,7 @@ export class UserRepository {
   async update(
     db: DbExecutor,
     id: number,
-    changes: { isActive?: boolean; unlock?: boolean; isSuperuser?: boolean; hashedPassword?: string },
+    changes: { isActive?: boolean; unlock?: boolean; isSuperuser?: boolean },
     now: Date,
   ): Promise<UserRecord | undefined> {
     const row = await db
@@ -225,9 +225,6 @@ export class UserRepository {
         updated_at: now,
         ...(changes.isActive === undefined ? {} : { is_active: changes.isActive }),
         ...(changes.isSuperuser === undefined ? {} : { is_superuser: changes.isSuperuser }),
-        ...(changes.hashedPassword === undefined
-          ? {}
-          : { hashed_password: changes.hashedPassword, password_changed_at: now }),
         ...(changes.unlock ? { failed_login_attempts: 0, account_locked_until: null } : {}),
       })
       .where('id', '=', id)
