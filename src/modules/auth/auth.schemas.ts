@@ -7,8 +7,21 @@ export const USERNAME_PATTERN = '^[A-Za-z0-9_.-]{3,32}$';
 /** No control characters (a newline in a name breaks mail headers and logs). */
 const SINGLE_LINE_TEXT = '^[^\\u0000-\\u001f\\u007f]*$';
 
+/**
+ * No NUL character: PostgreSQL refuses one in text (the query would fail with a 500) and bcrypt would stop reading a
+ * password at it.
+ */
+const NO_NUL = '^[^\\u0000]*$';
+
 const Email = Type.String({ format: 'email', maxLength: 255, description: 'Stored lower-cased.' });
-const Password = Type.String({ minLength: 8, maxLength: 100 });
+const Password = Type.String({ minLength: 8, maxLength: 100, pattern: NO_NUL });
+const LoginName = Type.String({
+  minLength: 1,
+  maxLength: 255,
+  pattern: NO_NUL,
+  description: 'Username or email.',
+});
+const LoginPassword = Type.String({ minLength: 1, maxLength: 1024, pattern: NO_NUL });
 
 export const RegisterBody = Type.Object({
   email: Email,
@@ -24,8 +37,8 @@ export const RegisterBody = Type.Object({
 
 /** OAuth2 password flow (form-urlencoded), as FastAPI's OAuth2PasswordRequestForm. */
 export const LoginForm = Type.Object({
-  username: Type.String({ minLength: 1, maxLength: 255, description: 'Username or email.' }),
-  password: Type.String({ minLength: 1, maxLength: 1024 }),
+  username: LoginName,
+  password: LoginPassword,
   grant_type: Type.Optional(Type.String({ pattern: '^password$' })),
   scope: Type.Optional(Type.String()),
   client_id: Type.Optional(Type.String()),
@@ -33,9 +46,9 @@ export const LoginForm = Type.Object({
 });
 
 export const LoginJson = Type.Object({
-  username: Type.Optional(Type.String({ minLength: 1, maxLength: 255, description: 'Username or email.' })),
-  email: Type.Optional(Type.String({ minLength: 1, maxLength: 255 })),
-  password: Type.String({ minLength: 1, maxLength: 1024 }),
+  username: Type.Optional(LoginName),
+  email: Type.Optional(LoginName),
+  password: LoginPassword,
 });
 
 export const RefreshBody = Type.Object({ refresh_token: Type.String({ minLength: 1, maxLength: 4096 }) });
@@ -93,7 +106,12 @@ export const UserListQuery = Type.Object({
   skip: Type.Integer({ minimum: 0, default: 0 }),
   limit: Type.Integer({ minimum: 1, maximum: 500, default: 50 }),
   search: Type.Optional(
-    Type.String({ minLength: 1, maxLength: 255, description: 'Part of a username, email or full name.' }),
+    Type.String({
+      minLength: 1,
+      maxLength: 255,
+      pattern: NO_NUL,
+      description: 'Part of a username, email or full name.',
+    }),
   ),
 });
 

@@ -109,8 +109,12 @@ describe('passwordProblem', () => {
     });
   });
 
-  it.fails('counts characters (code points) for the minimum length, as the original did', () => {
-    // 6 characters but 8 UTF-16 code units: the original (Python len) refuses it as too short. See the report.
+  it('counts characters (code points) for the minimum length, as the original did', () => {
+    // 6 characters but 8 UTF-16 code units: the original (Python len) refuses it as too short.
     expect(passwordProblem('Aa1!😀😀')).toBe(MESSAGES.short);
+  });
+
+  it('refuses a NUL character, at which bcrypt would stop reading', () => {
+    expect(passwordProblem('Str0ng!Pass\u0000word')).toBe('Password must not contain a NUL character');
   });
 });

@@ -23,9 +23,11 @@ export const MAX_PASSWORD_BYTES = 72;
 /** The first rule `password` breaks, as the message the client sees; undefined when it passes. */
 export function passwordProblem(password: string): string | undefined {
   if (!password) return 'Password cannot be empty';
-  if (password.length < MIN_PASSWORD_LENGTH)
+  // Characters as the original (Python's len) and the schema's minLength count them: code points, not UTF-16 units.
+  const characters = [...password].length;
+  if (characters < MIN_PASSWORD_LENGTH)
     return `Password must be at least ${MIN_PASSWORD_LENGTH} characters long`;
-  if (password.length > MAX_PASSWORD_LENGTH)
+  if (characters > MAX_PASSWORD_LENGTH)
     return `Password must be no more than ${MAX_PASSWORD_LENGTH} characters long`;
   if (!/[A-Z]/.test(password)) return 'Password must contain at least one uppercase letter';
   if (!/[a-z]/.test(password)) return 'Password must contain at least one lowercase letter';
@@ -33,6 +35,8 @@ export function passwordProblem(password: string): string | undefined {
   if (!SPECIAL_CHARACTERS.test(password)) return 'Password must contain at least one special character';
   if (COMMON_PASSWORDS.has(password.toLowerCase()))
     return 'Password is too common, please choose a stronger password';
+  // bcrypt reads a C string: a NUL would end the password there. Clients never send one on purpose.
+  if (password.includes('\u0000')) return 'Password must not contain a NUL character';
   if (Buffer.byteLength(password, 'utf8') > MAX_PASSWORD_BYTES)
     return `Password must be no more than ${MAX_PASSWORD_BYTES} bytes in UTF-8 (bcrypt ignores the rest)`;
   return undefined;

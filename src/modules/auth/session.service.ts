@@ -84,9 +84,12 @@ export class SessionService {
       throw emailNotVerified();
     }
     const rehashed = hasher.needsRehash(user.hashedPassword) ? await hasher.hash(password) : undefined;
-    const pair = await this.deps.transact(async (trx) => {
+    // Signed before the transaction: signing waits for libuv's thread pool, busy with other logins' bcrypt, and
+    // on SQLite the transaction holds the only connection meanwhile.
+    const pair = await this.deps.tokens.issuePair(user, randomUUID());
+    await this.deps.transact(async (trx) => {
       await users.recordLogin(trx, user.id, now, rehashed);
-      return this.issue(trx, user, randomUUID(), now);
+      await this.store(trx, user, pair, now);
     });
     metrics.login('success');
     return pair;
@@ -115,12 +118,14 @@ export class SessionService {
       metrics.refresh('invalid');
       throw invalidRefreshToken();
     }
-    const pair = await this.deps.transact(async (trx) => {
+    const pair = await tokens.issuePair(user, record.familyId);
+    const rotated = await this.deps.transact(async (trx) => {
       // Conditional on the row being unused: of two concurrent refreshes with one token, one wins.
-      if (!(await refreshTokens.consume(trx, record.id, now))) return undefined;
-      return this.issue(trx, user, record.familyId, now);
+      if (!(await refreshTokens.consume(trx, record.id, now))) return false;
+      await this.store(trx, user, pair, now);
+      return true;
     });
-    if (!pair) {
+    if (!rotated) {
       await this.revokeForReuse(record.familyId, now);
       throw invalidRefreshToken('refresh_token_reused');
     }
@@ -162,18 +167,17 @@ export class SessionService {
     return { user, token };
   }
 
-  private async issue(trx: DbExecutor, user: UserRecord, familyId: string, now: Date): Promise<IssuedPair> {
-    const pair = await this.deps.tokens.issuePair(user, familyId);
+  /** Records the new refresh token in its login's family; only its hash is stored. */
+  private async store(trx: DbExecutor, user: UserRecord, pair: IssuedPair, now: Date): Promise<void> {
     await this.deps.refreshTokens.insert(trx, {
       userId: user.id,
-      familyId,
+      familyId: pair.sessionId,
       tokenHash: hashToken(pair.refreshToken),
       issuedAt: now,
       expiresAt: pair.refreshExpiresAt,
     });
     this.deps.metrics.tokensIssued('access');
     this.deps.metrics.tokensIssued('refresh');
-    return pair;
   }
 
   private async revokeForReuse(familyId: string, now: Date): Promise<void> {

@@ -70,7 +70,10 @@ describe('TokenService', () => {
       exp: START.getTime() / 1000 + 1800,
     });
     expect(claims.jti).toMatch(/^[0-9a-f-]{36}$/);
-    expect(decodeJwt(pair.refreshToken)).toMatchObject({ type: 'refresh', exp: START.getTime() / 1000 + 604_800 });
+    expect(decodeJwt(pair.refreshToken)).toMatchObject({
+      type: 'refresh',
+      exp: START.getTime() / 1000 + 604_800,
+    });
   });
 
   it('gives every token its own jti', async () => {

@@ -29,6 +29,8 @@ export interface TokenClaims {
 }
 
 export interface IssuedPair {
+  /** The login (refresh family) both tokens belong to. */
+  sessionId: string;
   accessToken: string;
   refreshToken: string;
   /** Seconds until the access token expires. */
@@ -67,6 +69,7 @@ export class TokenService {
       this.sign(user, sessionId, 'refresh', now, refreshSeconds),
     ]);
     return {
+      sessionId,
       accessToken,
       refreshToken,
       expiresIn: accessSeconds,

@@ -164,6 +164,13 @@ describeEachDialect('users admin', (dialect) => {
     expect(await ids(`plain_${id}`)).toEqual([]);
   });
 
+  it('answers a search with a NUL character or injection text with 422 or an empty page, never 500', async () => {
+    expect((await list(`?search=${encodeURIComponent('a\u0000b')}`)).statusCode).toBe(422);
+    const injection = await list(`?search=${encodeURIComponent("' OR 1=1 --")}`);
+    expect(injection.statusCode).toBe(200);
+    expect(injection.json<Page>().items).toEqual([]);
+  });
+
   it('deactivation stops logins (403) and kills existing tokens; reactivation lets the user log in again', async () => {
     const { user, tokens } = await registerAndLogin(t.app, newUser());
     const off = await patch(user.id, { is_active: false });
