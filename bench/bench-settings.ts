@@ -9,9 +9,9 @@ export interface BenchSettings {
   durationSeconds: number;
   /** Requests in flight per connection (1 = no HTTP pipelining, like real clients). */
   pipelining: number;
-  /** Rounds of interleaved measurements; the table reports the median of each server's rounds. */
+  /** Rounds of interleaved measurements (both sections); the tables report the median of each row's rounds. */
   rounds: number;
-  /** Seconds of discarded load per server before the first measurement, so the JIT and caches are warm. */
+  /** Seconds of discarded load per server (both sections) before the first measurement, so JIT and caches are warm. */
   warmupSeconds: number;
   /** How long a server may take to answer GET /health after being spawned. */
   readyTimeoutMs: number;
@@ -19,7 +19,23 @@ export interface BenchSettings {
   redisUrl: string;
   /** Processes for the WORKERS row: one per core the OS lets us use. */
   workers: number;
+  /** Which parts of the benchmark run (BENCH_SECTIONS, comma-separated): GET /health, logins, or both. */
+  sections: Set<BenchSection>;
+  /** Login section: concurrent connections logging in, and as many concurrent bcrypt.compare calls for the ceiling. */
+  loginConnections: number;
+  /**
+   * Login section: seconds of each measurement window, login load and bcrypt ceiling alike (each run also spends the
+   * ramp before its window opens, about one login latency). With the default 3 rounds the section takes about a minute.
+   */
+  loginDurationSeconds: number;
+  /** Login section: bcrypt cost of the account's hash and of the ceiling (the server's BCRYPT_ROUNDS). */
+  bcryptRounds: number;
+  /** Login section: UV_THREADPOOL_SIZE given to the server and to the ceiling process alike (default: libuv's, 4). */
+  threadPoolSize: number;
 }
+
+export const BENCH_SECTIONS = ['health', 'login'] as const;
+export type BenchSection = (typeof BENCH_SECTIONS)[number];
 
 function positiveInt(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
   const raw = env[name];
@@ -29,6 +45,31 @@ function positiveInt(env: NodeJS.ProcessEnv, name: string, fallback: number): nu
     throw new Error(`${name} must be a positive integer (got ${JSON.stringify(raw)})`);
   }
   return value;
+}
+
+function intInRange(
+  env: NodeJS.ProcessEnv,
+  name: string,
+  fallback: number,
+  min: number,
+  max: number,
+): number {
+  const value = positiveInt(env, name, fallback);
+  if (value < min || value > max) throw new Error(`${name} must be between ${min} and ${max} (got ${value})`);
+  return value;
+}
+
+function sections(env: NodeJS.ProcessEnv): Set<BenchSection> {
+  const raw = env.BENCH_SECTIONS?.trim();
+  if (!raw) return new Set(BENCH_SECTIONS);
+  const names = raw.split(',').map((name) => name.trim());
+  const unknown = names.filter((name) => !(BENCH_SECTIONS as readonly string[]).includes(name));
+  if (unknown.length > 0) {
+    throw new Error(
+      `BENCH_SECTIONS must list some of ${BENCH_SECTIONS.join(', ')} (got ${JSON.stringify(raw)})`,
+    );
+  }
+  return new Set(names as BenchSection[]);
 }
 
 export function readBenchSettings(env: NodeJS.ProcessEnv): BenchSettings {
@@ -41,5 +82,12 @@ export function readBenchSettings(env: NodeJS.ProcessEnv): BenchSettings {
     readyTimeoutMs: positiveInt(env, 'BENCH_READY_TIMEOUT_MS', 30_000),
     redisUrl: env.BENCH_REDIS_URL?.trim() || 'redis://127.0.0.1:6379/15',
     workers: os.availableParallelism(),
+    sections: sections(env),
+    loginConnections: positiveInt(env, 'BENCH_LOGIN_CONNECTIONS', 8),
+    loginDurationSeconds: positiveInt(env, 'BENCH_LOGIN_DURATION', 8),
+    // The server accepts 4–15 (src/config.ts); 12 is its default.
+    bcryptRounds: intInRange(env, 'BENCH_BCRYPT_ROUNDS', 12, 4, 15),
+    // libuv's own limit is 1024.
+    threadPoolSize: intInRange(env, 'BENCH_UV_THREADPOOL_SIZE', 4, 1, 1024),
   };
 }

@@ -1,5 +1,6 @@
-// Turns the rounds of measurements into the Markdown that is printed and saved in bench/RESULTS.md: one row per
-// server with the median of its rounds, the ratio to the bare baseline, the target verdict and the machine.
+// Turns the rounds of measurements into the Markdown that is printed and saved in bench/RESULTS.md: the GET /health
+// section (one row per server with the median of its rounds, the ratio to the bare baseline, the target verdict),
+// and the document around every section (the command and the machine).
 import os from 'node:os';
 import type { Measurement } from './measure-load.js';
 
@@ -16,7 +17,6 @@ export interface ReportInput {
   /** Every candidate row is judged against this fraction of the baseline's req/s. */
   targetRatio: number;
   loadDescription: string;
-  command: string;
 }
 
 export function median(values: number[]): number {
@@ -54,12 +54,23 @@ export function machineFacts(): string {
   );
 }
 
-export function renderReport(input: ReportInput): string {
+/** The whole saved document: how it was run, each section's Markdown, and the machine. */
+export function renderDocument(command: string, sections: string[]): string {
+  return [
+    '# Benchmarks',
+    '',
+    `Command: \`${command}\``,
+    '',
+    ...sections.flatMap((section) => [section, '']),
+    machineFacts(),
+    '',
+  ].join('\n');
+}
+
+export function renderHealthSection(input: ReportInput): string {
   const base = summarize(input.baseline);
   const lines = [
-    '# GET /health throughput: our server vs a bare node:http server',
-    '',
-    `Command: \`${input.command}\``,
+    '## GET /health throughput: our server vs a bare node:http server',
     '',
     `Load: ${input.loadDescription}`,
     '',
@@ -86,6 +97,5 @@ export function renderReport(input: ReportInput): string {
 
   lines.push('', ...verdicts);
   for (const skip of input.skipped) lines.push(`- ${skip.name} skipped: ${skip.reason}`);
-  lines.push('', machineFacts(), '');
   return lines.join('\n');
 }

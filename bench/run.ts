@@ -1,15 +1,19 @@
-// `npm run bench`: GET /health req/s and latency of our built server against a bare node:http server, measured
-// side by side in one run. Servers run as child processes and autocannon runs here; each server is warmed up, then
-// the rows are measured interleaved for several rounds and the median of each row is reported, so that drift on a
-// noisy machine hits the baseline and our server alike. Any failed request or failed start exits non-zero.
+// `npm run bench`, two sections measured side by side in one run, each against a baseline of its own:
+// - GET /health req/s and latency of our built server against a bare node:http server. Servers run as child
+//   processes and autocannon runs here; each server is warmed up, then the rows are measured interleaved for several
+//   rounds and the median of each row is reported, so that drift on a noisy machine hits the baseline and our
+//   server alike.
+// - logins/s of our server against bcrypt.compare alone (bench/login-section.ts).
+// BENCH_SECTIONS picks the sections. Any failed request or failed start exits non-zero.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { format, resolveConfig } from 'prettier';
 import { readBenchSettings, type BenchSettings } from './bench-settings.js';
+import { runLoginSection } from './login-section.js';
 import { measureLoad, type Measurement } from './measure-load.js';
 import { redisUnavailableReason } from './redis-probe.js';
-import { renderReport, type ServerResult } from './report.js';
+import { renderDocument, renderHealthSection, type ServerResult } from './report.js';
 import { killAllServers, startServer, type RunningServer, type ServerSpec } from './server-process.js';
 import { bareServerSpec, fastifyReferenceSpec, ourServerSpec, resultsFile } from './servers-under-test.js';
 import { redactRedisUrl } from '../src/platform/redis.js';
@@ -33,16 +37,23 @@ function describe(m: Measurement): string {
   return `${Math.round(m.requestsPerSecond)} req/s, p50 ${m.p50Ms} ms, p99 ${m.p99Ms} ms (${m.requests} requests)`;
 }
 
+async function startTracked(spec: ServerSpec, settings: BenchSettings): Promise<RunningServer> {
+  console.error(`starting ${spec.name}…`);
+  const server = await startServer(spec, settings.readyTimeoutMs);
+  running.push(server);
+  return server;
+}
+
 async function startAll(specs: ServerSpec[], settings: BenchSettings): Promise<RunningServer[]> {
   // One after another: starting several at once would make them compete and stretch the readiness waits.
   const servers: RunningServer[] = [];
-  for (const spec of specs) {
-    console.error(`starting ${spec.name}…`);
-    const server = await startServer(spec, settings.readyTimeoutMs);
-    running.push(server);
-    servers.push(server);
-  }
+  for (const spec of specs) servers.push(await startTracked(spec, settings));
   return servers;
+}
+
+async function stopAll(): Promise<void> {
+  await Promise.all(running.map((s) => s.stop()));
+  running.length = 0;
 }
 
 async function measureOnce(server: RunningServer, settings: BenchSettings, seconds: number) {
@@ -53,9 +64,7 @@ async function measureOnce(server: RunningServer, settings: BenchSettings, secon
   return measurement;
 }
 
-async function main(): Promise<void> {
-  const settings = readBenchSettings(process.env);
-
+async function healthSection(settings: BenchSettings): Promise<string> {
   const specs = [
     bareServerSpec(workDir),
     fastifyReferenceSpec(workDir),
@@ -101,23 +110,32 @@ async function main(): Promise<void> {
     }
   }
 
-  await Promise.all(running.map((s) => s.stop()));
-  running.length = 0;
+  await stopAll();
 
   const [baseline, ...candidates] = results;
   if (!baseline) throw new Error('no baseline measured');
-  const rendered = renderReport({
+  return renderHealthSection({
     baseline,
     candidates,
     skipped,
     targetRatio: TARGET_RATIO,
-    command: commandLine(),
     loadDescription:
       `autocannon (in the bench process), GET /health, ${settings.connections} connections, ` +
       `pipelining ${settings.pipelining}, ${settings.durationSeconds} s per measurement, ` +
       `${settings.rounds} interleaved round(s) after ${settings.warmupSeconds} s warm-up per server; ` +
       'every response checked (2xx and exact body). Servers are child processes on 127.0.0.1.',
   });
+}
+
+async function main(): Promise<void> {
+  const settings = readBenchSettings(process.env);
+  const sections: string[] = [];
+  if (settings.sections.has('health')) sections.push(await healthSection(settings));
+  if (settings.sections.has('login')) {
+    sections.push(await runLoginSection(settings, workDir, (spec) => startTracked(spec, settings)));
+    await stopAll();
+  }
+  const rendered = renderDocument(commandLine(), sections);
   // Formatted as the repo's Prettier would, so that `npm run format:check` accepts the saved file as written.
   const markdown = await format(rendered, { ...(await resolveConfig(resultsFile)), parser: 'markdown' });
   console.log(markdown);
@@ -134,7 +152,7 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     if (interrupted) return;
     interrupted = true;
     console.error(`\n${signal}: stopping the servers`);
-    void Promise.all(running.map((s) => s.stop())).finally(() => {
+    void stopAll().finally(() => {
       fs.rmSync(workDir, { recursive: true, force: true });
       process.exit(signal === 'SIGINT' ? 130 : 143);
     });
@@ -144,6 +162,6 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
 main().catch(async (error: unknown) => {
   console.error(`bench failed: ${error instanceof Error ? error.message : String(error)}`);
   console.error(`servers' logs kept in ${workDir}`);
-  await Promise.all(running.map((s) => s.stop()));
+  await stopAll();
   process.exit(1);
 });

@@ -37,6 +37,8 @@ export interface OurServerOptions {
   logLevel: 'warn' | 'info';
   workers?: number;
   redisUrl?: string;
+  /** Names its data folder and log file (default: from the log level and workers). */
+  slug?: string;
 }
 
 /** Our server as deployed: the built CLI (not tsx), its own data folder, development defaults otherwise. */
@@ -45,7 +47,7 @@ export function ourServerSpec(workDir: string, options: OurServerOptions): Serve
     throw new Error(`${builtCli} is missing: run \`npm run build\` (npm run bench does it first)`);
   }
   const workers = options.workers ?? 1;
-  const slug = `ours-${options.logLevel}-w${workers}`;
+  const slug = options.slug ?? `ours-${options.logLevel}-w${workers}`;
   const dataDir = path.join(workDir, slug);
   fs.mkdirSync(dataDir, { recursive: true });
   const env: Record<string, string> = {
@@ -71,6 +73,30 @@ export function ourServerSpec(workDir: string, options: OurServerOptions): Serve
     cwd: repoRoot,
     env,
     logFile: path.join(workDir, `${slug}.log`),
+  };
+}
+
+export interface LoginServerOptions {
+  bcryptRounds: number;
+  threadPoolSize: number;
+}
+
+export const LOGIN_SERVER_NAME = 'ours, POST /api/v1/auth/login';
+
+/**
+ * Our server for the login section: WORKERS=1, LOG_LEVEL=warn, in a data folder of its own (a fresh SQLite file),
+ * with the bcrypt cost and libuv thread-pool size the ceiling is measured with.
+ */
+export function loginServerSpec(workDir: string, options: LoginServerOptions): ServerSpec {
+  const spec = ourServerSpec(workDir, { logLevel: 'warn', slug: 'login' });
+  return {
+    ...spec,
+    name: LOGIN_SERVER_NAME,
+    env: {
+      ...spec.env,
+      BCRYPT_ROUNDS: String(options.bcryptRounds),
+      UV_THREADPOOL_SIZE: String(options.threadPoolSize),
+    },
   };
 }
 
