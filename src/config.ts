@@ -134,6 +134,70 @@ export const EnvSchema = Type.Object({
   OLLAMA_URL: OptionalStr('Base URL of Ollama (default http://127.0.0.1:11434, or OLLAMA_HOST/OLLAMA_PORT).'),
   OLLAMA_HOST: OptionalStr('Fallback (original name) for OLLAMA_URL: host name or URL.'),
   OLLAMA_PORT: Int('Fallback (original name) for OLLAMA_URL, with OLLAMA_HOST.', 11434, 1, 65535),
+  LLM_PROVIDER: Enum(
+    ['ollama', 'openai'] as const,
+    'ollama, or openai for any OpenAI-compatible server (vLLM, LM Studio, llama.cpp, OpenAI).',
+    'ollama',
+  ),
+  OPENAI_BASE_URL: Str(
+    'Base URL of the OpenAI-compatible API, with its /v1 (LLM_PROVIDER=openai).',
+    'https://api.openai.com/v1',
+  ),
+  OPENAI_API_KEY: OptionalStr('API key sent as a bearer token to the OpenAI-compatible server.'),
+  DEFAULT_MODEL: Str(
+    'Model used when a request names none ("tinyllama" means this too).',
+    'tinyllama:latest',
+  ),
+  OLLAMA_KEEP_ALIVE: OptionalStr('How long Ollama keeps a model loaded after a request (e.g. 5m, 1h, -1).'),
+  OLLAMA_NUM_CTX: Int('Context window asked of Ollama (num_ctx); 0 leaves the model default.', 0, 0),
+  LLM_CONNECT_TIMEOUT_MS: Int('Time to open a connection to the LLM server.', 10000, 1),
+  LLM_FIRST_TOKEN_TIMEOUT_MS: Int(
+    'Time from sending a request to the first byte of the answer (a model may be loading).',
+    300000,
+    1,
+  ),
+  LLM_IDLE_TIMEOUT_MS: Int('Longest pause between two chunks of a streamed answer.', 60000, 1),
+  LLM_TOTAL_TIMEOUT_MS: Int('Longest time one generation may take in all.', 900000, 1),
+  LLM_BREAKER_THRESHOLD: Int('Consecutive failed LLM calls that open the circuit breaker.', 5, 1, 1000),
+  LLM_BREAKER_OPEN_MS: Int(
+    'How long an open breaker refuses calls before letting one probe through.',
+    30000,
+    1,
+  ),
+  LLM_RETRY_ATTEMPTS: Int(
+    'Attempts per LLM call (1 = no retry), for connection errors, timeouts before the first token and 502/503/504.',
+    3,
+    1,
+    10,
+  ),
+  LLM_RETRY_BASE_MS: Int('Delay before the first retry; doubled each time, with jitter.', 1000, 0),
+  LLM_MAX_CONCURRENT: Int('Generations in flight per process; more wait in a queue.', 8, 1, 10000),
+  LLM_QUEUE_SIZE: Int('Generations that may wait for a slot; beyond, 503.', 100, 0, 100000),
+  LLM_MAX_CONCURRENT_PER_USER: Int(
+    'Generations in flight per user (or client address); beyond, 429.',
+    2,
+    1,
+    1000,
+  ),
+  LLM_MAX_TOKENS: Int('Largest max_tokens a request may ask for.', 4096, 1, 1000000),
+  CHAT_SYSTEM_PROMPT: Str(
+    'System prompt sent first in every conversation (empty: none).',
+    'You are a helpful assistant.',
+  ),
+  CHAT_CONTEXT_MESSAGES: Int(
+    'Most earlier messages of a session sent to the model with a new one.',
+    20,
+    0,
+    1000,
+  ),
+  CHAT_CONTEXT_CHARS: Int('Most characters of earlier messages sent to the model.', 16000, 0),
+  CHAT_MAX_MESSAGE_CHARS: Int('Longest chat message accepted (400 beyond).', 5000, 1, 1000000),
+  ALLOW_ANONYMOUS_CHAT: Bool('Let clients without a token chat (their sessions cannot be read back).', true),
+  CHAT_SSE_KEEPALIVE_MS: Int(
+    'Interval of SSE keep-alive comments while a streamed answer is open.',
+    15000,
+    100,
+  ),
 });
 
 export type Env = Static<typeof EnvSchema>;
@@ -187,7 +251,30 @@ export interface Config {
     frontendUrl: string;
     outbox: { pollMs: number; retryBaseMs: number; maxAttempts: number };
   };
-  llm: { ollamaUrl: string };
+  llm: {
+    provider: Env['LLM_PROVIDER'];
+    ollamaUrl: string;
+    openaiBaseUrl: string;
+    openaiApiKey: string | undefined;
+    defaultModel: string;
+    keepAlive: string | undefined;
+    numCtx: number;
+    timeouts: { connectMs: number; firstTokenMs: number; idleMs: number; totalMs: number };
+    breaker: { threshold: number; openMs: number };
+    retry: { attempts: number; baseMs: number };
+    maxConcurrent: number;
+    queueSize: number;
+    maxConcurrentPerUser: number;
+    maxTokens: number;
+  };
+  chat: {
+    systemPrompt: string;
+    contextMessages: number;
+    contextChars: number;
+    maxMessageChars: number;
+    allowAnonymous: boolean;
+    keepAliveMs: number;
+  };
 }
 
 export interface SmtpConfig {
@@ -372,6 +459,38 @@ function ollamaUrl(env: Env, problems: string[]): string {
   return url.replace(/\/+$/, '');
 }
 
+function llmConfig(env: Env, problems: string[]): Config['llm'] {
+  const openaiBaseUrl = env.OPENAI_BASE_URL.trim().replace(/\/+$/, '');
+  try {
+    const parsed = new URL(openaiBaseUrl);
+    if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw new Error('protocol');
+  } catch {
+    problems.push(`OPENAI_BASE_URL: must be an http(s) URL (got ${JSON.stringify(env.OPENAI_BASE_URL)})`);
+  }
+  if (!env.DEFAULT_MODEL.trim()) problems.push('DEFAULT_MODEL: must not be empty');
+  return {
+    provider: env.LLM_PROVIDER,
+    ollamaUrl: ollamaUrl(env, problems),
+    openaiBaseUrl,
+    openaiApiKey: env.OPENAI_API_KEY,
+    defaultModel: env.DEFAULT_MODEL.trim(),
+    keepAlive: env.OLLAMA_KEEP_ALIVE,
+    numCtx: env.OLLAMA_NUM_CTX,
+    timeouts: {
+      connectMs: env.LLM_CONNECT_TIMEOUT_MS,
+      firstTokenMs: env.LLM_FIRST_TOKEN_TIMEOUT_MS,
+      idleMs: env.LLM_IDLE_TIMEOUT_MS,
+      totalMs: env.LLM_TOTAL_TIMEOUT_MS,
+    },
+    breaker: { threshold: env.LLM_BREAKER_THRESHOLD, openMs: env.LLM_BREAKER_OPEN_MS },
+    retry: { attempts: env.LLM_RETRY_ATTEMPTS, baseMs: env.LLM_RETRY_BASE_MS },
+    maxConcurrent: env.LLM_MAX_CONCURRENT,
+    queueSize: env.LLM_QUEUE_SIZE,
+    maxConcurrentPerUser: env.LLM_MAX_CONCURRENT_PER_USER,
+    maxTokens: env.LLM_MAX_TOKENS,
+  };
+}
+
 /** A mailbox address: something@domain, without spaces or angle brackets (they would break the From header). */
 const MAIL_ADDRESS = /^[^\s@<>"]+@[^\s@<>"]+$/;
 
@@ -476,7 +595,7 @@ export function parseConfig(rawEnv: Record<string, string | undefined>, version 
   } else if (env.JWT_SECRET_KEY && env.JWT_SECRET_KEY.length < MIN_SECRET_LENGTH) {
     problems.push(`JWT_SECRET_KEY: must be at least ${MIN_SECRET_LENGTH} characters`);
   }
-  const llm = { ollamaUrl: ollamaUrl(env, problems) };
+  const llm = llmConfig(env, problems);
   const mail = mailConfig(env, problems);
   if (problems.length > 0) throw new ConfigError(problems);
 
@@ -517,6 +636,14 @@ export function parseConfig(rawEnv: Record<string, string | undefined>, version 
     },
     mail,
     llm,
+    chat: {
+      systemPrompt: env.CHAT_SYSTEM_PROMPT,
+      contextMessages: env.CHAT_CONTEXT_MESSAGES,
+      contextChars: env.CHAT_CONTEXT_CHARS,
+      maxMessageChars: env.CHAT_MAX_MESSAGE_CHARS,
+      allowAnonymous: env.ALLOW_ANONYMOUS_CHAT,
+      keepAliveMs: env.CHAT_SSE_KEEPALIVE_MS,
+    },
   };
 }
 
