@@ -18,6 +18,8 @@ import securityHeaders, { applySecurityHeaders } from './platform/security-heade
 import shutdownGate from './platform/shutdown-gate.js';
 import { schemaController } from './platform/validation.js';
 import { authPlugin } from './modules/auth/index.js';
+import { chatPlugin } from './modules/chat/index.js';
+import { llmPlugin } from './modules/llm/index.js';
 import { mailPlugin } from './modules/mail/index.js';
 import { rootRoutes } from './modules/root/root.routes.js';
 
@@ -88,6 +90,14 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
 
     await app.register(rootRoutes, { appName: config.app.name, version: config.app.version });
     await app.register(authPlugin, { auth: config.auth, frontendUrl: config.mail.frontendUrl, clock });
+    await app.register(llmPlugin, { config: config.llm });
+    await app.register(chatPlugin, {
+      chat: config.chat,
+      maxTokens: config.llm.maxTokens,
+      // The auth plugin has already refused to start without a secret.
+      cursorSecret: config.auth.jwtSecret ?? '',
+      clock,
+    });
   } catch (error) {
     // What the plugins loaded so far opened (a database pool, say) must not outlive a failed start.
     await app.close().catch(() => undefined);

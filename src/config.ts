@@ -5,10 +5,13 @@ import path from 'node:path';
 import { Type, type Static, type TSchema } from 'typebox';
 import { Value } from 'typebox/value';
 
+/** A union of string literals; Unsafe carries the literal type, which `values.map` would lose (it became never). */
 const Enum = <T extends string>(values: readonly T[], description: string, def: T) =>
-  Type.Union(
-    values.map((v) => Type.Literal(v)),
-    { description, default: def },
+  Type.Unsafe<T>(
+    Type.Union(
+      values.map((v) => Type.Literal(v)),
+      { description, default: def },
+    ),
   );
 
 const Int = (description: string, def: number, minimum: number, maximum = Number.MAX_SAFE_INTEGER) =>

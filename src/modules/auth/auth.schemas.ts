@@ -1,6 +1,7 @@
 // Request and response shapes of /api/v1/auth, as the original's (reference §3.2), with its loose spots closed:
 // usernames are 3–32 of [A-Za-z0-9_.-] (HTML is refused, not stored escaped), client-sent privilege flags ignored.
 import { Type, type Static } from 'typebox';
+import { OffsetQuery } from '../../platform/pagination.js';
 import type { UserRecord } from './user.repository.js';
 
 export const USERNAME_PATTERN = '^[A-Za-z0-9_.-]{3,32}$';
@@ -103,8 +104,7 @@ export const AdminUserResponse = Type.Object({
 });
 
 export const UserListQuery = Type.Object({
-  skip: Type.Integer({ minimum: 0, default: 0 }),
-  limit: Type.Integer({ minimum: 1, maximum: 500, default: 50 }),
+  ...OffsetQuery.properties,
   search: Type.Optional(
     Type.String({
       minLength: 1,

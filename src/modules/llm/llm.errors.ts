@@ -28,7 +28,9 @@ export class LlmTimeoutError extends LlmError {
     readonly phase: 'first_token' | 'idle' | 'total',
     provider: string,
   ) {
-    const what = { first_token: 'before the first token', idle: 'between two chunks', total: 'overall' }[phase];
+    const what = { first_token: 'before the first token', idle: 'between two chunks', total: 'overall' }[
+      phase
+    ];
     super(`The ${provider} service timed out (${what})`, { status: 504, code: 'llm_timeout' });
   }
   get retryable(): boolean {

@@ -29,8 +29,7 @@ export interface TokenUsage {
 
 /** A streamed answer: text pieces, then one final event with the usage the server reported. */
 export type GenerationEvent =
-  | { type: 'token'; text: string }
-  | { type: 'done'; usage: TokenUsage; model: string };
+  { type: 'token'; text: string } | { type: 'done'; usage: TokenUsage; model: string };
 
 export interface ModelInfo {
   name: string;

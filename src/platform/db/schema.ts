@@ -80,10 +80,42 @@ export interface EmailOutboxTable {
   sent_at: NullableTimestamp;
 }
 
+export type ChatMessageStatus = 'complete' | 'partial' | 'error';
+export type ChatMessageRole = 'user' | 'assistant' | 'system';
+
+export interface ChatSessionsTable {
+  id: string;
+  user_id: number | null;
+  title: string | null;
+  title_is_custom: Flag;
+  model: string;
+  agent: string | null;
+  message_count: Generated<number>;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+  last_message_at: Timestamp;
+}
+
+export interface ChatMessagesTable {
+  id: Generated<number>;
+  session_id: string;
+  role: ChatMessageRole;
+  content: string;
+  model: string | null;
+  prompt_tokens: number | null;
+  completion_tokens: number | null;
+  status: ColumnType<ChatMessageStatus, ChatMessageStatus | undefined, ChatMessageStatus>;
+  error: string | null;
+  user_id: number | null;
+  created_at: Timestamp;
+}
+
 export interface DB {
   users: UsersTable;
   refresh_tokens: RefreshTokensTable;
   one_time_tokens: OneTimeTokensTable;
   revoked_access_tokens: RevokedAccessTokensTable;
   email_outbox: EmailOutboxTable;
+  chat_sessions: ChatSessionsTable;
+  chat_messages: ChatMessagesTable;
 }

@@ -29,6 +29,7 @@ const USER_COLUMNS = [
 ];
 
 const AUTH_TABLES = ['email_outbox', 'one_time_tokens', 'refresh_tokens', 'revoked_access_tokens'];
+const CHAT_TABLES = ['chat_messages', 'chat_sessions'];
 
 async function tableNames(database: Database): Promise<string[]> {
   const tables = await database.db.introspection.getTables();
@@ -75,7 +76,7 @@ describeEachDialect('migrations', (dialect) => {
     expect(column('is_active')).toMatchObject({ isNullable: false, hasDefaultValue: true });
     expect(column('account_locked_until')).toMatchObject({ isNullable: true });
     expect(column('session_version')).toMatchObject({ isNullable: false, hasDefaultValue: true });
-    expect(await tableNames(database)).toEqual(expect.arrayContaining([...AUTH_TABLES, 'users']));
+    expect(await tableNames(database)).toEqual(expect.arrayContaining([...AUTH_TABLES, ...CHAT_TABLES, 'users']));
   });
 
   it('fills the column defaults of a minimal row', async () => {
@@ -117,14 +118,14 @@ describeEachDialect('migrations', (dialect) => {
     const down = await migrateDown(database.db);
     expect(down).toEqual({ applied: [last] });
     expect(await pendingMigrations(database.db)).toEqual([last]);
-    if (last === '0002_auth') {
-      expect(await tableNames(database)).not.toContain('refresh_tokens');
-      const users = (await database.db.introspection.getTables()).find((t) => t.name === 'users');
-      expect(users?.columns.map((c) => c.name)).toEqual(USER_COLUMNS.slice(0, -1));
+    if (last === '0003_chat') {
+      expect(await tableNames(database)).not.toContain('chat_sessions');
+      expect(await tableNames(database)).not.toContain('chat_messages');
+      expect(await tableNames(database)).toContain('refresh_tokens');
     }
 
     expect(await migrateToLatest(database.db)).toEqual({ applied: [last] });
-    expect(await tableNames(database)).toEqual(expect.arrayContaining([...AUTH_TABLES, 'users']));
+    expect(await tableNames(database)).toEqual(expect.arrayContaining([...AUTH_TABLES, ...CHAT_TABLES, 'users']));
   });
 
   it('reports a failed migration by name, with its cause', async () => {

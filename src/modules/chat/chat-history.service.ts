@@ -1,0 +1,119 @@
+// Reading and managing stored conversations: a user's sessions (newest first, keyset pages), one session's messages
+// (the original's offset page, plus a keyset cursor), renaming and deleting. Only the owner sees a session: anyone
+// else gets the same 404 as for a session that does not exist.
+import type { Clock } from '../../lib/clock.js';
+import { BadRequestError } from '../../platform/errors.js';
+import type { DbExecutor } from '../../platform/db/transactions.js';
+import type { CursorCodec } from '../../platform/pagination.js';
+import { sanitizeUserText } from '../../platform/sanitize.js';
+import type { ChatMessageRecord, ChatRepository, ChatSessionRecord } from './chat.repository.js';
+import { sessionNotFound } from './chat.service.js';
+
+export interface ChatHistoryDeps {
+  db: DbExecutor;
+  chats: ChatRepository;
+  cursors: CursorCodec;
+  clock: Clock;
+}
+
+export interface SessionPage {
+  items: ChatSessionRecord[];
+  nextCursor: string | null;
+}
+
+export interface MessagePage {
+  session: ChatSessionRecord;
+  messages: ChatMessageRecord[];
+  total: number;
+  firstMessageAt: Date | null;
+  nextCursor: string | null;
+}
+
+const MAX_TITLE_CHARS = 80;
+
+export class ChatHistoryService {
+  constructor(private readonly deps: ChatHistoryDeps) {}
+
+  async listSessions(userId: number, page: { limit: number; cursor?: string }): Promise<SessionPage> {
+    const { db, chats, cursors } = this.deps;
+    const scope = `chat-sessions:${userId}`;
+    const after = page.cursor === undefined ? undefined : cursors.decode(page.cursor, scope);
+    const rows = await chats.listSessions(db, userId, {
+      // One more than asked tells whether there is a next page.
+      limit: page.limit + 1,
+      ...(after?.ts ? { after: { lastMessageAt: new Date(after.ts), id: String(after.id) } } : {}),
+    });
+    const items = rows.slice(0, page.limit);
+    const last = items.at(-1);
+    return {
+      items,
+      nextCursor:
+        rows.length > page.limit && last
+          ? cursors.encode({ id: last.id, ts: last.lastMessageAt.toISOString() }, scope)
+          : null,
+    };
+  }
+
+  async messages(
+    userId: number,
+    sessionId: string,
+    page: { limit: number; skip: number; cursor?: string },
+  ): Promise<MessagePage> {
+    const { db, chats, cursors } = this.deps;
+    const session = await this.owned(userId, sessionId);
+    const scope = `chat-messages:${session.id}`;
+    const after = page.cursor === undefined ? undefined : Number(cursors.decode(page.cursor, scope).id);
+    const [messages, total, firstMessageAt] = await Promise.all([
+      chats.listMessages(db, session.id, {
+        limit: page.limit,
+        ...(after === undefined ? { skip: page.skip } : { afterId: after }),
+      }),
+      chats.countMessages(db, session.id),
+      chats.firstMessageAt(db, session.id),
+    ]);
+    const last = messages.at(-1);
+    const hasMore = last !== undefined && (await this.hasMessageAfter(session.id, last.id));
+    return {
+      session,
+      messages,
+      total,
+      firstMessageAt,
+      nextCursor: hasMore && last ? cursors.encode({ id: last.id }, scope) : null,
+    };
+  }
+
+  async rename(userId: number, sessionId: string, title: string): Promise<ChatSessionRecord> {
+    const session = await this.owned(userId, sessionId);
+    const clean = sanitizeUserText(title).replace(/\s+/g, ' ').trim();
+    if (!clean) throw new BadRequestError('Title cannot be empty', 'empty_title');
+    if ([...clean].length > MAX_TITLE_CHARS)
+      throw new BadRequestError(
+        `Title exceeds maximum length of ${MAX_TITLE_CHARS} characters`,
+        'title_too_long',
+      );
+    const renamed = await this.deps.chats.renameSession(
+      this.deps.db,
+      session.id,
+      clean,
+      this.deps.clock.now(),
+    );
+    if (!renamed) throw sessionNotFound(sessionId);
+    return renamed;
+  }
+
+  async delete(userId: number, sessionId: string): Promise<number> {
+    const session = await this.owned(userId, sessionId);
+    return this.deps.chats.deleteSession(this.deps.db, session.id);
+  }
+
+  private async owned(userId: number, sessionId: string): Promise<ChatSessionRecord> {
+    const session = await this.deps.chats.findSession(this.deps.db, sessionId);
+    if (!session || session.userId !== userId) throw sessionNotFound(sessionId);
+    return session;
+  }
+
+  private async hasMessageAfter(sessionId: string, id: number): Promise<boolean> {
+    const next = await this.deps.chats.listMessages(this.deps.db, sessionId, { limit: 1, afterId: id });
+    return next.length > 0;
+  }
+}

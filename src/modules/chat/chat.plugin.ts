@@ -1,0 +1,60 @@
+// Composition of the chat module: repository, services and routes under /api/v1/chat and /api/v1/models.
+import type { FastifyPluginAsync } from 'fastify';
+import fp from 'fastify-plugin';
+import type { Config } from '../../config.js';
+import type { Clock } from '../../lib/clock.js';
+import { createCursorCodec } from '../../platform/pagination.js';
+import { ChatHistoryService } from './chat-history.service.js';
+import { createChatMetrics } from './chat.metrics.js';
+import { ChatRepository } from './chat.repository.js';
+import { chatRoutes } from './chat.routes.js';
+import { ChatService } from './chat.service.js';
+import { modelsRoutes } from './models.routes.js';
+
+export interface ChatPluginOptions {
+  chat: Config['chat'];
+  maxTokens: number;
+  /** Signs pagination cursors (the JWT secret: a cursor is only ever read back by this server). */
+  cursorSecret: string;
+  clock: Clock;
+}
+
+/** The original's temperature when a request sends none (0 is kept as 0: the original turned it into 0.7). */
+const DEFAULT_TEMPERATURE = 0.7;
+
+const chatPlugin: FastifyPluginAsync<ChatPluginOptions> = async (app, opts) => {
+  const db = app.database.db;
+  const chats = new ChatRepository();
+  const chat = new ChatService({
+    db,
+    chats,
+    llm: app.llm,
+    clock: opts.clock,
+    metrics: createChatMetrics(app.metrics.registry),
+    settings: {
+      systemPrompt: opts.chat.systemPrompt,
+      contextMessages: opts.chat.contextMessages,
+      contextChars: opts.chat.contextChars,
+      maxMessageChars: opts.chat.maxMessageChars,
+      allowAnonymous: opts.chat.allowAnonymous,
+      defaultTemperature: DEFAULT_TEMPERATURE,
+    },
+  });
+  const history = new ChatHistoryService({
+    db,
+    chats,
+    cursors: createCursorCodec(opts.cursorSecret),
+    clock: opts.clock,
+  });
+  await app.register(chatRoutes, {
+    prefix: '/api/v1/chat',
+    chat,
+    history,
+    llm: app.llm,
+    maxTokens: opts.maxTokens,
+    keepAliveMs: opts.chat.keepAliveMs,
+  });
+  await app.register(modelsRoutes, { prefix: '/api/v1/models', llm: app.llm });
+};
+
+export default fp(chatPlugin, { name: 'chat', dependencies: ['database', 'metrics', 'llm', 'auth'] });

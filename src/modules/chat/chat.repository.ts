@@ -1,0 +1,243 @@
+// SQL of chat sessions and messages. Records come back with Dates and booleans whatever the dialect.
+import type { Selectable } from 'kysely';
+import { isUniqueViolation } from '../../platform/db/constraint-errors.js';
+import type {
+  ChatMessageRole,
+  ChatMessageStatus,
+  ChatMessagesTable,
+  ChatSessionsTable,
+} from '../../platform/db/schema.js';
+import type { DbExecutor } from '../../platform/db/transactions.js';
+import { toBool, toDate } from '../../platform/db/values.js';
+
+export interface ChatSessionRecord {
+  id: string;
+  userId: number | null;
+  title: string | null;
+  titleIsCustom: boolean;
+  model: string;
+  agent: string | null;
+  messageCount: number;
+  createdAt: Date;
+  updatedAt: Date;
+  lastMessageAt: Date;
+}
+
+export interface ChatMessageRecord {
+  id: number;
+  sessionId: string;
+  role: ChatMessageRole;
+  content: string;
+  model: string | null;
+  promptTokens: number | null;
+  completionTokens: number | null;
+  status: ChatMessageStatus;
+  error: string | null;
+  userId: number | null;
+  createdAt: Date;
+}
+
+export interface NewChatMessage {
+  sessionId: string;
+  role: ChatMessageRole;
+  content: string;
+  model?: string | null;
+  promptTokens?: number | null;
+  completionTokens?: number | null;
+  status?: ChatMessageStatus;
+  error?: string | null;
+  userId?: number | null;
+}
+
+function toSession(row: Selectable<ChatSessionsTable>): ChatSessionRecord {
+  return {
+    id: row.id,
+    userId: row.user_id,
+    title: row.title,
+    titleIsCustom: toBool(row.title_is_custom),
+    model: row.model,
+    agent: row.agent,
+    messageCount: row.message_count,
+    createdAt: toDate(row.created_at),
+    updatedAt: toDate(row.updated_at),
+    lastMessageAt: toDate(row.last_message_at),
+  };
+}
+
+function toMessage(row: Selectable<ChatMessagesTable>): ChatMessageRecord {
+  return {
+    id: row.id,
+    sessionId: row.session_id,
+    role: row.role,
+    content: row.content,
+    model: row.model,
+    promptTokens: row.prompt_tokens,
+    completionTokens: row.completion_tokens,
+    status: row.status,
+    error: row.error,
+    userId: row.user_id,
+    createdAt: toDate(row.created_at),
+  };
+}
+
+export class ChatRepository {
+  async findSession(db: DbExecutor, id: string): Promise<ChatSessionRecord | undefined> {
+    const row = await db.selectFrom('chat_sessions').selectAll().where('id', '=', id).executeTakeFirst();
+    return row && toSession(row);
+  }
+
+  /** The new session, or 'duplicate' when a concurrent request created one with this id first. */
+  async createSession(
+    db: DbExecutor,
+    session: { id: string; userId: number | null; model: string; title: string | null },
+    now: Date,
+  ): Promise<ChatSessionRecord | 'duplicate'> {
+    try {
+      const row = await db
+        .insertInto('chat_sessions')
+        .values({
+          id: session.id,
+          user_id: session.userId,
+          model: session.model,
+          title: session.title,
+          title_is_custom: false,
+          created_at: now,
+          updated_at: now,
+          last_message_at: now,
+        })
+        .returningAll()
+        .executeTakeFirstOrThrow();
+      return toSession(row);
+    } catch (error) {
+      if (isUniqueViolation(error)) return 'duplicate';
+      throw error;
+    }
+  }
+
+  /** Adds a message and counts it on its session (last activity, model, and a title if it has none yet). */
+  async addMessage(db: DbExecutor, message: NewChatMessage, now: Date, title?: string): Promise<number> {
+    const row = await db
+      .insertInto('chat_messages')
+      .values({
+        session_id: message.sessionId,
+        role: message.role,
+        content: message.content,
+        model: message.model ?? null,
+        prompt_tokens: message.promptTokens ?? null,
+        completion_tokens: message.completionTokens ?? null,
+        status: message.status ?? 'complete',
+        error: message.error ?? null,
+        user_id: message.userId ?? null,
+        created_at: now,
+      })
+      .returning('id')
+      .executeTakeFirstOrThrow();
+    await db
+      .updateTable('chat_sessions')
+      .set((eb) => ({
+        message_count: eb('message_count', '+', 1),
+        last_message_at: now,
+        updated_at: now,
+        ...(message.model ? { model: message.model } : {}),
+        ...(title === undefined ? {} : { title: eb.fn.coalesce('title', eb.val(title)) }),
+      }))
+      .where('id', '=', message.sessionId)
+      .execute();
+    return row.id;
+  }
+
+  /** The last `limit` messages of a session (oldest first), for the model's context. */
+  async recentMessages(db: DbExecutor, sessionId: string, limit: number): Promise<ChatMessageRecord[]> {
+    if (limit === 0) return [];
+    const rows = await db
+      .selectFrom('chat_messages')
+      .selectAll()
+      .where('session_id', '=', sessionId)
+      .orderBy('id', 'desc')
+      .limit(limit)
+      .execute();
+    return rows.map(toMessage).reverse();
+  }
+
+  /** A page of a session's messages, oldest first: by offset, or after the message `afterId` (keyset). */
+  async listMessages(
+    db: DbExecutor,
+    sessionId: string,
+    page: { limit: number; skip?: number; afterId?: number },
+  ): Promise<ChatMessageRecord[]> {
+    let query = db.selectFrom('chat_messages').selectAll().where('session_id', '=', sessionId);
+    if (page.afterId !== undefined) query = query.where('id', '>', page.afterId);
+    const rows = await query
+      .orderBy('id')
+      .limit(page.limit)
+      .offset(page.skip ?? 0)
+      .execute();
+    return rows.map(toMessage);
+  }
+
+  async countMessages(db: DbExecutor, sessionId: string): Promise<number> {
+    const row = await db
+      .selectFrom('chat_messages')
+      .select((eb) => eb.fn.countAll<number | string | bigint>().as('n'))
+      .where('session_id', '=', sessionId)
+      .executeTakeFirstOrThrow();
+    return Number(row.n);
+  }
+
+  async firstMessageAt(db: DbExecutor, sessionId: string): Promise<Date | null> {
+    const row = await db
+      .selectFrom('chat_messages')
+      .select('created_at')
+      .where('session_id', '=', sessionId)
+      .orderBy('id')
+      .limit(1)
+      .executeTakeFirst();
+    return row ? toDate(row.created_at) : null;
+  }
+
+  /** A user's sessions, most recently active first, after the keyset position `after` when given. */
+  async listSessions(
+    db: DbExecutor,
+    userId: number,
+    page: { limit: number; after?: { lastMessageAt: Date; id: string } },
+  ): Promise<ChatSessionRecord[]> {
+    let query = db.selectFrom('chat_sessions').selectAll().where('user_id', '=', userId);
+    const after = page.after;
+    if (after) {
+      query = query.where((eb) =>
+        eb.or([
+          eb('last_message_at', '<', after.lastMessageAt),
+          eb.and([eb('last_message_at', '=', after.lastMessageAt), eb('id', '<', after.id)]),
+        ]),
+      );
+    }
+    const rows = await query
+      .orderBy('last_message_at', 'desc')
+      .orderBy('id', 'desc')
+      .limit(page.limit)
+      .execute();
+    return rows.map(toSession);
+  }
+
+  async renameSession(
+    db: DbExecutor,
+    id: string,
+    title: string,
+    now: Date,
+  ): Promise<ChatSessionRecord | undefined> {
+    const row = await db
+      .updateTable('chat_sessions')
+      .set({ title, title_is_custom: true, updated_at: now })
+      .where('id', '=', id)
+      .returningAll()
+      .executeTakeFirst();
+    return row && toSession(row);
+  }
+
+  /** Deletes the session and its messages; returns how many messages went with it. */
+  async deleteSession(db: DbExecutor, id: string): Promise<number> {
+    const count = await this.countMessages(db, id);
+    await db.deleteFrom('chat_sessions').where('id', '=', id).execute();
+    return count;
+  }
+}

@@ -1,0 +1,294 @@
+// /api/v1/chat: the original's three message endpoints (one handler), JSON or SSE answers, the caller's stored
+// sessions, and the provider's models and health.
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { mapError } from '../../platform/error-handler.js';
+import { CursorQuery } from '../../platform/pagination.js';
+import { openSse } from '../../platform/sse.js';
+import { caller as authenticated } from '../auth/index.js';
+import type { LlmService } from '../llm/index.js';
+import type { ChatHistoryService } from './chat-history.service.js';
+import {
+  ChatHealth,
+  ChatModels,
+  ChatResponse,
+  RenameBody,
+  SessionCleared,
+  SessionIdParams,
+  SessionList,
+  SessionMessagesPage,
+  SessionMessagesQuery,
+  SessionSummary,
+  chatMessageBody,
+} from './chat.schemas.js';
+import type { ChatCaller, ChatEvent, ChatInput, ChatService } from './chat.service.js';
+import { errorText, messageItem, sessionSummary } from './chat.views.js';
+
+export interface ChatRoutesOptions {
+  chat: ChatService;
+  history: ChatHistoryService;
+  llm: LlmService;
+  maxTokens: number;
+  keepAliveMs: number;
+}
+
+const tags = ['chat'];
+const security = [{ bearerAuth: [] }];
+
+function chatCaller(request: FastifyRequest): ChatCaller {
+  const userId = request.auth?.user.id ?? null;
+  return {
+    userId,
+    limitKey: userId === null ? `ip:${request.ip}` : `user:${userId}`,
+    requestId: request.id,
+  };
+}
+
+/** Aborted when the client goes away before its answer is complete: the upstream generation is cancelled. */
+function clientGone(reply: FastifyReply): AbortSignal {
+  const controller = new AbortController();
+  reply.raw.once('close', () => {
+    if (!reply.raw.writableFinished) controller.abort(new Error('the client disconnected'));
+  });
+  return controller.signal;
+}
+
+export const chatRoutes: FastifyPluginAsyncTypebox<ChatRoutesOptions> = async (app, opts) => {
+  const { chat, history, llm, keepAliveMs } = opts;
+  const body = chatMessageBody(opts.maxTokens);
+
+  const answer = async (request: FastifyRequest, reply: FastifyReply) => {
+    const input = request.body as ChatInput & {
+      stream?: boolean | null;
+      max_tokens?: number | null;
+      session_id?: string | null;
+    };
+    const events = chat.converse(
+      chatCaller(request),
+      {
+        message: input.message,
+        sessionId: input.session_id ?? null,
+        model: input.model ?? null,
+        temperature: input.temperature ?? null,
+        maxTokens: input.max_tokens ?? null,
+      },
+      clientGone(reply),
+    );
+    if (!input.stream) {
+      let end: Extract<ChatEvent, { type: 'end' }> | undefined;
+      for await (const event of events) if (event.type === 'end') end = event;
+      if (!end) throw new Error('the chat ended without its answer');
+      return {
+        response: end.text,
+        session_id: end.sessionId,
+        model: end.model,
+        status: 'success' as const,
+        timestamp: end.finishedAt.toISOString(),
+        response_time: (end.finishedAt.getTime() - end.startedAt.getTime()) / 1000,
+        message_id: end.messageId,
+        usage: { prompt_tokens: end.usage.promptTokens, completion_tokens: end.usage.completionTokens },
+      };
+    }
+    // Until the user's message is stored (validation, ownership, limits, an open breaker) errors are plain JSON
+    // answers; after that the stream is open and they travel as an `error` event.
+    const first = await events.next();
+    if (first.done || first.value.type !== 'start') throw new Error('the chat did not start');
+    const sse = openSse(reply, keepAliveMs);
+    sse.send('start', {
+      session_id: first.value.sessionId,
+      model: first.value.model,
+      user_message_id: first.value.userMessageId,
+      request_id: request.id,
+    });
+    try {
+      for await (const event of events) {
+        if (sse.closed) break;
+        if (event.type === 'token') sse.send('token', { content: event.text });
+        else if (event.type === 'end')
+          sse.send('end', {
+            session_id: event.sessionId,
+            message_id: event.messageId,
+            model: event.model,
+            usage: {
+              prompt_tokens: event.usage.promptTokens,
+              completion_tokens: event.usage.completionTokens,
+            },
+            response_time: (event.finishedAt.getTime() - event.startedAt.getTime()) / 1000,
+          });
+      }
+    } catch (error) {
+      const mapped = mapError(error);
+      if (mapped.status >= 500 && !(mapped.code.startsWith('llm_') || mapped.code === 'model_not_found'))
+        request.log.error({ err: error }, 'chat stream failed');
+      sse.send('error', {
+        detail: mapped.detail,
+        code: mapped.code,
+        status: mapped.status,
+        request_id: request.id,
+      });
+    } finally {
+      sse.close();
+    }
+    return reply;
+  };
+
+  const post = {
+    preHandler: app.optionalAuth,
+    schema: {
+      tags,
+      summary: 'Send a message; the answer as JSON, or as server-sent events with "stream": true',
+      security,
+      body,
+      response: { 200: ChatResponse },
+    },
+  };
+  app.post('/', post, answer);
+  app.post('/message', post, answer);
+  app.post('/send', post, answer);
+
+  app.get(
+    '/sessions',
+    {
+      preHandler: app.authenticate,
+      schema: {
+        tags,
+        summary: 'Your chat sessions, most recently active first',
+        security,
+        querystring: CursorQuery,
+        response: { 200: SessionList },
+      },
+    },
+    async (request) => {
+      const page = await history.listSessions(authenticated(request).user.id, {
+        limit: request.query.limit,
+        ...(request.query.cursor === undefined ? {} : { cursor: request.query.cursor }),
+      });
+      return {
+        items: page.items.map(sessionSummary),
+        next_cursor: page.nextCursor,
+        has_more: page.nextCursor !== null,
+      };
+    },
+  );
+
+  app.get(
+    '/sessions/:session_id',
+    {
+      preHandler: app.authenticate,
+      schema: {
+        tags,
+        summary: 'A page of a session’s messages (skip/limit, or cursor)',
+        security,
+        params: SessionIdParams,
+        querystring: SessionMessagesQuery,
+        response: { 200: SessionMessagesPage },
+      },
+    },
+    async (request) => {
+      const { skip, limit, cursor } = request.query;
+      const page = await history.messages(authenticated(request).user.id, request.params.session_id, {
+        skip,
+        limit,
+        ...(cursor === undefined ? {} : { cursor }),
+      });
+      return {
+        session_id: page.session.id,
+        title: page.session.title,
+        messages: page.messages.map(messageItem),
+        total: page.total,
+        skip,
+        limit,
+        has_more: cursor === undefined ? skip + limit < page.total : page.nextCursor !== null,
+        page: Math.floor(skip / limit) + 1,
+        total_pages: Math.ceil(page.total / limit),
+        created_at: page.firstMessageAt?.toISOString() ?? null,
+        next_cursor: page.nextCursor,
+      };
+    },
+  );
+
+  app.patch(
+    '/sessions/:session_id',
+    {
+      preHandler: app.authenticate,
+      schema: {
+        tags,
+        summary: 'Rename a session',
+        security,
+        params: SessionIdParams,
+        body: RenameBody,
+        response: { 200: SessionSummary },
+      },
+    },
+    async (request) =>
+      sessionSummary(
+        await history.rename(authenticated(request).user.id, request.params.session_id, request.body.title),
+      ),
+  );
+
+  app.delete(
+    '/sessions/:session_id',
+    {
+      preHandler: app.authenticate,
+      schema: {
+        tags,
+        summary: 'Delete a session',
+        security,
+        params: SessionIdParams,
+        response: { 200: SessionCleared },
+      },
+    },
+    async (request) => {
+      const id = request.params.session_id;
+      const deleted = await history.delete(authenticated(request).user.id, id);
+      return { status: 'success' as const, message: `Session ${id} cleared`, messages_deleted: deleted };
+    },
+  );
+
+  app.get(
+    '/models',
+    { schema: { tags, summary: 'Models of the LLM server', response: { 200: ChatModels } } },
+    async (request) => {
+      const base = { ollama_url: llm.baseUrl, provider: llm.providerName };
+      try {
+        const models = await llm.listModels({ requestId: request.id });
+        return {
+          ...base,
+          models: models.map((m) => ({ name: m.name, size: m.size, modified: m.modifiedAt })),
+          count: models.length,
+          available: true,
+        };
+      } catch (error) {
+        return { ...base, models: [], count: 0, available: false, error: errorText(error) };
+      }
+    },
+  );
+
+  app.get(
+    '/health',
+    { schema: { tags, summary: 'Whether the LLM server answers', response: { 200: ChatHealth } } },
+    async (request) => {
+      const base = {
+        ollama_url: llm.baseUrl,
+        provider: llm.providerName,
+        circuit_breaker: llm.breakerState(),
+      };
+      try {
+        const models = await llm.listModels({ requestId: request.id });
+        return {
+          ...base,
+          status: 'healthy' as const,
+          model_count: models.length,
+          timestamp: new Date().toISOString(),
+        };
+      } catch (error) {
+        return {
+          ...base,
+          status: 'unhealthy' as const,
+          error: errorText(error),
+          timestamp: new Date().toISOString(),
+        };
+      }
+    },
+  );
+};

@@ -1,0 +1,139 @@
+// Shapes of /api/v1/chat and /api/v1/models/: the original's (reference §4.2, §6.1), with message ids, usage, status
+// and keyset cursors added.
+import { Type } from 'typebox';
+import { Cursor, OffsetQuery } from '../../platform/pagination.js';
+
+/** The original accepted any string; ids are kept to what fits a URL path segment and the column. */
+export const SESSION_ID_PATTERN = '^[A-Za-z0-9_.:-]{1,64}$';
+/**
+ * Model names as Ollama and OpenAI-compatible servers spell them (llama3.1:8b, hf.co/org/repo:Q4_K_M, org/model);
+ * empty means the default. Nothing that could carry markup into an error message.
+ */
+export const MODEL_PATTERN = '^[A-Za-z0-9._:/@+-]{0,255}$';
+
+export function chatMessageBody(maxTokens: number) {
+  return Type.Object({
+    message: Type.String({ description: 'Trimmed; empty or over CHAT_MAX_MESSAGE_CHARS is a 400.' }),
+    user_id: Type.Optional(
+      Type.Union([Type.String(), Type.Null()], { description: 'Ignored (as the original).' }),
+    ),
+    session_id: Type.Optional(
+      Type.Union([Type.String({ pattern: SESSION_ID_PATTERN }), Type.Null()], {
+        description: 'Continue this session (yours), or start one with this id; a new UUID when absent.',
+      }),
+    ),
+    model: Type.Optional(Type.Union([Type.String({ pattern: MODEL_PATTERN }), Type.Null()])),
+    stream: Type.Optional(Type.Union([Type.Boolean(), Type.Null()], { description: 'true: answer as SSE.' })),
+    temperature: Type.Optional(Type.Union([Type.Number({ minimum: 0, maximum: 2 }), Type.Null()])),
+    max_tokens: Type.Optional(Type.Union([Type.Integer({ minimum: 1, maximum: maxTokens }), Type.Null()])),
+  });
+}
+
+const Usage = Type.Object({
+  prompt_tokens: Type.Union([Type.Integer(), Type.Null()]),
+  completion_tokens: Type.Union([Type.Integer(), Type.Null()]),
+});
+
+export const ChatResponse = Type.Object({
+  response: Type.String(),
+  session_id: Type.String(),
+  model: Type.String(),
+  status: Type.Literal('success'),
+  timestamp: Type.String(),
+  response_time: Type.Number({ description: 'Seconds.' }),
+  message_id: Type.Integer(),
+  usage: Usage,
+});
+
+export const SessionIdParams = Type.Object({ session_id: Type.String({ pattern: SESSION_ID_PATTERN }) });
+
+export const ChatMessageItem = Type.Object({
+  id: Type.Integer(),
+  role: Type.String(),
+  content: Type.String(),
+  timestamp: Type.String(),
+  model: Type.Union([Type.String(), Type.Null()]),
+  status: Type.String({ description: 'complete, partial (the stream broke or the client left) or error.' }),
+  error: Type.Union([Type.String(), Type.Null()]),
+  usage: Usage,
+});
+
+export const SessionMessagesQuery = Type.Object({ ...OffsetQuery.properties, cursor: Type.Optional(Cursor) });
+
+export const SessionMessagesPage = Type.Object({
+  session_id: Type.String(),
+  title: Type.Union([Type.String(), Type.Null()]),
+  messages: Type.Array(ChatMessageItem),
+  total: Type.Integer(),
+  skip: Type.Integer(),
+  limit: Type.Integer(),
+  has_more: Type.Boolean(),
+  page: Type.Integer(),
+  total_pages: Type.Integer(),
+  created_at: Type.Union([Type.String(), Type.Null()]),
+  next_cursor: Type.Union([Type.String(), Type.Null()]),
+});
+
+export const SessionSummary = Type.Object({
+  session_id: Type.String(),
+  title: Type.Union([Type.String(), Type.Null()]),
+  model: Type.String(),
+  message_count: Type.Integer(),
+  created_at: Type.String(),
+  last_activity: Type.String(),
+});
+
+export const SessionList = Type.Object({
+  items: Type.Array(SessionSummary),
+  next_cursor: Type.Union([Type.String(), Type.Null()]),
+  has_more: Type.Boolean(),
+});
+
+export const RenameBody = Type.Object({ title: Type.String({ minLength: 1, maxLength: 400 }) });
+
+export const SessionCleared = Type.Object({
+  status: Type.Literal('success'),
+  message: Type.String(),
+  messages_deleted: Type.Integer(),
+});
+
+export const ChatModels = Type.Object({
+  models: Type.Array(
+    Type.Object({
+      name: Type.String(),
+      size: Type.Union([Type.Integer(), Type.Null()]),
+      modified: Type.Union([Type.String(), Type.Null()]),
+    }),
+  ),
+  count: Type.Integer(),
+  ollama_url: Type.String(),
+  provider: Type.String(),
+  available: Type.Boolean(),
+  error: Type.Optional(Type.String()),
+});
+
+export const ChatHealth = Type.Object({
+  status: Type.Union([Type.Literal('healthy'), Type.Literal('unhealthy')]),
+  ollama_url: Type.String(),
+  provider: Type.String(),
+  model_count: Type.Optional(Type.Integer()),
+  circuit_breaker: Type.String(),
+  error: Type.Optional(Type.String()),
+  timestamp: Type.String(),
+});
+
+export const ModelCatalog = Type.Object({
+  models: Type.Array(Type.String()),
+  available_detailed: Type.Array(
+    Type.Object({
+      name: Type.String(),
+      provider: Type.String(),
+      size: Type.Union([Type.Integer(), Type.Null()]),
+      available: Type.Boolean(),
+    }),
+  ),
+  count: Type.Integer(),
+  available: Type.Boolean(),
+  error: Type.Optional(Type.String()),
+  note: Type.String(),
+});

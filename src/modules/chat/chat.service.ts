@@ -1,0 +1,261 @@
+// A chat turn: validate, take the generation slots, store the user's message, send the conversation to the model,
+// stream the answer back sanitized, and store it — complete, partial (the stream broke or the client left) or error.
+// Nothing is lost on either side.
+import { randomUUID } from 'node:crypto';
+import type { Clock } from '../../lib/clock.js';
+import { BadRequestError, NotFoundError, UnauthorizedError } from '../../platform/errors.js';
+import type { DbExecutor } from '../../platform/db/transactions.js';
+import { StreamingSanitizer, sanitizeUserText } from '../../platform/sanitize.js';
+import type { ChatTurn, LlmService, TokenUsage } from '../llm/index.js';
+import type { ChatMetrics } from './chat.metrics.js';
+import type { ChatRepository, ChatSessionRecord } from './chat.repository.js';
+
+export interface ChatSettings {
+  systemPrompt: string;
+  contextMessages: number;
+  contextChars: number;
+  maxMessageChars: number;
+  allowAnonymous: boolean;
+  /** Temperature when a request sends none (the original's 0.7). */
+  defaultTemperature: number;
+}
+
+export interface ChatServiceDeps {
+  db: DbExecutor;
+  chats: ChatRepository;
+  llm: LlmService;
+  clock: Clock;
+  metrics: ChatMetrics;
+  settings: ChatSettings;
+}
+
+/** Who is chatting: a user, or an anonymous client known by its address (for the per-client generation limit). */
+export interface ChatCaller {
+  userId: number | null;
+  /** user:<id> or ip:<address>. */
+  limitKey: string;
+  requestId?: string;
+}
+
+export interface ChatInput {
+  message: string;
+  sessionId?: string | null;
+  model?: string | null;
+  temperature?: number | null;
+  maxTokens?: number | null;
+}
+
+export type ChatEvent =
+  | { type: 'start'; sessionId: string; model: string; userMessageId: number }
+  | { type: 'token'; text: string }
+  | {
+      type: 'end';
+      sessionId: string;
+      messageId: number;
+      model: string;
+      text: string;
+      usage: TokenUsage;
+      startedAt: Date;
+      finishedAt: Date;
+    };
+
+const TITLE_LENGTH = 80;
+
+function describe(error: unknown): string {
+  return error instanceof Error ? error.message || error.name : String(error);
+}
+
+export function sessionNotFound(id: string): NotFoundError {
+  return new NotFoundError(`Session ${id} not found`, 'session_not_found');
+}
+
+/** The first line of the first message, at most 80 characters: the session's title until it is renamed. */
+function titleFrom(text: string): string {
+  const line = text.split('\n', 1)[0]?.trim() ?? '';
+  const chars = [...line];
+  if (chars.length <= TITLE_LENGTH) return line;
+  // The text is sanitized (& < > escaped): a cut must not leave half an entity such as "&am".
+  return `${chars
+    .slice(0, TITLE_LENGTH - 1)
+    .join('')
+    .replace(/&[#a-zA-Z0-9]*$/, '')}…`;
+}
+
+export class ChatService {
+  constructor(private readonly deps: ChatServiceDeps) {}
+
+  /**
+   * Runs one chat turn as a stream of events: `start` once the user's message is stored, `token`s as they come
+   * (sanitized), `end` once the answer is stored. Errors before `start` leave nothing behind; after it, the answer is
+   * stored as `error` or `partial` before the error reaches the caller. Stopping the iteration early (the client
+   * left) stores what was generated as `partial`; the caller aborts `signal` to cancel the upstream call.
+   */
+  async *converse(caller: ChatCaller, input: ChatInput, signal: AbortSignal): AsyncGenerator<ChatEvent> {
+    const { llm, clock, metrics } = this.deps;
+    const text = this.validate(caller, input);
+    const model = llm.normaliseModel(input.model);
+    const session = await this.sessionFor(caller, input.sessionId ?? null, model);
+    const context = await this.contextOf(session.id);
+    const generation = await llm.start(
+      {
+        model,
+        messages: [...context, { role: 'user', content: text }],
+        temperature: input.temperature ?? this.deps.settings.defaultTemperature,
+        ...(input.maxTokens == null ? {} : { maxTokens: input.maxTokens }),
+        signal,
+        ...(caller.requestId ? { requestId: caller.requestId } : {}),
+      },
+      { key: caller.limitKey },
+    );
+
+    const startedAt = clock.now();
+    let userMessageId: number;
+    try {
+      userMessageId = await this.deps.chats.addMessage(
+        this.deps.db,
+        { sessionId: session.id, role: 'user', content: text, userId: caller.userId },
+        startedAt,
+        titleFrom(text),
+      );
+    } catch (error) {
+      // The slots taken by start() are released when its iteration ends: end it unread.
+      await generation[Symbol.asyncIterator]().return?.();
+      throw error;
+    }
+    metrics.message('user', 'complete');
+    yield { type: 'start', sessionId: session.id, model, userMessageId };
+
+    const sanitizer = new StreamingSanitizer();
+    let answer = '';
+    let finished = false;
+    let failure: unknown;
+    let usage: TokenUsage = { promptTokens: null, completionTokens: null };
+    let answeredModel = model;
+    try {
+      for await (const event of generation) {
+        if (event.type === 'token') {
+          const safe = sanitizer.push(event.text);
+          if (safe) {
+            answer += safe;
+            yield { type: 'token', text: safe };
+          }
+        } else {
+          usage = event.usage;
+          answeredModel = event.model || model;
+        }
+      }
+      const rest = sanitizer.end();
+      answer += rest;
+      if (rest) yield { type: 'token', text: rest };
+      finished = true;
+    } catch (error) {
+      failure = error;
+      throw error;
+    } finally {
+      // A failure, or the consumer stopped early (the client left): keep what was generated, and say why it ended.
+      if (!finished) {
+        const content = answer + sanitizer.end();
+        // The client leaving (an abort, or the consumer stopping early) is `partial` even before any token.
+        const clientLeft = signal.aborted || failure === undefined;
+        const status = content || clientLeft ? 'partial' : 'error';
+        const reason = clientLeft ? 'the client disconnected' : describe(failure);
+        await this.storeAnswer(session.id, { content, model: answeredModel, usage, status, error: reason });
+        metrics.message('assistant', status);
+      }
+    }
+    const messageId = await this.storeAnswer(session.id, {
+      content: answer,
+      model: answeredModel,
+      usage,
+      status: 'complete',
+      error: null,
+    });
+    metrics.message('assistant', 'complete');
+    yield {
+      type: 'end',
+      sessionId: session.id,
+      messageId,
+      model: answeredModel,
+      text: answer,
+      usage,
+      startedAt,
+      finishedAt: clock.now(),
+    };
+  }
+
+  private validate(caller: ChatCaller, input: ChatInput): string {
+    if (caller.userId === null && !this.deps.settings.allowAnonymous) throw new UnauthorizedError();
+    const trimmed = input.message.trim();
+    if (!trimmed) throw new BadRequestError('Message cannot be empty', 'empty_message');
+    const max = this.deps.settings.maxMessageChars;
+    if ([...trimmed].length > max)
+      throw new BadRequestError(`Message exceeds maximum length of ${max} characters`, 'message_too_long');
+    const text = sanitizeUserText(trimmed).trim();
+    // Only markup: nothing is left to say.
+    if (!text) throw new BadRequestError('Message cannot be empty', 'empty_message');
+    return text;
+  }
+
+  /** The caller's session with this id (created if new), or a new one. Someone else's session is a 404. */
+  private async sessionFor(caller: ChatCaller, id: string | null, model: string): Promise<ChatSessionRecord> {
+    const { db, chats, clock } = this.deps;
+    const sessionId = id ?? randomUUID();
+    const existing = id === null ? undefined : await chats.findSession(db, sessionId);
+    if (existing) {
+      if (existing.userId !== caller.userId) throw sessionNotFound(sessionId);
+      return existing;
+    }
+    const created = await chats.createSession(
+      db,
+      { id: sessionId, userId: caller.userId, model, title: null },
+      clock.now(),
+    );
+    if (created !== 'duplicate') return created;
+    // Created by a concurrent request between our read and our insert: the same ownership rule applies.
+    const raced = await chats.findSession(db, sessionId);
+    if (!raced || raced.userId !== caller.userId) throw sessionNotFound(sessionId);
+    return raced;
+  }
+
+  /** The system prompt, then the latest messages that fit CHAT_CONTEXT_MESSAGES and CHAT_CONTEXT_CHARS. */
+  private async contextOf(sessionId: string): Promise<ChatTurn[]> {
+    const { db, chats, settings } = this.deps;
+    const recent = await chats.recentMessages(db, sessionId, settings.contextMessages);
+    const turns: ChatTurn[] = [];
+    let chars = 0;
+    for (const message of recent.reverse()) {
+      // A failed answer has nothing the model said; its question stays (the user may be asking again).
+      if (message.status === 'error' || !message.content) continue;
+      chars += message.content.length;
+      if (chars > settings.contextChars) break;
+      turns.unshift({ role: message.role, content: message.content });
+    }
+    return settings.systemPrompt ? [{ role: 'system', content: settings.systemPrompt }, ...turns] : turns;
+  }
+
+  private async storeAnswer(
+    sessionId: string,
+    answer: {
+      content: string;
+      model: string;
+      usage: TokenUsage;
+      status: 'complete' | 'partial' | 'error';
+      error: string | null;
+    },
+  ): Promise<number> {
+    return this.deps.chats.addMessage(
+      this.deps.db,
+      {
+        sessionId,
+        role: 'assistant',
+        content: answer.content,
+        model: answer.model,
+        promptTokens: answer.usage.promptTokens,
+        completionTokens: answer.usage.completionTokens,
+        status: answer.status,
+        error: answer.error,
+      },
+      this.deps.clock.now(),
+    );
+  }
+}

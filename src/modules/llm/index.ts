@@ -1,0 +1,24 @@
+// What other modules may use of the llm module.
+export { LlmService, type LlmCaller, type LlmServiceDeps } from './llm.service.js';
+export { default as llmPlugin, type LlmPluginOptions } from './llm.plugin.js';
+export { createLlmMetrics, type BreakerState, type LlmMetrics } from './llm.metrics.js';
+export type {
+  ChatRole,
+  ChatTurn,
+  GenerationEvent,
+  GenerationRequest,
+  LlmProvider,
+  ModelInfo,
+  TokenUsage,
+} from './llm.port.js';
+export {
+  LlmBusyError,
+  LlmCircuitOpenError,
+  LlmError,
+  LlmProtocolError,
+  LlmTimeoutError,
+  LlmUnavailableError,
+  LlmUpstreamError,
+  LlmUserLimitError,
+  ModelNotFoundError,
+} from './llm.errors.js';

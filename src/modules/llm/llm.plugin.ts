@@ -1,0 +1,42 @@
+// Builds the LLM provider from config (unless one is given, as tests do), wraps it in LlmService and exposes that as
+// app.llm; the provider's connections close with the app.
+import type { FastifyPluginAsync } from 'fastify';
+import fp from 'fastify-plugin';
+import type { Config } from '../../config.js';
+import { createLlmMetrics } from './llm.metrics.js';
+import type { LlmProvider } from './llm.port.js';
+import { LlmService } from './llm.service.js';
+import { createLlmProvider } from './provider-factory.js';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    llm: LlmService;
+  }
+}
+
+export interface LlmPluginOptions {
+  config: Config['llm'];
+  /** A provider to use instead of the one config names; its owner closes it. */
+  provider?: LlmProvider;
+}
+
+const llmPlugin: FastifyPluginAsync<LlmPluginOptions> = async (app, opts) => {
+  let provider: LlmProvider;
+  if (opts.provider) {
+    provider = opts.provider;
+  } else {
+    const built = createLlmProvider(opts.config);
+    provider = built.provider;
+    // Its HTTP connections (an undici Agent) are this plugin's to close.
+    app.addHook('onClose', () => built.close());
+  }
+  const llm = new LlmService({
+    provider,
+    config: opts.config,
+    metrics: createLlmMetrics(app.metrics.registry),
+    logger: app.log.child({ module: 'llm' }),
+  });
+  app.decorate('llm', llm);
+};
+
+export default fp(llmPlugin, { name: 'llm', dependencies: ['metrics'] });

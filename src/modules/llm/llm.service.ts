@@ -1,0 +1,412 @@
+// The resilient face of the LLM port that chat uses: per-user and per-instance concurrency limits, a circuit breaker
+// per provider and retries before the first token, with their metrics. Free of HTTP: it throws LlmError subclasses.
+//
+// Bridging cockatiel (which wraps promises) and a streamed generation (an async iterator):
+// - Retries wrap *opening* the stream up to its first event. Until then nothing has reached the consumer, so trying
+//   again is invisible to it; after it, any failure surfaces as it is, after the tokens already yielded.
+// - The breaker decides admission and records outcomes: each generation runs `breaker.execute(() => verdict)` where
+//   `verdict` is a promise this service settles when the generation ends (resolved on completion, rejected with
+//   its error). The events themselves flow straight from the provider to the consumer, with no queue in between
+//   and the consumer's own back-pressure. Consuming the whole stream inside execute() would need a buffer and a
+//   second task per generation for the same effect.
+// - A client abort (or the consumer stopping early) counts as neither success nor failure: outside half-open the
+//   verdict is rejected with an error the breaker's filter ignores; an aborted half-open probe proved nothing, so
+//   its unsettled verdict passes to the next caller, who becomes the probe (cockatiel would close the circuit on
+//   an ignored error in half-open, and has no way to say "no outcome").
+// - An error that is not the server's fault (unknown model, HTTP 4xx: `breakerFailure` false) is ignored by the
+//   breaker while closed, and proves the server alive when it ends a half-open probe (cockatiel closes the circuit).
+import {
+  CircuitState,
+  ConsecutiveBreaker,
+  ExponentialBackoff,
+  circuitBreaker,
+  handleWhen,
+  retry,
+  type CircuitBreakerPolicy,
+  type RetryPolicy,
+} from 'cockatiel';
+import type { BaseLogger } from 'pino';
+import type { Config } from '../../config.js';
+import {
+  LlmBusyError,
+  LlmCircuitOpenError,
+  LlmError,
+  LlmProtocolError,
+  LlmUserLimitError,
+} from './llm.errors.js';
+import type { BreakerState, LlmMetrics } from './llm.metrics.js';
+import type { GenerationEvent, GenerationRequest, LlmProvider, ModelInfo } from './llm.port.js';
+
+export interface LlmServiceDeps {
+  provider: LlmProvider;
+  config: Config['llm'];
+  metrics: LlmMetrics;
+  logger?: Pick<BaseLogger, 'info' | 'warn'>;
+}
+
+/** Who asks: `key` is the user id, or the client address for anonymous chat (LLM_MAX_CONCURRENT_PER_USER). */
+export interface LlmCaller {
+  key: string;
+}
+
+type Outcome = { kind: 'success' } | { kind: 'error'; error: unknown } | { kind: 'aborted' };
+
+/** The breaker's pending verdict on one admitted call; `probe` when it is the half-open test call. */
+interface Verdict {
+  probe: boolean;
+  resolve(): void;
+  reject(error: unknown): void;
+}
+
+/** Settles an aborted call's verdict without counting it: the breaker's filter lets it through unrecorded. */
+class NotCounted extends Error {}
+
+const countsAgainstBreaker = (error: unknown): boolean =>
+  !(error instanceof NotCounted) && (error instanceof LlmError ? error.breakerFailure : true);
+
+const errorKind = (error: unknown): string => (error instanceof LlmError ? error.kind : 'unknown');
+
+function abortError(signal: AbortSignal | undefined): Error {
+  const reason: unknown = signal?.reason;
+  return reason instanceof Error ? reason : new DOMException('The operation was aborted', 'AbortError');
+}
+
+/**
+ * LLM_MAX_CONCURRENT slots with LLM_QUEUE_SIZE waiters in order. Not cockatiel's bulkhead: in 3.2.1 an aborted
+ * waiter keeps its place in the queue until its turn, and when its turn comes the free slot is not handed on, so
+ * the waiters behind it stall while a slot stays free.
+ */
+class InstanceSlots {
+  private active = 0;
+  private readonly waiting: (() => void)[] = [];
+
+  constructor(
+    private readonly capacity: number,
+    private readonly queueCapacity: number,
+    private readonly changed: (active: number, queued: number) => void,
+  ) {}
+
+  /** Resolves with the function that gives the slot back (idempotent). */
+  acquire(signal?: AbortSignal): Promise<() => void> {
+    if (this.active < this.capacity) {
+      this.active++;
+      this.changed(this.active, this.waiting.length);
+      return Promise.resolve(this.releaser());
+    }
+    if (this.waiting.length >= this.queueCapacity) return Promise.reject(new LlmBusyError());
+    return new Promise((resolve, reject) => {
+      const grant = () => {
+        signal?.removeEventListener('abort', leave);
+        resolve(this.releaser());
+      };
+      // A waiter whose client left gives its place up at once.
+      const leave = () => {
+        const place = this.waiting.indexOf(grant);
+        if (place >= 0) this.waiting.splice(place, 1);
+        this.changed(this.active, this.waiting.length);
+        reject(abortError(signal));
+      };
+      this.waiting.push(grant);
+      signal?.addEventListener('abort', leave, { once: true });
+      this.changed(this.active, this.waiting.length);
+    });
+  }
+
+  private releaser(): () => void {
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      // The slot passes straight to the first waiter, so a newcomer cannot overtake the queue.
+      const next = this.waiting.shift();
+      if (next) next();
+      else this.active--;
+      this.changed(this.active, this.waiting.length);
+    };
+  }
+}
+
+export class LlmService {
+  readonly providerName: string;
+  readonly baseUrl: string;
+  readonly defaultModel: string;
+  readonly #provider: LlmProvider;
+  readonly #config: Config['llm'];
+  readonly #metrics: LlmMetrics;
+  readonly #breaker: CircuitBreakerPolicy;
+  readonly #retry: RetryPolicy;
+  readonly #slots: InstanceSlots;
+  readonly #perUser = new Map<string, number>();
+  #openedAt = 0;
+  /** An aborted half-open probe's verdict, waiting for the next caller to carry it. */
+  #orphanedProbe: Verdict | undefined;
+
+  constructor({ provider, config, metrics, logger }: LlmServiceDeps) {
+    this.#provider = provider;
+    this.#config = config;
+    this.#metrics = metrics;
+    this.providerName = provider.name;
+    this.baseUrl = provider.baseUrl;
+    this.defaultModel = config.defaultModel;
+    const name = provider.name;
+
+    this.#breaker = circuitBreaker(handleWhen(countsAgainstBreaker), {
+      halfOpenAfter: config.breaker.openMs,
+      breaker: new ConsecutiveBreaker(config.breaker.threshold),
+    });
+    metrics.breakerState(name, 'closed');
+    // cockatiel reads Date.now() when it opens; so does this, just after, for the Retry-After of refusals.
+    this.#breaker.onBreak(() => {
+      this.#openedAt = Date.now();
+    });
+    this.#breaker.onStateChange((state) => {
+      const to = breakerStateOf(state);
+      metrics.breakerTransition(name, to);
+      if (to === 'open') logger?.warn({ provider: name }, 'LLM circuit breaker opened');
+      else
+        logger?.info({ provider: name }, `LLM circuit breaker ${to === 'closed' ? 'closed' : 'half-open'}`);
+      // An older call's failure re-opened the circuit while an aborted probe waited for a carrier: drop it.
+      if (state !== CircuitState.HalfOpen && this.#orphanedProbe) {
+        this.#orphanedProbe.reject(new NotCounted());
+        this.#orphanedProbe = undefined;
+      }
+    });
+
+    this.#retry = retry(
+      handleWhen((error) => error instanceof LlmError && error.retryable),
+      {
+        maxAttempts: config.retry.attempts - 1,
+        // Decorrelated jitter around baseMs, 2×, 4×…: concurrent retries do not hit a recovering server together.
+        backoff: new ExponentialBackoff({
+          initialDelay: config.retry.baseMs,
+          maxDelay: Math.max(30_000, config.retry.baseMs),
+        }),
+      },
+    );
+    this.#retry.onRetry(() => metrics.retry(name));
+    this.#slots = new InstanceSlots(config.maxConcurrent, config.queueSize, (active, queued) =>
+      metrics.slots(active, queued),
+    );
+  }
+
+  /** '' / null / undefined / 'tinyllama' (the original clients' default) → DEFAULT_MODEL; otherwise trimmed. */
+  normaliseModel(model?: string | null): string {
+    const name = (model ?? '').trim();
+    return name === '' || name === 'tinyllama' ? this.defaultModel : name;
+  }
+
+  breakerState(): BreakerState {
+    return breakerStateOf(this.#breaker.state);
+  }
+
+  /**
+   * Resolves once the generation may begin (the caller's slot, an instance slot and the breaker's admission are
+   * taken), with its events. The slots are held until the iteration ends: completed, failed, or stopped early by
+   * `return()` / `break` (a caller that will not read it must call `return()`), or the signal aborts before it.
+   */
+  async start(request: GenerationRequest, caller: LlmCaller): Promise<AsyncIterable<GenerationEvent>> {
+    const startedAt = performance.now();
+    const releases: (() => void)[] = [];
+    const release = () => {
+      for (const give of releases.splice(0).reverse()) give();
+    };
+    try {
+      request.signal?.throwIfAborted();
+      // Fail fast, before taking or queueing for anything; the real admission is below, once a slot is held.
+      this.#refuseIfOpen();
+      releases.push(this.#takeUserSlot(caller.key));
+      releases.push(await this.#slots.acquire(request.signal));
+      request.signal?.throwIfAborted();
+      const verdict = this.#admit();
+      return this.#generation(request, verdict, release, startedAt);
+    } catch (error) {
+      release();
+      this.#recordEnd(outcomeOf(error, request.signal));
+      throw error;
+    }
+  }
+
+  /** The provider's models, through the breaker and the retries (a cheap call, it may serve as the probe). */
+  async listModels(options: { signal?: AbortSignal; requestId?: string } = {}): Promise<ModelInfo[]> {
+    let verdict: Verdict | undefined;
+    try {
+      verdict = this.#admit();
+      const models = await this.#retry.execute(() => this.#provider.listModels(options), options.signal);
+      this.#settle(verdict, { kind: 'success' });
+      return models;
+    } catch (error) {
+      const outcome = outcomeOf(error, options.signal);
+      if (verdict) this.#settle(verdict, outcome);
+      if (outcome.kind === 'error') this.#metrics.error(this.providerName, errorKind(error));
+      throw error;
+    }
+  }
+
+  #generation(
+    request: GenerationRequest,
+    verdict: Verdict,
+    release: () => void,
+    startedAt: number,
+  ): AsyncIterable<GenerationEvent> {
+    const signal = request.signal;
+    let ended = false;
+    let started = false;
+    const end = (outcome: Outcome) => {
+      if (ended) return;
+      ended = true;
+      signal?.removeEventListener('abort', abortedUnread);
+      release();
+      this.#settle(verdict, outcome);
+      this.#recordEnd(outcome, startedAt);
+    };
+    // Once reading has begun, the stream's own ending releases; before, an abort or return() must.
+    const abortedUnread = () => {
+      if (!started) end({ kind: 'aborted' });
+    };
+    signal?.addEventListener('abort', abortedUnread, { once: true });
+    const events = this.#stream(request, startedAt, end);
+    const iterator: AsyncIterableIterator<GenerationEvent, void, undefined> = {
+      next: () => {
+        started = true;
+        return events.next();
+      },
+      return: () => {
+        if (!started) end({ kind: 'aborted' });
+        return events.return(undefined);
+      },
+      [Symbol.asyncIterator]: () => iterator,
+    };
+    return iterator;
+  }
+
+  async *#stream(
+    request: GenerationRequest,
+    startedAt: number,
+    end: (outcome: Outcome) => void,
+  ): AsyncGenerator<GenerationEvent, void, undefined> {
+    const provider = this.providerName;
+    let upstream: AsyncIterator<GenerationEvent> | undefined;
+    let finished = false;
+    let sawDone = false;
+    try {
+      const opened = await this.#retry.execute(async () => {
+        const iterator = this.#provider.generate(request)[Symbol.asyncIterator]();
+        return { iterator, first: await iterator.next() };
+      }, request.signal);
+      upstream = opened.iterator;
+      let sawToken = false;
+      for (let step = opened.first; !step.done; step = await upstream.next()) {
+        const event = step.value;
+        if (event.type === 'token' && !sawToken) {
+          sawToken = true;
+          this.#metrics.firstToken(provider, (performance.now() - startedAt) / 1000);
+        } else if (event.type === 'done') {
+          sawDone = true;
+          this.#metrics.tokens(provider, event.usage);
+        }
+        yield event;
+      }
+      if (!sawDone) throw new LlmProtocolError(provider, 'the stream ended without its final event');
+      finished = true;
+      end({ kind: 'success' });
+    } catch (error) {
+      finished = true;
+      end(outcomeOf(error, request.signal));
+      throw error;
+    } finally {
+      if (!finished) {
+        // The consumer stopped early: close the provider's stream (its adapter cancels the upstream call). Stopping
+        // at the final event is still a complete answer; before it, the generation proved nothing either way.
+        try {
+          await upstream?.return?.();
+        } catch {
+          // Closing a stream nobody reads any more: nothing to report to anyone.
+        } finally {
+          end(sawDone ? { kind: 'success' } : { kind: 'aborted' });
+        }
+      }
+    }
+  }
+
+  #takeUserSlot(key: string): () => void {
+    const limit = this.#config.maxConcurrentPerUser;
+    const inFlight = this.#perUser.get(key) ?? 0;
+    if (inFlight >= limit) throw new LlmUserLimitError(limit);
+    this.#perUser.set(key, inFlight + 1);
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      const left = (this.#perUser.get(key) ?? 1) - 1;
+      if (left > 0) this.#perUser.set(key, left);
+      else this.#perUser.delete(key);
+    };
+  }
+
+  #refuseIfOpen(): void {
+    const state = this.#breaker.state;
+    if (state === CircuitState.HalfOpen && !this.#orphanedProbe) throw this.#circuitOpen();
+    if (state === CircuitState.Isolated) throw this.#circuitOpen();
+    if (state === CircuitState.Open && Date.now() - this.#openedAt < this.#config.breaker.openMs) {
+      throw this.#circuitOpen();
+    }
+  }
+
+  /** The breaker's admission of one call, or LlmCircuitOpenError. */
+  #admit(): Verdict {
+    const state = this.#breaker.state;
+    if (state === CircuitState.HalfOpen) {
+      // cockatiel would hold further calls until the probe ends (minutes, for a loading model): refuse them.
+      const orphan = this.#orphanedProbe;
+      if (!orphan) throw this.#circuitOpen();
+      this.#orphanedProbe = undefined;
+      return orphan;
+    }
+    let resolve: () => void = () => undefined;
+    let reject: (error: unknown) => void = () => undefined;
+    const outcome = new Promise<void>((ok, fail) => ((resolve = ok), (reject = fail)));
+    // The rejection echoes an outcome this service already knows and reports itself.
+    this.#breaker.execute(() => outcome).catch(() => undefined);
+    // execute() decides synchronously: still open means refused, open → half-open means this call is the probe.
+    const now = this.#breaker.state;
+    if (now === CircuitState.Open || now === CircuitState.Isolated) throw this.#circuitOpen();
+    return { probe: state === CircuitState.Open, resolve, reject };
+  }
+
+  #settle(verdict: Verdict, outcome: Outcome): void {
+    if (outcome.kind === 'success') verdict.resolve();
+    else if (outcome.kind === 'error') verdict.reject(outcome.error);
+    else if (verdict.probe && this.#breaker.state === CircuitState.HalfOpen) this.#orphanedProbe = verdict;
+    else verdict.reject(new NotCounted());
+  }
+
+  #circuitOpen(): LlmCircuitOpenError {
+    const leftMs =
+      this.#breaker.state === CircuitState.Open
+        ? this.#openedAt + this.#config.breaker.openMs - Date.now()
+        : 0;
+    return new LlmCircuitOpenError(this.providerName, leftMs / 1000);
+  }
+
+  #recordEnd(outcome: Outcome, startedAt?: number): void {
+    if (outcome.kind === 'error') this.#metrics.error(this.providerName, errorKind(outcome.error));
+    const seconds = startedAt === undefined ? undefined : (performance.now() - startedAt) / 1000;
+    this.#metrics.generationEnded(this.providerName, outcome.kind, seconds);
+  }
+}
+
+function outcomeOf(error: unknown, signal: AbortSignal | undefined): Outcome {
+  return signal?.aborted ? { kind: 'aborted' } : { kind: 'error', error };
+}
+
+function breakerStateOf(state: CircuitState): BreakerState {
+  switch (state) {
+    case CircuitState.Closed:
+      return 'closed';
+    case CircuitState.HalfOpen:
+      return 'half_open';
+    case CircuitState.Open:
+    case CircuitState.Isolated:
+      return 'open';
+  }
+}

@@ -1,0 +1,193 @@
+// The Ollama adapter: POST /api/chat streamed as NDJSON, GET /api/tags for the models.
+// It speaks HTTP through our own fetch rather than the `ollama` npm client, because that client (0.6) cannot do what
+// this adapter must: it takes no AbortSignal per call (only an abort() on its iterator, and none at all for list()),
+// it turns an `{"error": ...}` line into a plain Error and drops unreadable lines with a console.warn, and it logs
+// error bodies with console.log. The wire format is small and documented, so reading it here costs less than
+// working around those.
+import { LlmProtocolError, LlmUpstreamError, ModelNotFoundError, type LlmError } from './llm.errors.js';
+import { displayUrl, type LlmFetch } from './llm-http.js';
+import type { GenerationEvent, GenerationRequest, LlmProvider, ModelInfo } from './llm.port.js';
+
+export interface OllamaProviderOptions {
+  /** Base URL without a trailing slash, e.g. http://127.0.0.1:11434. */
+  baseUrl: string;
+  fetch: LlmFetch;
+  /** keep_alive sent with every chat (e.g. "5m", "-1"); unset: the server's default. */
+  keepAlive?: string | undefined;
+  /** num_ctx sent with every chat when > 0. */
+  numCtx: number;
+}
+
+const NAME = 'ollama';
+
+export class OllamaProvider implements LlmProvider {
+  readonly name = NAME;
+  readonly baseUrl: string;
+
+  constructor(private readonly options: OllamaProviderOptions) {
+    this.baseUrl = displayUrl(options.baseUrl);
+  }
+
+  async *generate(request: GenerationRequest): AsyncIterable<GenerationEvent> {
+    const response = await this.options.fetch(
+      `${this.options.baseUrl}/api/chat`,
+      {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json', Accept: 'application/x-ndjson' },
+        body: JSON.stringify(this.chatBody(request)),
+        signal: request.signal ?? null,
+      },
+      request.requestId,
+    );
+    if (!response.ok) throw await statusError(response, request);
+    if (!response.body) throw new LlmProtocolError(NAME, 'empty body');
+
+    const reader = response.body.getReader();
+    try {
+      for await (const line of ndjsonLines(reader)) {
+        const chunk = parseChunk(line);
+        if (chunk.content) yield { type: 'token', text: chunk.content };
+        if (chunk.done) {
+          yield {
+            type: 'done',
+            model: chunk.model ?? request.model,
+            usage: { promptTokens: chunk.promptTokens, completionTokens: chunk.completionTokens },
+          };
+          return;
+        }
+      }
+    } finally {
+      // Leaving early (done, an error, or the consumer stopped) must not leave the upstream answer running.
+      await reader.cancel().catch(() => undefined);
+    }
+    throw new LlmProtocolError(NAME, 'the stream ended before its final message');
+  }
+
+  async listModels(options: { signal?: AbortSignal; requestId?: string } = {}): Promise<ModelInfo[]> {
+    const response = await this.options.fetch(
+      `${this.options.baseUrl}/api/tags`,
+      { method: 'GET', headers: { Accept: 'application/json' }, signal: options.signal ?? null },
+      options.requestId,
+    );
+    if (!response.ok) {
+      await response.body?.cancel().catch(() => undefined);
+      throw new LlmUpstreamError(response.status, NAME);
+    }
+    const body = await readJson(response);
+    const models = isRecord(body) ? body.models : undefined;
+    if (!Array.isArray(models)) throw new LlmProtocolError(NAME, 'no models list');
+    return models.map((entry: unknown): ModelInfo => {
+      if (!isRecord(entry) || typeof entry.name !== 'string')
+        throw new LlmProtocolError(NAME, 'a model without a name');
+      return {
+        name: entry.name,
+        size: typeof entry.size === 'number' ? entry.size : null,
+        modifiedAt: typeof entry.modified_at === 'string' ? isoTime(entry.modified_at) : null,
+      };
+    });
+  }
+
+  private chatBody(request: GenerationRequest): Record<string, unknown> {
+    // Only what was asked is sent: an absent option means "the model's default", while 0 is a real temperature.
+    const options: Record<string, number> = {};
+    if (request.temperature !== undefined) options.temperature = request.temperature;
+    if (request.maxTokens !== undefined) options.num_predict = request.maxTokens;
+    if (this.options.numCtx > 0) options.num_ctx = this.options.numCtx;
+    return {
+      model: request.model,
+      messages: request.messages.map(({ role, content }) => ({ role, content })),
+      stream: true,
+      options,
+      ...(this.options.keepAlive ? { keep_alive: this.options.keepAlive } : {}),
+    };
+  }
+}
+
+interface ChatChunk {
+  content: string;
+  done: boolean;
+  model: string | undefined;
+  promptTokens: number | null;
+  completionTokens: number | null;
+}
+
+/** One NDJSON line of /api/chat: a piece of the answer, or the final line with the counts. */
+function parseChunk(line: string): ChatChunk {
+  let value: unknown;
+  try {
+    value = JSON.parse(line);
+  } catch {
+    throw new LlmProtocolError(NAME, 'a line that is not JSON');
+  }
+  if (!isRecord(value)) throw new LlmProtocolError(NAME, 'a line that is not an object');
+  // Ollama reports a failure after the 200 (the runner crashed, ran out of memory) as an {"error": "..."} line. Its
+  // text is not echoed: it may hold anything.
+  if (value.error !== undefined) throw new LlmProtocolError(NAME, 'the stream reported an error');
+  const message = value.message;
+  const content = isRecord(message) && typeof message.content === 'string' ? message.content : '';
+  return {
+    content,
+    done: value.done === true,
+    model: typeof value.model === 'string' ? value.model : undefined,
+    promptTokens: typeof value.prompt_eval_count === 'number' ? value.prompt_eval_count : null,
+    completionTokens: typeof value.eval_count === 'number' ? value.eval_count : null,
+  };
+}
+
+/** The non-empty lines of an NDJSON body, as they arrive. */
+async function* ndjsonLines(reader: ReadableStreamDefaultReader<Uint8Array>): AsyncGenerator<string> {
+  const decoder = new TextDecoder();
+  let buffer = '';
+  for (;;) {
+    const { done, value } = await reader.read();
+    buffer += done ? decoder.decode() : decoder.decode(value, { stream: true });
+    let newline = buffer.indexOf('\n');
+    while (newline >= 0) {
+      const line = buffer.slice(0, newline).trim();
+      buffer = buffer.slice(newline + 1);
+      if (line) yield line;
+      newline = buffer.indexOf('\n');
+    }
+    if (done) break;
+  }
+  if (buffer.trim()) yield buffer.trim();
+}
+
+/** A non-2xx answer to /api/chat: the model is unknown (404, or an error naming it "not found"), or another failure. */
+async function statusError(response: Response, request: GenerationRequest): Promise<LlmError> {
+  const text = await response.text().catch(() => '');
+  // The caller who left while we read the error body wants their abort, not the error.
+  request.signal?.throwIfAborted();
+  if (response.status === 404 || /model\b.*\bnot found/i.test(errorText(text))) {
+    return new ModelNotFoundError(request.model);
+  }
+  return new LlmUpstreamError(response.status, NAME);
+}
+
+function errorText(body: string): string {
+  try {
+    const value: unknown = JSON.parse(body);
+    return isRecord(value) && typeof value.error === 'string' ? value.error : '';
+  } catch {
+    return '';
+  }
+}
+
+async function readJson(response: Response): Promise<unknown> {
+  const text = await response.text();
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new LlmProtocolError(NAME, 'an answer that is not JSON');
+  }
+}
+
+/** Ollama writes RFC 3339 times with nanoseconds and an offset; we answer in ISO 8601 UTC (the raw text if odd). */
+function isoTime(value: string): string {
+  const time = Date.parse(value);
+  return Number.isNaN(time) ? value : new Date(time).toISOString();
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
