@@ -10,7 +10,11 @@ describeEachDialect('chat round trip', (dialect) => {
   let llm: LlmStandIn;
   beforeAll(async () => {
     llm = await startLlmStandIn({ models: ['tinyllama:latest'] });
-    t = await buildTestApp({ dialect, captureLogs: true, env: { OLLAMA_URL: llm.url, LLM_RETRY_BASE_MS: '1' } });
+    t = await buildTestApp({
+      dialect,
+      captureLogs: true,
+      env: { OLLAMA_URL: llm.url, LLM_RETRY_BASE_MS: '1' },
+    });
   });
   afterEach(() => llm.assertNoUnexpected());
   afterAll(async () => {

@@ -76,7 +76,9 @@ describeEachDialect('migrations', (dialect) => {
     expect(column('is_active')).toMatchObject({ isNullable: false, hasDefaultValue: true });
     expect(column('account_locked_until')).toMatchObject({ isNullable: true });
     expect(column('session_version')).toMatchObject({ isNullable: false, hasDefaultValue: true });
-    expect(await tableNames(database)).toEqual(expect.arrayContaining([...AUTH_TABLES, ...CHAT_TABLES, 'users']));
+    expect(await tableNames(database)).toEqual(
+      expect.arrayContaining([...AUTH_TABLES, ...CHAT_TABLES, 'users']),
+    );
   });
 
   it('fills the column defaults of a minimal row', async () => {
@@ -125,7 +127,9 @@ describeEachDialect('migrations', (dialect) => {
     }
 
     expect(await migrateToLatest(database.db)).toEqual({ applied: [last] });
-    expect(await tableNames(database)).toEqual(expect.arrayContaining([...AUTH_TABLES, ...CHAT_TABLES, 'users']));
+    expect(await tableNames(database)).toEqual(
+      expect.arrayContaining([...AUTH_TABLES, ...CHAT_TABLES, 'users']),
+    );
   });
 
   it('reports a failed migration by name, with its cause', async () => {

@@ -32,7 +32,9 @@ export async function up(db: Kysely<any>): Promise<void> {
   await db.schema
     .createTable('chat_messages')
     .addColumn('id', t.serialId, id)
-    .addColumn('session_id', 'varchar(64)', (c) => c.notNull().references('chat_sessions.id').onDelete('cascade'))
+    .addColumn('session_id', 'varchar(64)', (c) =>
+      c.notNull().references('chat_sessions.id').onDelete('cascade'),
+    )
     .addColumn('role', 'varchar(16)', (c) => c.notNull())
     .addColumn('content', 'text', (c) => c.notNull())
     .addColumn('model', 'varchar(255)')
