@@ -89,11 +89,37 @@ export const chatRoutes: FastifyPluginAsyncTypebox<ChatRoutesOptions> = async (a
         usage: { prompt_tokens: end.usage.promptTokens, completion_tokens: end.usage.completionTokens },
       };
     }
-    // Until the user's message is stored (validation, ownership, limits, an open breaker) errors are plain JSON
-    // answers; after that the stream is open and they travel as an `error` event.
+    // Errors that come before the stream opens are ordinary JSON answers with their status: validation, a foreign
+    // session, limits, an open breaker — and whatever the provider says first (an unknown model, a refused
+    // connection), when it says it within one keep-alive interval. A model still loading after that gets the stream
+    // opened, so keep-alive comments can hold the connection; later errors travel as an `error` event.
     const first = await events.next();
     if (first.done || first.value.type !== 'start') throw new Error('the chat did not start');
+    const upcoming = events.next();
+    // Observed here so that a rejection settling after the race is not reported as unhandled; awaited below.
+    upcoming.catch(() => undefined);
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      upcoming.then(() => true),
+      new Promise<false>((resolve) => {
+        timer = setTimeout(resolve, keepAliveMs, false);
+      }),
+    ]).finally(() => clearTimeout(timer));
     const sse = openSse(reply, keepAliveMs);
+    const send = (event: ChatEvent) => {
+      if (event.type === 'token') sse.send('token', { content: event.text });
+      else if (event.type === 'end')
+        sse.send('end', {
+          session_id: event.sessionId,
+          message_id: event.messageId,
+          model: event.model,
+          usage: {
+            prompt_tokens: event.usage.promptTokens,
+            completion_tokens: event.usage.completionTokens,
+          },
+          response_time: (event.finishedAt.getTime() - event.startedAt.getTime()) / 1000,
+        });
+    };
     sse.send('start', {
       session_id: first.value.sessionId,
       model: first.value.model,
@@ -101,20 +127,13 @@ export const chatRoutes: FastifyPluginAsyncTypebox<ChatRoutesOptions> = async (a
       request_id: request.id,
     });
     try {
-      for await (const event of events) {
-        if (sse.closed) break;
-        if (event.type === 'token') sse.send('token', { content: event.text });
-        else if (event.type === 'end')
-          sse.send('end', {
-            session_id: event.sessionId,
-            message_id: event.messageId,
-            model: event.model,
-            usage: {
-              prompt_tokens: event.usage.promptTokens,
-              completion_tokens: event.usage.completionTokens,
-            },
-            response_time: (event.finishedAt.getTime() - event.startedAt.getTime()) / 1000,
-          });
+      const next = await upcoming;
+      if (!next.done) {
+        send(next.value);
+        for await (const event of events) {
+          if (sse.closed) break;
+          send(event);
+        }
       }
     } catch (error) {
       const mapped = mapError(error);
