@@ -1,9 +1,9 @@
 // Text that reaches storage or a client: user messages lose all HTML (the seed's `sanitize_text`), LLM answers keep a
 // markdown-safe allow-list of tags (the original's `sanitize_markdown`), also when they stream token by token.
 //
-// User text goes through sanitize-html with nothing allowed. Assistant text goes through the small tokenizer below
-// rather than sanitize-html, because it must run on a token stream: the same state machine serves both the whole
-// text and the stream, so a stream's output is byte-for-byte the whole text's output however the text was cut.
+// User text goes through sanitize-html with nothing allowed. Assistant text goes through the small tokenizer in
+// sanitize-markup.ts rather than sanitize-html, because it must run on a token stream: the same state machine serves
+// both the whole text and the stream.
 import sanitizeHtml from 'sanitize-html';
 import { cleanCharacters, linkTarget } from './sanitize-markup.js';
 
