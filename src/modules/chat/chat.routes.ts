@@ -161,7 +161,8 @@ export const chatRoutes: FastifyPluginAsyncTypebox<ChatRoutesOptions> = async (a
       response: { 200: ChatResponse },
     },
   };
-  app.post('/', post, answer);
+  // Only /api/v1/chat/: the unslashed path answers 307 to it, as the original (platform/not-found.ts).
+  app.post('/', { ...post, prefixTrailingSlash: 'slash' }, answer);
   app.post('/message', post, answer);
   app.post('/send', post, answer);
 

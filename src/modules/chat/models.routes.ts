@@ -8,7 +8,11 @@ import { ModelCatalog } from './chat.schemas.js';
 export const modelsRoutes: FastifyPluginAsyncTypebox<{ llm: LlmService }> = async (app, { llm }) => {
   app.get(
     '/',
-    { schema: { tags: ['models'], summary: 'Models of the LLM server', response: { 200: ModelCatalog } } },
+    {
+      // Only /api/v1/models/: the unslashed path answers 307 to it, as the original (platform/not-found.ts).
+      prefixTrailingSlash: 'slash',
+      schema: { tags: ['models'], summary: 'Models of the LLM server', response: { 200: ModelCatalog } },
+    },
     async (request) => {
       const note = `Models served by the ${llm.providerName} server at ${llm.baseUrl}`;
       try {

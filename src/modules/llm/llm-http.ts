@@ -7,7 +7,7 @@
 import { Agent, fetch as undiciFetch } from 'undici';
 import type { Config } from '../../config.js';
 import { redactUrlPassword } from '../../lib/redact-url.js';
-import { LlmError, LlmTimeoutError, LlmUnavailableError } from './llm.errors.js';
+import { LlmError, LlmProtocolError, LlmTimeoutError, LlmUnavailableError } from './llm.errors.js';
 
 /** The parts of a fetch init this client uses; both adapters (and the openai client's own init) fit it. */
 export interface LlmFetchInit {
@@ -104,14 +104,18 @@ class CallState {
     this.caller?.removeEventListener('abort', this.onCallerAbort);
   }
 
-  /** What to throw for a failure of this call, whatever undici raised. */
-  toError(error: unknown): unknown {
+  /**
+   * What to throw for a failure of this call, whatever undici raised. `midAnswer`: part of the answer had arrived —
+   * a connection that breaks then is a broken answer (502, not retried), not an unreachable server.
+   */
+  toError(error: unknown, midAnswer = false): unknown {
     if (this.caller?.aborted) return this.caller.reason as unknown;
     if (this.timedOut) return new LlmTimeoutError('total', this.provider);
     if (error instanceof LlmError) return error;
     const code = findCode(error);
     if (code === 'UND_ERR_HEADERS_TIMEOUT') return new LlmTimeoutError('first_token', this.provider);
     if (code === 'UND_ERR_BODY_TIMEOUT') return new LlmTimeoutError('idle', this.provider);
+    if (midAnswer) return new LlmProtocolError(this.provider, 'the connection broke before the answer ended');
     // The cause is kept for the log line.
     return new LlmUnavailableError(this.provider, error);
   }
@@ -123,6 +127,7 @@ class CallState {
  */
 function guardBody(body: ReadableStream<Uint8Array>, call: CallState): ReadableStream<Uint8Array> {
   const reader = body.getReader();
+  let received = false;
   return new ReadableStream<Uint8Array>({
     async pull(controller) {
       try {
@@ -131,11 +136,12 @@ function guardBody(body: ReadableStream<Uint8Array>, call: CallState): ReadableS
           call.finish();
           controller.close();
         } else {
+          received = true;
           controller.enqueue(chunk.value);
         }
       } catch (error) {
         call.finish();
-        controller.error(call.toError(error));
+        controller.error(call.toError(error, received));
       }
     },
     async cancel(reason) {

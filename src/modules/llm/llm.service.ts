@@ -167,7 +167,9 @@ export class LlmService {
     try {
       verdict = this.#admit();
       const models = await this.#retry.execute(() => this.#provider.listModels(options), options.signal);
-      this.#settle(verdict, { kind: 'success' });
+      // A model list answering says little about generations (/api/tags works while a crashed runner fails every
+      // /api/chat): it closes a half-open breaker as its probe, but never wipes out the failures counted so far.
+      this.#settle(verdict, verdict.probe ? { kind: 'success' } : { kind: 'aborted' });
       return models;
     } catch (error) {
       const outcome = outcomeOf(error, options.signal);
