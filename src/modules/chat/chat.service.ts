@@ -60,6 +60,8 @@ export type ChatEvent =
     };
 
 const TITLE_LENGTH = 80;
+/** A UUID's length: a client-chosen id for an anonymous session must be as hard to guess. */
+const MIN_ANONYMOUS_ID_LENGTH = 32;
 
 function describe(error: unknown): string {
   return error instanceof Error ? error.message || error.name : String(error);
@@ -204,6 +206,14 @@ export class ChatService {
     if (existing) {
       if (existing.userId !== caller.userId) throw sessionNotFound(sessionId);
       return existing;
+    }
+    if (caller.userId === null && id !== null && id.length < MIN_ANONYMOUS_ID_LENGTH) {
+      // Anyone who knows an anonymous session's id can continue it, and the model's answers can reveal the earlier
+      // conversation: an anonymous session's id must be unguessable (ours are random UUIDs).
+      throw new BadRequestError(
+        `An anonymous session_id must be at least ${MIN_ANONYMOUS_ID_LENGTH} characters (or leave it out)`,
+        'guessable_session_id',
+      );
     }
     const created = await chats.createSession(
       db,

@@ -85,4 +85,24 @@ describeEachDialect('chat round trip', (dialect) => {
       .map((frame) => frame.split('\n')[0]?.slice('event: '.length));
     expect(events).toEqual(['start', 'token', 'token', 'token', 'end']);
   });
+
+  it('refuses a guessable session_id for an anonymous session, and keeps a long one', async () => {
+    const short = await t.app.inject({
+      method: 'POST',
+      url: '/api/v1/chat/',
+      payload: { message: 'Hi', session_id: 'test' },
+    });
+    expect(short.statusCode, short.body).toBe(400);
+    expect(short.json()).toMatchObject({ code: 'guessable_session_id' });
+
+    const id = 'anon-0123456789abcdef0123456789abcdef';
+    llm.reply({ tokens: ['Hello'] });
+    const long = await t.app.inject({
+      method: 'POST',
+      url: '/api/v1/chat/',
+      payload: { message: 'Hi', session_id: id },
+    });
+    expect(long.statusCode, long.body).toBe(200);
+    expect(long.json()).toMatchObject({ session_id: id });
+  });
 });

@@ -1,0 +1,192 @@
+// Classic XSS payloads never come back verbatim or dangerous: not when a user sends them (the answer, the stored
+// history, the session title and list, what the model receives), not when the model returns them (whole or cut
+// across tokens; JSON, SSE and stored), and not in error or validation answers. "Dangerous" is defined strictly in
+// chat.helpers.ts: the payload verbatim, "<script", a tag with an on…= attribute, or a javascript: URL in a tag or a
+// markdown link destination.
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { buildTestApp, type TestApp } from '../../helpers/app.js';
+import { bearer, registerAndLogin } from '../../helpers/auth.js';
+import { describeEachDialect } from '../../helpers/dialects.js';
+import { startLlmStandIn, type LlmStandIn } from '../../helpers/llm-stand-in.js';
+import {
+  chatOk,
+  dangers,
+  expectSafe,
+  parseSse,
+  postChat,
+  sessionPage,
+  type SessionList,
+} from './chat.helpers.js';
+
+const PAYLOADS = [
+  `<script>alert('XSS')</script>`,
+  `<img src=x onerror=alert(1)>`,
+  `<svg onload=alert(1)>`,
+  `<iframe src="javascript:alert(1)">`,
+  `<body onload=alert(1)>`,
+  `<a href="javascript:alert(1)">x</a>`,
+  `<div style="background:url(javascript:alert(1))">`,
+  `"><script>alert(1)</script>`,
+  `<IMG SRC=JaVaScRiPt:alert('XSS')>`,
+  `<input autofocus onfocus=alert(1)>`,
+  `<details open ontoggle=alert(1)>`,
+  `<a href="java&#x09;script:alert(1)">x</a>`,
+  `[x](javascript:alert(1))`,
+  `<svg/onload=alert(1)>`,
+  `<a href="&#106;avascript:alert(1)">x</a>`,
+  `<scr<script>ipt>alert(1)</script>`,
+  `<object data="javascript:alert(1)">`,
+  `<math><mtext><table><mglyph><style><img src=x onerror=alert(1)>`,
+  `<img src="x" onerror="alert(1)"`,
+  `[x](&#106;avascript:alert(1))`,
+  `[x]: javascript:alert(1)`,
+];
+
+/** The payload cut into pieces of `size` characters. */
+const cut = (text: string, size: number) =>
+  Array.from({ length: Math.ceil(text.length / size) }, (_, i) => text.slice(i * size, (i + 1) * size));
+
+describe('the XSS check itself', () => {
+  it.each(PAYLOADS)('finds %s dangerous even when not compared with itself', (payload) => {
+    expect(dangers(`before ${payload} after`)).not.toEqual([]);
+  });
+
+  it('finds sanitized output safe', () => {
+    for (const safe of [
+      'a &lt;script>alert(1)&lt;/script> b',
+      '[x]\\(javascript:alert(1))',
+      '<a href="https://example.com">x</a> <img> <div>',
+      '&lt;img src=x onerror=alert(1)>',
+      '[docs](https://example.com/a_(b)) and javascript: as a word',
+    ])
+      expect(dangers(safe), safe).toEqual([]);
+  });
+});
+
+describeEachDialect('chat never returns an XSS payload', (dialect) => {
+  let t: TestApp;
+  let llm: LlmStandIn;
+  let token: string;
+  beforeAll(async () => {
+    llm = await startLlmStandIn({ models: ['tinyllama:latest'] });
+    t = await buildTestApp({
+      dialect,
+      // Upstream failures below must not open the breaker for the tests after them.
+      env: { OLLAMA_URL: llm.url, LLM_RETRY_BASE_MS: '1', LLM_BREAKER_THRESHOLD: '1000' },
+    });
+    token = (await registerAndLogin(t.app)).tokens.access_token;
+  });
+  afterEach(() => llm.assertNoUnexpected());
+  afterAll(async () => {
+    await t?.close();
+    await llm?.close();
+  });
+
+  it.each(PAYLOADS)('sent by the user: %s', async (payload) => {
+    llm.reply({ tokens: ['Noted.'] });
+    const response = await postChat(t.app, { message: `I typed: ${payload}` }, token);
+    expect(response.statusCode, response.body).toBe(200);
+    expectSafe('the JSON answer', [response.json(), response.body], payload);
+    expectSafe('what the model received', llm.requests.at(-1)?.body, payload);
+    const id = response.json<{ session_id: string }>().session_id;
+
+    const page = await sessionPage(t.app, token, id);
+    expect(page.messages[0]?.content).toMatch(/^I typed:/);
+    expectSafe('the stored history and title', page, payload);
+    const list = await t.app.inject({ url: '/api/v1/chat/sessions?limit=500', headers: bearer(token) });
+    const listed = list.json<SessionList>().items.find((s) => s.session_id === id);
+    expect(listed).toBeDefined();
+    expectSafe('the session list', [listed, list.body], payload);
+
+    const renamed = await t.app.inject({
+      method: 'PATCH',
+      url: `/api/v1/chat/sessions/${id}`,
+      headers: bearer(token),
+      payload: { title: `Title ${payload}` },
+    });
+    expect(renamed.statusCode, renamed.body).toBe(200);
+    expectSafe('the rename answer', [renamed.json(), renamed.body], payload);
+    expectSafe('the renamed title', (await sessionPage(t.app, token, id)).title, payload);
+  });
+
+  it.each(PAYLOADS)('returned by the model, whole and cut across tokens: %s', async (payload) => {
+    const ways = [[payload], [...payload], cut(payload, 3), ['Sure: ', ...cut(payload, 7), ' done']];
+    let sessionId: string | undefined;
+    const answers: string[] = [];
+    for (const tokens of ways) {
+      llm.reply({ tokens });
+      const json = await chatOk(t.app, { message: 'Show me', session_id: sessionId }, token);
+      sessionId = json.session_id;
+      expectSafe('the JSON answer', json, payload);
+      answers.push(json.response);
+
+      llm.reply({ tokens });
+      const streamed = await postChat(
+        t.app,
+        { message: 'Stream it', session_id: sessionId, stream: true },
+        token,
+      );
+      expect(streamed.statusCode, streamed.body).toBe(200);
+      const frames = parseSse(streamed.body);
+      expect(frames.at(-1)?.event).toBe('end');
+      const joined = frames
+        .filter((f) => f.event === 'token')
+        .map((f) => (f.data as { content: string }).content)
+        .join('');
+      expectSafe('the SSE tokens joined', joined, payload);
+      expectSafe('the SSE events', [frames, streamed.body], payload);
+      // However the text was cut, it comes out the same.
+      expect(joined).toBe(json.response);
+      answers.push(joined);
+    }
+
+    const page = await sessionPage(t.app, token, sessionId ?? '', '?limit=500');
+    expectSafe('the stored history', page, payload);
+    expect(page.messages.filter((m) => m.role === 'assistant').map((m) => m.content)).toEqual(answers);
+  });
+
+  it.each(PAYLOADS)('in error and validation answers: %s', async (payload) => {
+    llm.reply({ tokens: ['Hi'] });
+    const own = await chatOk(t.app, { message: 'An ordinary session' }, token);
+    const encoded = encodeURIComponent(payload);
+    const auth = bearer(token);
+    const chat = (body: Record<string, unknown>, headers: Record<string, string> = auth) =>
+      t.app.inject({ method: 'POST', url: '/api/v1/chat/', headers, payload: body });
+    const answers = [
+      await chat({ message: 'Hi', model: payload }),
+      await chat({ message: 'Hi', model: payload, stream: true }),
+      await chat({ message: 'Hi', session_id: payload }),
+      await chat({ message: 'Hi', temperature: payload }),
+      await chat({ message: `${'x'.repeat(5000)}${payload}` }),
+      await t.app.inject({ url: `/api/v1/chat/sessions/${encoded}`, headers: auth }),
+      await t.app.inject({
+        method: 'PATCH',
+        url: `/api/v1/chat/sessions/${encoded}`,
+        headers: auth,
+        payload: {},
+      }),
+      await t.app.inject({ method: 'DELETE', url: `/api/v1/chat/sessions/${encoded}`, headers: auth }),
+      await t.app.inject({ url: `/api/v1/${encoded}` }),
+      await t.app.inject({ url: `/api/v1/chat/sessions?cursor=${encoded}`, headers: auth }),
+      await t.app.inject({ url: `/api/v1/chat/sessions?limit=${encoded}`, headers: auth }),
+      await t.app.inject({ url: `/api/v1/chat/sessions/${own.session_id}?skip=${encoded}`, headers: auth }),
+      await t.app.inject({ url: '/api/v1/chat/sessions', headers: { authorization: `Bearer ${payload}` } }),
+      await t.app.inject({ url: '/api/v1/chat/health', headers: { 'x-request-id': payload } }),
+    ];
+    // The model's own error bodies carry the payload too (JSON and text): a 502 that does not repeat them.
+    llm.reply({ status: 500, errorBody: { error: payload } });
+    answers.push(await chat({ message: 'Hi', session_id: own.session_id }));
+    llm.reply({ status: 500, errorBody: payload });
+    answers.push(await chat({ message: 'Hi', session_id: own.session_id, stream: true }));
+
+    for (const answer of answers) {
+      const what = `${answer.statusCode} ${answer.body.slice(0, 300)}`;
+      expect(answer.statusCode, what).not.toBe(500);
+      expect(answer.statusCode, what).toBeGreaterThanOrEqual(200);
+      expectSafe('an error answer', [answer.body, JSON.parse(answer.body) as unknown], payload);
+      expectSafe('its headers', answer.headers, payload);
+    }
+    expect(answers.slice(-2).map((a) => a.statusCode)).toEqual([502, 502]);
+    expectSafe('the stored history', await sessionPage(t.app, token, own.session_id), payload);
+  });
+});
