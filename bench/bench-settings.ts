@@ -9,9 +9,9 @@ export interface BenchSettings {
   durationSeconds: number;
   /** Requests in flight per connection (1 = no HTTP pipelining, like real clients). */
   pipelining: number;
-  /** Rounds of interleaved measurements (both sections); the tables report the median of each row's rounds. */
+  /** Rounds of interleaved measurements (every section); the tables report the median of each row's rounds. */
   rounds: number;
-  /** Seconds of discarded load per server (both sections) before the first measurement, so JIT and caches are warm. */
+  /** Seconds of discarded load per server (health, login) before the first measurement, so JIT and caches are warm. */
   warmupSeconds: number;
   /** How long a server may take to answer GET /health after being spawned. */
   readyTimeoutMs: number;
@@ -19,7 +19,7 @@ export interface BenchSettings {
   redisUrl: string;
   /** Processes for the WORKERS row: one per core the OS lets us use. */
   workers: number;
-  /** Which parts of the benchmark run (BENCH_SECTIONS, comma-separated): GET /health, logins, or both. */
+  /** Which parts of the benchmark run (BENCH_SECTIONS, comma-separated: health, login, chat); default all. */
   sections: Set<BenchSection>;
   /** Login section: concurrent connections logging in, and as many concurrent bcrypt.compare calls for the ceiling. */
   loginConnections: number;
@@ -32,9 +32,19 @@ export interface BenchSettings {
   bcryptRounds: number;
   /** Login section: UV_THREADPOOL_SIZE given to the server and to the ceiling process alike (default: libuv's, 4). */
   threadPoolSize: number;
+  /** Chat section, part 1: chats one at a time, each through our server paired with one straight to the stand-in. */
+  chatPairs: number;
+  /** Chat section: chats sent on each side before measuring (at the load concurrency), so JIT and caches are warm. */
+  chatWarmup: number;
+  /** Chat section, part 2: streamed chats kept in flight. */
+  chatConcurrency: number;
+  /** Chat section, part 2: chats per side and per round (BENCH_ROUNDS rounds, the first side alternating). */
+  chatLoadChats: number;
+  /** Chat section: tokens in the stand-in's every reply (sent at once, no delay). */
+  chatTokens: number;
 }
 
-export const BENCH_SECTIONS = ['health', 'login'] as const;
+export const BENCH_SECTIONS = ['health', 'login', 'chat'] as const;
 export type BenchSection = (typeof BENCH_SECTIONS)[number];
 
 function positiveInt(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
@@ -89,5 +99,11 @@ export function readBenchSettings(env: NodeJS.ProcessEnv): BenchSettings {
     bcryptRounds: intInRange(env, 'BENCH_BCRYPT_ROUNDS', 12, 4, 15),
     // libuv's own limit is 1024.
     threadPoolSize: intInRange(env, 'BENCH_UV_THREADPOOL_SIZE', 4, 1, 1024),
+    chatPairs: positiveInt(env, 'BENCH_CHAT_PAIRS', 200),
+    chatWarmup: positiveInt(env, 'BENCH_CHAT_WARMUP', 500),
+    // The server is started with LLM_MAX_CONCURRENT and LLM_MAX_CONCURRENT_PER_USER at 1000 (their maximum).
+    chatConcurrency: intInRange(env, 'BENCH_CHAT_CONCURRENCY', 100, 1, 1000),
+    chatLoadChats: positiveInt(env, 'BENCH_CHAT_LOAD_CHATS', 1000),
+    chatTokens: intInRange(env, 'BENCH_CHAT_TOKENS', 8, 1, 10_000),
   };
 }

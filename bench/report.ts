@@ -48,9 +48,12 @@ const ms = (n: number) => String(Math.round(n * 100) / 100);
 export function machineFacts(): string {
   const cpu = os.cpus()[0]?.model.trim() ?? 'unknown CPU';
   const memGiB = (os.totalmem() / 1024 ** 3).toFixed(1);
+  // Other work on the machine inflates every latency here: the 1, 5 and 15 minute load averages at the end.
+  const load = os.loadavg().map((n) => n.toFixed(2));
   return (
     `Machine: ${cpu}, ${os.availableParallelism()} cores, ${memGiB} GiB RAM, ` +
-    `${os.type()} ${os.release()}, Node ${process.version}, ${new Date().toISOString()}`
+    `${os.type()} ${os.release()}, Node ${process.version}, ${new Date().toISOString()}; ` +
+    `load average ${load.join(', ')} at the end of the run`
   );
 }
 

@@ -4,12 +4,16 @@
 //   rounds and the median of each row is reported, so that drift on a noisy machine hits the baseline and our
 //   server alike.
 // - logins/s of our server against bcrypt.compare alone (bench/login-section.ts).
+// - what our server adds to a streamed chat's time to first token, against the LLM stand-in reached directly, one
+//   chat at a time and under load (bench/chat-section.ts).
 // BENCH_SECTIONS picks the sections. Any failed request or failed start exits non-zero.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { format, resolveConfig } from 'prettier';
 import { readBenchSettings, type BenchSettings } from './bench-settings.js';
+import { runChatSection } from './chat-section.js';
+import { killAllStandIns } from './llm-stand-in-process.js';
 import { runLoginSection } from './login-section.js';
 import { measureLoad, type Measurement } from './measure-load.js';
 import { redisUnavailableReason } from './redis-probe.js';
@@ -135,17 +139,29 @@ async function main(): Promise<void> {
     sections.push(await runLoginSection(settings, workDir, (spec) => startTracked(spec, settings)));
     await stopAll();
   }
+  const problems: string[] = [];
+  if (settings.sections.has('chat')) {
+    const chat = await runChatSection(settings, workDir, (spec) => startTracked(spec, settings));
+    await stopAll();
+    sections.push(chat.markdown);
+    problems.push(...chat.problems);
+  }
   const rendered = renderDocument(commandLine(), sections);
   // Formatted as the repo's Prettier would, so that `npm run format:check` accepts the saved file as written.
   const markdown = await format(rendered, { ...(await resolveConfig(resultsFile)), parser: 'markdown' });
   console.log(markdown);
   fs.writeFileSync(resultsFile, markdown);
   console.error(`written to ${resultsFile}`);
+  // Measured to the end and saved (the failures are part of the figures), but the run does not pass.
+  if (problems.length > 0) throw new Error(problems.join('\n'));
   fs.rmSync(workDir, { recursive: true, force: true });
 }
 
 // Children must never outlive the benchmark: a last synchronous SIGKILL on exit, a graceful stop on Ctrl-C.
-process.on('exit', killAllServers);
+process.on('exit', () => {
+  killAllServers();
+  killAllStandIns();
+});
 let interrupted = false;
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.on(signal, () => {

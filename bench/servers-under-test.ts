@@ -101,3 +101,27 @@ export function loginServerSpec(workDir: string, options: LoginServerOptions): S
 }
 
 export const resultsFile = path.join(repoRoot, 'bench', 'RESULTS.md');
+
+export const CHAT_SERVER_NAME = 'ours, POST /api/v1/chat/ (SSE)';
+
+/**
+ * Our server for the chat section: WORKERS=1, LOG_LEVEL=warn, a fresh SQLite file, Ollama at the stand-in, anonymous
+ * chat (the default) and generation limits far above the benchmark's concurrency, so that no chat is queued or
+ * refused: anonymous clients share one limit per address, and the bench sends every chat from 127.0.0.1.
+ */
+export function chatServerSpec(workDir: string, ollamaUrl: string): ServerSpec {
+  const spec = ourServerSpec(workDir, { logLevel: 'warn', slug: 'chat' });
+  return {
+    ...spec,
+    name: CHAT_SERVER_NAME,
+    env: {
+      ...spec.env,
+      OLLAMA_URL: ollamaUrl,
+      LLM_PROVIDER: 'ollama',
+      ALLOW_ANONYMOUS_CHAT: 'true',
+      LLM_MAX_CONCURRENT: '1000',
+      LLM_MAX_CONCURRENT_PER_USER: '1000',
+      LLM_QUEUE_SIZE: '1000',
+    },
+  };
+}
