@@ -1,0 +1,203 @@
+// Every environment variable the server reads: its type, default and one-line description, in one TypeBox schema
+// (README's settings table and .env.example are checked against it). src/config.ts parses and cross-checks them.
+import { Type, type Static } from 'typebox';
+
+/** A union of string literals; Unsafe carries the literal type, which `values.map` would lose (it became never). */
+const Enum = <T extends string>(values: readonly T[], description: string, def: T) =>
+  Type.Unsafe<T>(
+    Type.Union(
+      values.map((v) => Type.Literal(v)),
+      { description, default: def },
+    ),
+  );
+
+const Int = (description: string, def: number, minimum: number, maximum = Number.MAX_SAFE_INTEGER) =>
+  Type.Integer({ description, default: def, minimum, maximum });
+
+const Bool = (description: string, def: boolean) => Type.Boolean({ description, default: def });
+
+const Str = (description: string, def: string) => Type.String({ description, default: def });
+
+const OptionalStr = (description: string) => Type.Optional(Type.String({ description }));
+
+export const DEFAULT_CORS_ORIGINS =
+  'http://localhost:11000,http://localhost:3000,http://127.0.0.1:11000,http://127.0.0.1:3000';
+
+/** The environment variables we read. Order here is the order of README's settings table. */
+export const EnvSchema = Type.Object({
+  HOST: Str('Address to listen on.', '0.0.0.0'),
+  PORT: Int('TCP port to listen on (0 picks a free one).', 8000, 0, 65535),
+  ENVIRONMENT: Enum(
+    ['development', 'production', 'test'] as const,
+    'development | production | test. Production refuses a missing or weak JWT_SECRET_KEY.',
+    'development',
+  ),
+  LOG_LEVEL: Enum(
+    ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const,
+    'Log level of the JSON (pino) logs.',
+    'info',
+  ),
+  APP_NAME: Str('Name shown by GET / and GET /health.', 'SutazAI Platform API'),
+  DATA_DIR: Str(
+    'Folder for the SQLite file, the generated development secret and, later, vectors and files.',
+    './data',
+  ),
+  DATABASE_URL: OptionalStr(
+    'sqlite:<path> (default sqlite:<DATA_DIR>/sutazai.db) or postgres://user:pass@host:port/db.',
+  ),
+  POSTGRES_HOST: OptionalStr(
+    'Fallback (original name): builds a postgres:// DATABASE_URL when that is unset.',
+  ),
+  POSTGRES_PORT: Int('Fallback (original name), with POSTGRES_HOST.', 5432, 1, 65535),
+  POSTGRES_USER: Str('Fallback (original name), with POSTGRES_HOST.', 'postgres'),
+  POSTGRES_PASSWORD: Str('Fallback (original name), with POSTGRES_HOST.', ''),
+  POSTGRES_DB: Str('Fallback (original name), with POSTGRES_HOST.', 'sutazai'),
+  DB_POOL_SIZE: Int('Most PostgreSQL connections per process.', 10, 1, 1000),
+  DB_POOL_TIMEOUT_MS: Int(
+    'How long a query waits for a free PostgreSQL connection before failing.',
+    30000,
+    1,
+  ),
+  DB_STATEMENT_TIMEOUT_MS: Int('PostgreSQL statement_timeout per connection (0 = none).', 60000, 0),
+  MIGRATE_ON_START: Bool('Run pending database migrations when `serve` starts.', true),
+  REDIS_URL: OptionalStr(
+    'redis://host:port/db. Unset: rate limits, denylists and pub/sub live in process memory (one instance).',
+  ),
+  REDIS_KEY_PREFIX: Str('Prefix of every Redis key this server writes.', 'sutazai:'),
+  CORS_ORIGINS: Str(
+    'Comma-separated origins allowed by CORS (or a JSON array). "*" allows any origin, without credentials.',
+    DEFAULT_CORS_ORIGINS,
+  ),
+  TRUST_PROXY: Str(
+    'false, true, a hop count, or comma-separated proxy addresses/CIDRs whose X-Forwarded-* headers are trusted.',
+    'false',
+  ),
+  BODY_LIMIT_BYTES: Int('Largest request body accepted (413 beyond).', 1048576, 1024),
+  SHUTDOWN_TIMEOUT_MS: Int(
+    'On SIGTERM/SIGINT, how long in-flight requests may take before the process exits.',
+    30000,
+    0,
+  ),
+  WORKERS: Int('Processes serving one port (node:cluster). More than 1 requires REDIS_URL.', 1, 1, 256),
+  DOCS_ENABLED: Bool(
+    'Serve Swagger UI at /docs (the OpenAPI document is always at /api/v1/openapi.json).',
+    true,
+  ),
+  JWT_SECRET_KEY: OptionalStr(
+    'HS256 signing secret, at least 32 characters. Unset outside production: generated once and kept in DATA_DIR.',
+  ),
+  JWT_ISSUER: Str('`iss` claim of the tokens this server issues and accepts.', 'sutazai'),
+  JWT_AUDIENCE: Str('`aud` claim of the tokens this server issues and accepts.', 'sutazai-api'),
+  ACCESS_TOKEN_EXPIRE_MINUTES: Int('Lifetime of an access token.', 30, 1, 1440),
+  REFRESH_TOKEN_EXPIRE_DAYS: Int('Lifetime of a refresh token (each refresh rotates it).', 7, 1, 365),
+  BCRYPT_ROUNDS: Int(
+    'bcrypt cost of new password hashes; older hashes are rehashed at the next login.',
+    12,
+    4,
+    15,
+  ),
+  LOCKOUT_THRESHOLD: Int('Consecutive failed logins that lock an account.', 5, 1, 1000),
+  LOCKOUT_MINUTES: Int('How long a locked account stays locked.', 30, 1, 10080),
+  REQUIRE_EMAIL_VERIFICATION: Bool('Refuse logins (403) until the email address is verified.', false),
+  PASSWORD_RESET_EXPIRE_MINUTES: Int('Lifetime of a password-reset link (single use).', 60, 1, 10080),
+  EMAIL_VERIFICATION_EXPIRE_HOURS: Int('Lifetime of an email-verification link (single use).', 24, 1, 720),
+  SMTP_HOST: OptionalStr(
+    'SMTP server for outgoing mail. Unset: mail stays in the outbox table and its link is logged.',
+  ),
+  SMTP_PORT: Int('Port of the SMTP server (587 for STARTTLS, 465 for implicit TLS).', 587, 1, 65535),
+  SMTP_USER: OptionalStr('SMTP login (unset: no authentication).'),
+  SMTP_PASSWORD: OptionalStr('SMTP password, with SMTP_USER.'),
+  SMTP_SECURE: Bool('Implicit TLS from the first byte (usually port 465).', false),
+  SMTP_STARTTLS: Bool(
+    'Require STARTTLS before sending (port 587). false: send without upgrading. Not with SMTP_SECURE.',
+    true,
+  ),
+  SMTP_TIMEOUT_MS: Int('Connection, greeting and socket timeout of one SMTP delivery.', 30000, 100),
+  FROM_EMAIL: Str('Sender address of outgoing mail.', 'noreply@sutazai.local'),
+  FROM_NAME: Str('Sender name of outgoing mail.', 'SutazAI Platform'),
+  FRONTEND_URL: Str(
+    'Base URL of the web app; mailed links are <FRONTEND_URL>/verify-email?token=… and /reset-password?token=….',
+    'http://localhost:3000',
+  ),
+  OUTBOX_POLL_MS: Int('How often the mail sender looks for due mail in the outbox.', 5000, 10),
+  OUTBOX_RETRY_BASE_MS: Int(
+    'First retry delay of a failed delivery; doubled on each attempt, at most one hour.',
+    30000,
+    10,
+  ),
+  OUTBOX_MAX_ATTEMPTS: Int(
+    'Deliveries tried before a mail is marked failed (kept in the outbox table).',
+    10,
+    1,
+    1000,
+  ),
+  OLLAMA_URL: OptionalStr('Base URL of Ollama (default http://127.0.0.1:11434, or OLLAMA_HOST/OLLAMA_PORT).'),
+  OLLAMA_HOST: OptionalStr('Fallback (original name) for OLLAMA_URL: host name or URL.'),
+  OLLAMA_PORT: Int('Fallback (original name) for OLLAMA_URL, with OLLAMA_HOST.', 11434, 1, 65535),
+  LLM_PROVIDER: Enum(
+    ['ollama', 'openai'] as const,
+    'ollama, or openai for any OpenAI-compatible server (vLLM, LM Studio, llama.cpp, OpenAI).',
+    'ollama',
+  ),
+  OPENAI_BASE_URL: Str(
+    'Base URL of the OpenAI-compatible API, with its /v1 (LLM_PROVIDER=openai).',
+    'https://api.openai.com/v1',
+  ),
+  OPENAI_API_KEY: OptionalStr('API key sent as a bearer token to the OpenAI-compatible server.'),
+  DEFAULT_MODEL: Str(
+    'Model used when a request names none ("tinyllama" means this too).',
+    'tinyllama:latest',
+  ),
+  OLLAMA_KEEP_ALIVE: OptionalStr('How long Ollama keeps a model loaded after a request (e.g. 5m, 1h, -1).'),
+  OLLAMA_NUM_CTX: Int('Context window asked of Ollama (num_ctx); 0 leaves the model default.', 0, 0),
+  LLM_CONNECT_TIMEOUT_MS: Int('Time to open a connection to the LLM server.', 10000, 1),
+  LLM_FIRST_TOKEN_TIMEOUT_MS: Int(
+    'Time from sending a request to the first byte of the answer (a model may be loading).',
+    300000,
+    1,
+  ),
+  LLM_IDLE_TIMEOUT_MS: Int('Longest pause between two chunks of a streamed answer.', 60000, 1),
+  LLM_TOTAL_TIMEOUT_MS: Int('Longest time one generation may take in all.', 900000, 1),
+  LLM_BREAKER_THRESHOLD: Int('Consecutive failed LLM calls that open the circuit breaker.', 5, 1, 1000),
+  LLM_BREAKER_OPEN_MS: Int(
+    'How long an open breaker refuses calls before letting one probe through.',
+    30000,
+    1,
+  ),
+  LLM_RETRY_ATTEMPTS: Int(
+    'Attempts per LLM call (1 = no retry), for connection errors, timeouts before the first token and 502/503/504.',
+    3,
+    1,
+    10,
+  ),
+  LLM_RETRY_BASE_MS: Int('Delay before the first retry; doubled each time, with jitter.', 1000, 0),
+  LLM_MAX_CONCURRENT: Int('Generations in flight per process; more wait in a queue.', 8, 1, 10000),
+  LLM_QUEUE_SIZE: Int('Generations that may wait for a slot; beyond, 503.', 100, 0, 100000),
+  LLM_MAX_CONCURRENT_PER_USER: Int(
+    'Generations in flight per user (or client address); beyond, 429.',
+    2,
+    1,
+    1000,
+  ),
+  LLM_MAX_TOKENS: Int('Largest max_tokens a request may ask for.', 4096, 1, 1000000),
+  CHAT_SYSTEM_PROMPT: Str(
+    'System prompt sent first in every conversation (empty: none).',
+    'You are a helpful assistant.',
+  ),
+  CHAT_CONTEXT_MESSAGES: Int(
+    'Most earlier messages of a session sent to the model with a new one.',
+    20,
+    0,
+    1000,
+  ),
+  CHAT_CONTEXT_CHARS: Int('Most characters of earlier messages sent to the model.', 16000, 0),
+  CHAT_MAX_MESSAGE_CHARS: Int('Longest chat message accepted (400 beyond).', 5000, 1, 1000000),
+  ALLOW_ANONYMOUS_CHAT: Bool('Let clients without a token chat (their sessions cannot be read back).', true),
+  CHAT_SSE_KEEPALIVE_MS: Int(
+    'Interval of SSE keep-alive comments while a streamed answer is open.',
+    15000,
+    100,
+  ),
+});
+
+export type Env = Static<typeof EnvSchema>;
