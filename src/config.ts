@@ -257,23 +257,23 @@ function ollamaUrl(env: Env, problems: string[]): string {
     url = /^https?:\/\//i.test(host) ? host : `http://${host}:${env.OLLAMA_PORT}`;
   }
   url ??= 'http://127.0.0.1:11434';
-  try {
-    const parsed = new URL(url);
-    if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw new Error('protocol');
-  } catch {
-    problems.push(`${source}: must make an http(s) URL (got ${JSON.stringify(url)})`);
-  }
+  if (!isHttpUrl(url)) problems.push(`${source}: must make an http(s) URL (got ${JSON.stringify(url)})`);
   return url.replace(/\/+$/, '');
+}
+
+function isHttpUrl(url: string): boolean {
+  try {
+    const { protocol } = new URL(url);
+    return protocol === 'http:' || protocol === 'https:';
+  } catch {
+    return false;
+  }
 }
 
 function llmConfig(env: Env, problems: string[]): Config['llm'] {
   const openaiBaseUrl = env.OPENAI_BASE_URL.trim().replace(/\/+$/, '');
-  try {
-    const parsed = new URL(openaiBaseUrl);
-    if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw new Error('protocol');
-  } catch {
+  if (!isHttpUrl(openaiBaseUrl))
     problems.push(`OPENAI_BASE_URL: must be an http(s) URL (got ${JSON.stringify(env.OPENAI_BASE_URL)})`);
-  }
   if (!env.DEFAULT_MODEL.trim()) problems.push('DEFAULT_MODEL: must not be empty');
   return {
     provider: env.LLM_PROVIDER,
@@ -315,10 +315,7 @@ function mailConfig(env: Env, problems: string[]): Config['mail'] {
     );
   if (/[\r\n]/.test(env.FROM_NAME)) problems.push('FROM_NAME: must be one line');
   let frontendUrl = env.FRONTEND_URL.trim().replace(/\/+$/, '');
-  try {
-    const parsed = new URL(frontendUrl);
-    if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw new Error('protocol');
-  } catch {
+  if (!isHttpUrl(frontendUrl)) {
     problems.push(`FRONTEND_URL: must be an http(s) URL (got ${JSON.stringify(env.FRONTEND_URL)})`);
     frontendUrl = '';
   }
