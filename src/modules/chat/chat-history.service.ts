@@ -63,16 +63,18 @@ export class ChatHistoryService {
     const session = await this.owned(userId, sessionId);
     const scope = `chat-messages:${session.id}`;
     const after = page.cursor === undefined ? undefined : Number(cursors.decode(page.cursor, scope).id);
-    const [messages, total, firstMessageAt] = await Promise.all([
+    const [rows, total, firstMessageAt] = await Promise.all([
       chats.listMessages(db, session.id, {
-        limit: page.limit,
+        // One more than asked tells whether there is a next page.
+        limit: page.limit + 1,
         ...(after === undefined ? { skip: page.skip } : { afterId: after }),
       }),
       chats.countMessages(db, session.id),
       chats.firstMessageAt(db, session.id),
     ]);
+    const messages = rows.slice(0, page.limit);
     const last = messages.at(-1);
-    const hasMore = last !== undefined && (await this.hasMessageAfter(session.id, last.id));
+    const hasMore = rows.length > page.limit;
     return {
       session,
       messages,
@@ -110,10 +112,5 @@ export class ChatHistoryService {
     const session = await this.deps.chats.findSession(this.deps.db, sessionId);
     if (!session || session.userId !== userId) throw sessionNotFound(sessionId);
     return session;
-  }
-
-  private async hasMessageAfter(sessionId: string, id: number): Promise<boolean> {
-    const next = await this.deps.chats.listMessages(this.deps.db, sessionId, { limit: 1, afterId: id });
-    return next.length > 0;
   }
 }

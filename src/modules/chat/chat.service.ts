@@ -97,7 +97,7 @@ export class ChatService {
     const text = this.validate(caller, input);
     const model = llm.normaliseModel(input.model);
     const session = await this.sessionFor(caller, input.sessionId ?? null, model);
-    const context = await this.contextOf(session.id);
+    const context = await this.contextOf(session);
     const generation = await llm.start(
       {
         model,
@@ -228,9 +228,11 @@ export class ChatService {
   }
 
   /** The system prompt, then the latest messages that fit CHAT_CONTEXT_MESSAGES and CHAT_CONTEXT_CHARS. */
-  private async contextOf(sessionId: string): Promise<ChatTurn[]> {
+  private async contextOf(session: ChatSessionRecord): Promise<ChatTurn[]> {
     const { db, chats, settings } = this.deps;
-    const recent = await chats.recentMessages(db, sessionId, settings.contextMessages);
+    // A new session has nothing to read: one statement less before the first token.
+    const recent =
+      session.messageCount === 0 ? [] : await chats.recentMessages(db, session.id, settings.contextMessages);
     const turns: ChatTurn[] = [];
     let chars = 0;
     for (const message of recent.reverse()) {
