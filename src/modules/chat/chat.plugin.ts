@@ -3,6 +3,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import fp from 'fastify-plugin';
 import type { Config } from '../../config.js';
 import type { Clock } from '../../lib/clock.js';
+import { transactor } from '../../platform/db/transactions.js';
 import { createCursorCodec } from '../../platform/pagination.js';
 import { ChatHistoryService } from './chat-history.service.js';
 import { createChatMetrics } from './chat.metrics.js';
@@ -27,6 +28,7 @@ const chatPlugin: FastifyPluginAsync<ChatPluginOptions> = async (app, opts) => {
   const chats = new ChatRepository();
   const chat = new ChatService({
     db,
+    transact: transactor(db),
     chats,
     llm: app.llm,
     clock: opts.clock,

@@ -1,6 +1,5 @@
 // SQL of chat sessions and messages. Records come back with Dates and booleans whatever the dialect.
 import type { Selectable } from 'kysely';
-import { isUniqueViolation } from '../../platform/db/constraint-errors.js';
 import type {
   ChatMessageRole,
   ChatMessageStatus,
@@ -86,35 +85,37 @@ export class ChatRepository {
     return row && toSession(row);
   }
 
-  /** The new session, or 'duplicate' when a concurrent request created one with this id first. */
+  /**
+   * The new session, or 'duplicate' when a concurrent request created one with this id first. The conflict is
+   * skipped rather than raised: inside a PostgreSQL transaction a failed statement would abort the transaction.
+   */
   async createSession(
     db: DbExecutor,
     session: { id: string; userId: number | null; model: string; title: string | null },
     now: Date,
   ): Promise<ChatSessionRecord | 'duplicate'> {
-    try {
-      const row = await db
-        .insertInto('chat_sessions')
-        .values({
-          id: session.id,
-          user_id: session.userId,
-          model: session.model,
-          title: session.title,
-          title_is_custom: false,
-          created_at: now,
-          updated_at: now,
-          last_message_at: now,
-        })
-        .returningAll()
-        .executeTakeFirstOrThrow();
-      return toSession(row);
-    } catch (error) {
-      if (isUniqueViolation(error)) return 'duplicate';
-      throw error;
-    }
+    const row = await db
+      .insertInto('chat_sessions')
+      .values({
+        id: session.id,
+        user_id: session.userId,
+        model: session.model,
+        title: session.title,
+        title_is_custom: false,
+        created_at: now,
+        updated_at: now,
+        last_message_at: now,
+      })
+      .onConflict((conflict) => conflict.column('id').doNothing())
+      .returningAll()
+      .executeTakeFirst();
+    return row ? toSession(row) : 'duplicate';
   }
 
-  /** Adds a message and counts it on its session (last activity, model, and a title if it has none yet). */
+  /**
+   * Adds a message and counts it on its session (last activity, model, and a title if it has none yet). Two
+   * statements: run it in a transaction.
+   */
   async addMessage(db: DbExecutor, message: NewChatMessage, now: Date, title?: string): Promise<number> {
     const row = await db
       .insertInto('chat_messages')

@@ -4,7 +4,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Clock } from '../../lib/clock.js';
 import { BadRequestError, NotFoundError, UnauthorizedError } from '../../platform/errors.js';
-import type { DbExecutor } from '../../platform/db/transactions.js';
+import type { DbExecutor, Transact } from '../../platform/db/transactions.js';
 import { StreamingSanitizer, sanitizeUserText } from '../../platform/sanitize.js';
 import type { ChatTurn, LlmService, TokenUsage } from '../llm/index.js';
 import type { ChatMetrics } from './chat.metrics.js';
@@ -22,6 +22,7 @@ export interface ChatSettings {
 
 export interface ChatServiceDeps {
   db: DbExecutor;
+  transact: Transact;
   chats: ChatRepository;
   llm: LlmService;
   clock: Clock;
@@ -96,8 +97,9 @@ export class ChatService {
     const { llm, clock, metrics } = this.deps;
     const text = this.validate(caller, input);
     const model = llm.normaliseModel(input.model);
-    const session = await this.sessionFor(caller, input.sessionId ?? null, model);
-    const context = await this.contextOf(session);
+    const sessionId = input.sessionId ?? null;
+    const existing = await this.existingSession(caller, sessionId);
+    const context = await this.contextOf(existing);
     const generation = await llm.start(
       {
         model,
@@ -111,14 +113,21 @@ export class ChatService {
     );
 
     const startedAt = clock.now();
+    let session: ChatSessionRecord;
     let userMessageId: number;
     try {
-      userMessageId = await this.deps.chats.addMessage(
-        this.deps.db,
-        { sessionId: session.id, role: 'user', content: text, userId: caller.userId },
-        startedAt,
-        titleFrom(text),
-      );
+      // A new session and its first message are one transaction (one write on SQLite, before the first token), made
+      // only once the generation is admitted: a refused chat leaves nothing behind.
+      ({ session, userMessageId } = await this.deps.transact(async (trx) => {
+        const stored = existing ?? (await this.createSession(trx, caller, sessionId, model));
+        const id = await this.deps.chats.addMessage(
+          trx,
+          { sessionId: stored.id, role: 'user', content: text, userId: caller.userId },
+          startedAt,
+          titleFrom(text),
+        );
+        return { session: stored, userMessageId: id };
+      }));
     } catch (error) {
       // The slots taken by start() are released when its iteration ends: end it unread.
       await generation[Symbol.asyncIterator]().return?.();
@@ -198,16 +207,21 @@ export class ChatService {
     return text;
   }
 
-  /** The caller's session with this id (created if new), or a new one. Someone else's session is a 404. */
-  private async sessionFor(caller: ChatCaller, id: string | null, model: string): Promise<ChatSessionRecord> {
-    const { db, chats, clock } = this.deps;
-    const sessionId = id ?? randomUUID();
-    const existing = id === null ? undefined : await chats.findSession(db, sessionId);
+  /**
+   * The caller's session with this id, or undefined when it is to be created (no id, or a new one). Someone else's
+   * session is a 404; a guessable new anonymous id is refused before anything is generated.
+   */
+  private async existingSession(
+    caller: ChatCaller,
+    id: string | null,
+  ): Promise<ChatSessionRecord | undefined> {
+    if (id === null) return undefined;
+    const existing = await this.deps.chats.findSession(this.deps.db, id);
     if (existing) {
-      if (existing.userId !== caller.userId) throw sessionNotFound(sessionId);
+      if (existing.userId !== caller.userId) throw sessionNotFound(id);
       return existing;
     }
-    if (caller.userId === null && id !== null && id.length < MIN_ANONYMOUS_ID_LENGTH) {
+    if (caller.userId === null && id.length < MIN_ANONYMOUS_ID_LENGTH) {
       // Anyone who knows an anonymous session's id can continue it, and the model's answers can reveal the earlier
       // conversation: an anonymous session's id must be unguessable (ours are random UUIDs).
       throw new BadRequestError(
@@ -215,24 +229,38 @@ export class ChatService {
         'guessable_session_id',
       );
     }
+    return undefined;
+  }
+
+  /** A new session (in the caller's transaction); one a concurrent request just created with this id is reused. */
+  private async createSession(
+    trx: DbExecutor,
+    caller: ChatCaller,
+    id: string | null,
+    model: string,
+  ): Promise<ChatSessionRecord> {
+    const sessionId = id ?? randomUUID();
+    const { chats, clock } = this.deps;
     const created = await chats.createSession(
-      db,
+      trx,
       { id: sessionId, userId: caller.userId, model, title: null },
       clock.now(),
     );
     if (created !== 'duplicate') return created;
     // Created by a concurrent request between our read and our insert: the same ownership rule applies.
-    const raced = await chats.findSession(db, sessionId);
+    const raced = await chats.findSession(trx, sessionId);
     if (!raced || raced.userId !== caller.userId) throw sessionNotFound(sessionId);
     return raced;
   }
 
   /** The system prompt, then the latest messages that fit CHAT_CONTEXT_MESSAGES and CHAT_CONTEXT_CHARS. */
-  private async contextOf(session: ChatSessionRecord): Promise<ChatTurn[]> {
+  private async contextOf(session: ChatSessionRecord | undefined): Promise<ChatTurn[]> {
     const { db, chats, settings } = this.deps;
     // A new session has nothing to read: one statement less before the first token.
     const recent =
-      session.messageCount === 0 ? [] : await chats.recentMessages(db, session.id, settings.contextMessages);
+      !session || session.messageCount === 0
+        ? []
+        : await chats.recentMessages(db, session.id, settings.contextMessages);
     const turns: ChatTurn[] = [];
     let chars = 0;
     for (const message of recent.reverse()) {
@@ -255,19 +283,22 @@ export class ChatService {
       error: string | null;
     },
   ): Promise<number> {
-    return this.deps.chats.addMessage(
-      this.deps.db,
-      {
-        sessionId,
-        role: 'assistant',
-        content: answer.content,
-        model: answer.model,
-        promptTokens: answer.usage.promptTokens,
-        completionTokens: answer.usage.completionTokens,
-        status: answer.status,
-        error: answer.error,
-      },
-      this.deps.clock.now(),
+    // The message and its session's count are one transaction: they cannot disagree after a crash.
+    return this.deps.transact((trx) =>
+      this.deps.chats.addMessage(
+        trx,
+        {
+          sessionId,
+          role: 'assistant',
+          content: answer.content,
+          model: answer.model,
+          promptTokens: answer.usage.promptTokens,
+          completionTokens: answer.usage.completionTokens,
+          status: answer.status,
+          error: answer.error,
+        },
+        this.deps.clock.now(),
+      ),
     );
   }
 }

@@ -1,17 +1,18 @@
 // The Ollama adapter: POST /api/chat streamed as NDJSON, GET /api/tags for the models.
-// It speaks HTTP through our own fetch rather than the `ollama` npm client, because that client (0.6) cannot do what
+// It speaks HTTP through our own client (llm-http.ts) rather than the `ollama` npm client, because that client (0.6) cannot do what
 // this adapter must: it takes no AbortSignal per call (only an abort() on its iterator, and none at all for list()),
 // it turns an `{"error": ...}` line into a plain Error and drops unreadable lines with a console.warn, and it logs
 // error bodies with console.log. The wire format is small and documented, so reading it here costs less than
 // working around those.
 import { LlmProtocolError, LlmUpstreamError, ModelNotFoundError, type LlmError } from './llm.errors.js';
-import { displayUrl, type LlmFetch } from './llm-http.js';
+import { StringDecoder } from 'node:string_decoder';
+import { displayUrl, type LlmRequest, type LlmResponse } from './llm-http.js';
 import type { GenerationEvent, GenerationRequest, LlmProvider, ModelInfo } from './llm.port.js';
 
 export interface OllamaProviderOptions {
   /** Base URL without a trailing slash, e.g. http://127.0.0.1:11434. */
   baseUrl: string;
-  fetch: LlmFetch;
+  request: LlmRequest;
   /** keep_alive sent with every chat (e.g. "5m", "-1"); unset: the server's default. */
   keepAlive?: string | undefined;
   /** num_ctx sent with every chat when > 0. */
@@ -29,22 +30,20 @@ export class OllamaProvider implements LlmProvider {
   }
 
   async *generate(request: GenerationRequest): AsyncIterable<GenerationEvent> {
-    const response = await this.options.fetch(
+    const response = await this.options.request(
       `${this.options.baseUrl}/api/chat`,
       {
         method: 'POST',
-        headers: { 'Content-Type': 'application/json', Accept: 'application/x-ndjson' },
+        headers: { 'content-type': 'application/json', accept: 'application/x-ndjson' },
         body: JSON.stringify(this.chatBody(request)),
-        signal: request.signal ?? null,
+        signal: request.signal,
       },
       request.requestId,
     );
     if (!response.ok) throw await statusError(response, request);
-    if (!response.body) throw new LlmProtocolError(NAME, 'empty body');
 
-    const reader = response.body.getReader();
     try {
-      for await (const line of ndjsonLines(reader)) {
+      for await (const line of ndjsonLines(response.chunks())) {
         const chunk = parseChunk(line);
         if (chunk.content) yield { type: 'token', text: chunk.content };
         if (chunk.done) {
@@ -58,19 +57,19 @@ export class OllamaProvider implements LlmProvider {
       }
     } finally {
       // Leaving early (done, an error, or the consumer stopped) must not leave the upstream answer running.
-      await reader.cancel().catch(() => undefined);
+      response.cancel();
     }
     throw new LlmProtocolError(NAME, 'the stream ended before its final message');
   }
 
   async listModels(options: { signal?: AbortSignal; requestId?: string } = {}): Promise<ModelInfo[]> {
-    const response = await this.options.fetch(
+    const response = await this.options.request(
       `${this.options.baseUrl}/api/tags`,
-      { method: 'GET', headers: { Accept: 'application/json' }, signal: options.signal ?? null },
+      { method: 'GET', headers: { accept: 'application/json' }, signal: options.signal },
       options.requestId,
     );
     if (!response.ok) {
-      await response.body?.cancel().catch(() => undefined);
+      response.cancel();
       throw new LlmUpstreamError(response.status, NAME);
     }
     const body = await readJson(response);
@@ -135,26 +134,27 @@ function parseChunk(line: string): ChatChunk {
 }
 
 /** The non-empty lines of an NDJSON body, as they arrive. */
-async function* ndjsonLines(reader: ReadableStreamDefaultReader<Uint8Array>): AsyncGenerator<string> {
-  const decoder = new TextDecoder();
+async function* ndjsonLines(chunks: AsyncIterable<Buffer>): AsyncGenerator<string> {
+  const decoder = new StringDecoder('utf8');
   let buffer = '';
-  for (;;) {
-    const { done, value } = await reader.read();
-    buffer += done ? decoder.decode() : decoder.decode(value, { stream: true });
+  for await (const chunk of chunks) {
+    buffer += decoder.write(chunk);
+    let start = 0;
     let newline = buffer.indexOf('\n');
     while (newline >= 0) {
-      const line = buffer.slice(0, newline).trim();
-      buffer = buffer.slice(newline + 1);
+      const line = buffer.slice(start, newline).trim();
       if (line) yield line;
-      newline = buffer.indexOf('\n');
+      start = newline + 1;
+      newline = buffer.indexOf('\n', start);
     }
-    if (done) break;
+    buffer = buffer.slice(start);
   }
-  if (buffer.trim()) yield buffer.trim();
+  buffer = (buffer + decoder.end()).trim();
+  if (buffer) yield buffer;
 }
 
 /** A non-2xx answer to /api/chat: the model is unknown (404, or an error naming it "not found"), or another failure. */
-async function statusError(response: Response, request: GenerationRequest): Promise<LlmError> {
+async function statusError(response: LlmResponse, request: GenerationRequest): Promise<LlmError> {
   const text = await response.text().catch(() => '');
   // The caller who left while we read the error body wants their abort, not the error.
   request.signal?.throwIfAborted();
@@ -173,7 +173,7 @@ function errorText(body: string): string {
   }
 }
 
-async function readJson(response: Response): Promise<unknown> {
+async function readJson(response: LlmResponse): Promise<unknown> {
   const text = await response.text();
   try {
     return JSON.parse(text);

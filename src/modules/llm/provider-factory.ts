@@ -18,7 +18,7 @@ export function createLlmProvider(config: Config['llm']): LlmProviderHandle {
       return {
         provider: new OllamaProvider({
           baseUrl: config.ollamaUrl,
-          fetch: http.fetch,
+          request: http.request,
           keepAlive: config.keepAlive,
           numCtx: config.numCtx,
         }),
