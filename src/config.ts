@@ -34,6 +34,8 @@ export interface Config {
     poolSize: number;
     poolTimeoutMs: number;
     statementTimeoutMs: number;
+    /** SQLite: interval of the background WAL checkpoints; 0 leaves them to SQLite's automatic checkpoints. */
+    checkpointMs: number;
     migrateOnStart: boolean;
   };
   redis: { url: string | undefined; keyPrefix: string };
@@ -422,6 +424,7 @@ export function parseConfig(rawEnv: Record<string, string | undefined>, version 
       poolSize: env.DB_POOL_SIZE,
       poolTimeoutMs: env.DB_POOL_TIMEOUT_MS,
       statementTimeoutMs: env.DB_STATEMENT_TIMEOUT_MS,
+      checkpointMs: env.SQLITE_CHECKPOINT_MS,
       migrateOnStart: env.MIGRATE_ON_START,
     },
     redis: { url: env.REDIS_URL, keyPrefix: env.REDIS_KEY_PREFIX },

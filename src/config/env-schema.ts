@@ -59,6 +59,13 @@ export const EnvSchema = Type.Object({
     1,
   ),
   DB_STATEMENT_TIMEOUT_MS: Int('PostgreSQL statement_timeout per connection (0 = none).', 60000, 0),
+  SQLITE_CHECKPOINT_MS: Int(
+    'SQLite: how often a background thread copies the write-ahead log into the database file (0 = SQLite does it ' +
+      'itself, inside the request that crosses 1000 pages, stalling it).',
+    250,
+    0,
+    60000,
+  ),
   MIGRATE_ON_START: Bool('Run pending database migrations when `serve` starts.', true),
   REDIS_URL: OptionalStr(
     'redis://host:port/db. Unset: rate limits, denylists and pub/sub live in process memory (one instance).',

@@ -38,6 +38,11 @@ export interface LlmResponse {
   /** The body as it arrives; it fails only with our errors (or the caller's abort reason), and ends the call. */
   chunks(): AsyncIterable<Buffer>;
   text(): Promise<string>;
+  /**
+   * The answer is whole by its protocol (Ollama's `done` line): reading may stop, and cancel() then lets the rest of
+   * the body (normally only its end) arrive instead of cutting the connection, which stays open for the next call.
+   */
+  complete(): void;
   /** Stops reading: an answer that had not ended has its connection closed, so the server sees us leave. */
   cancel(): void;
 }
@@ -116,9 +121,13 @@ export function createLlmHttp(provider: string, timeouts: Config['llm']['timeout
   return { request, fetch, close: () => agent.destroy() };
 }
 
+/** What is read after a complete answer before giving up its connection (a server that keeps sending loses it). */
+const DRAIN_LIMIT_BYTES = 64 * 1024;
+
 class GuardedResponse implements LlmResponse {
   readonly status: number;
   readonly ok: boolean;
+  #complete = false;
 
   constructor(
     private readonly answer: Dispatcher.ResponseData,
@@ -132,7 +141,9 @@ class GuardedResponse implements LlmResponse {
     let received = false;
     let ended = false;
     try {
-      for await (const chunk of this.answer.body) {
+      // Leaving a plain for-await early would destroy the body at once, closing the connection even after a complete
+      // answer: cancel() decides instead.
+      for await (const chunk of this.answer.body.iterator({ destroyOnReturn: false })) {
         received = true;
         yield chunk as Buffer;
       }
@@ -155,8 +166,19 @@ class GuardedResponse implements LlmResponse {
     return text + decoder.end();
   }
 
+  complete(): void {
+    this.#complete = true;
+  }
+
   cancel(): void {
     this.call.finish();
+    if (this.#complete) {
+      // Cutting a finished answer's last bytes would close a connection that could serve the next call (a new TCP
+      // connection per chat cost more than anything else before the first token). A body that never ends is ended
+      // by undici's idle timeout.
+      void this.answer.body.dump({ limit: DRAIN_LIMIT_BYTES }).catch(() => undefined);
+      return;
+    }
     // Destroying undici's body before its end aborts the request and closes the connection; after it, a no-op. The
     // abort error it emits is ours: nobody else is listening.
     const body = this.answer.body;

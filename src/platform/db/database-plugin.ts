@@ -15,6 +15,7 @@ const databasePlugin: FastifyPluginAsync<{ config: Config['db']; migrate: boolea
   const database = await openReachableDatabase(opts.config, {
     onIdleError: (error) =>
       app.log.warn({ err: error }, 'an idle database connection failed; the pool replaces it'),
+    logger: app.log,
   });
   app.decorate('database', database);
   app.addHook('onClose', () => database.destroy());

@@ -8,6 +8,7 @@ import pg from 'pg';
 import type { Config, Dialect } from '../../config.js';
 import { redactUrlPassword } from '../../lib/redact-url.js';
 import type { DB } from './schema.js';
+import { startCheckpointer, type CheckpointerLogger } from './sqlite-checkpointer.js';
 import { SqliteValuesPlugin } from './sqlite-values-plugin.js';
 
 /** A snapshot of the connection pool, for health and metrics. */
@@ -36,13 +37,15 @@ export interface Database {
 export interface DatabaseOptions {
   /** Called with errors of idle pooled connections (a PostgreSQL restart, say), which must not crash the process. */
   onIdleError?: (error: Error) => void;
+  /** Where the SQLite checkpoint thread reports that it failed. */
+  logger?: CheckpointerLogger;
 }
 
 export function createDatabase(config: Config['db'], options: DatabaseOptions = {}): Database {
-  return config.dialect === 'postgres' ? createPostgres(config, options) : createSqlite(config);
+  return config.dialect === 'postgres' ? createPostgres(config, options) : createSqlite(config, options);
 }
 
-function createSqlite(config: Config['db']): Database {
+function createSqlite(config: Config['db'], options: DatabaseOptions): Database {
   if (config.sqlitePath !== ':memory:') fs.mkdirSync(path.dirname(config.sqlitePath), { recursive: true });
   const connection = new BetterSqlite3(config.sqlitePath);
   try {
@@ -57,6 +60,10 @@ function createSqlite(config: Config['db']): Database {
     connection.close();
     throw error;
   }
+  const checkpointer =
+    config.checkpointMs > 0 && config.sqlitePath !== ':memory:'
+      ? startCheckpointer(config.sqlitePath, config.checkpointMs, connection, options.logger)
+      : undefined;
   const db = new Kysely<DB>({
     dialect: new SqliteDialect({ database: withStatementCache(connection) }),
     plugins: [new SqliteValuesPlugin()],
@@ -70,7 +77,11 @@ function createSqlite(config: Config['db']): Database {
     ping: async () => {
       await sql`select 1`.execute(db);
     },
-    destroy: () => db.destroy(),
+    destroy: async () => {
+      // Its last checkpoint runs before the writer closes (the writer's close then finds little left to copy).
+      await checkpointer?.stop();
+      await db.destroy();
+    },
   };
 }
 
