@@ -1,5 +1,6 @@
-// The chat section of bench/RESULTS.md: time to first token through our server and straight to the stand-in, one
-// chat at a time (paired) and under concurrent load, the differences, the failures, and the target verdicts.
+// The chat section of bench/RESULTS.md: time to first token through our server, through a minimal Node proxy (the
+// floor: what any proxy in between costs on this machine) and straight to the stand-in, one chat at a time (grouped)
+// and under concurrent load, the differences, the failures, and the target verdicts.
 import { median } from './report.js';
 
 /** One side's chats of one load round. */
@@ -23,9 +24,9 @@ export interface ChatReportInput {
   warmup: number;
   concurrency: number;
   loadChats: number;
-  /** Part 1, index-aligned: pair i is ours[i] and direct[i]. */
-  pairs: { ours: number[]; direct: number[] };
-  load: { ours: LoadRound[]; direct: LoadRound[] };
+  /** Part 1, index-aligned: group i is ours[i], floor[i] and direct[i]. */
+  pairs: { ours: number[]; floor: number[]; direct: number[] };
+  load: { ours: LoadRound[]; floor: LoadRound[]; direct: LoadRound[] };
   /** What the stand-in received, as one sentence. */
   standInNote: string;
   targets: ChatTargets;
@@ -65,7 +66,10 @@ export function renderChatSection(input: ChatReportInput): string {
   const added = pairs.ours.map((ours, i) => ours - (pairs.direct[i] ?? NaN));
   const addedP50 = percentile(added, 50);
   const addedP99 = percentile(added, 99);
+  const floorAdded = pairs.floor.map((floor, i) => floor - (pairs.direct[i] ?? NaN));
+  const aboveFloor = pairs.ours.map((ours, i) => ours - (pairs.floor[i] ?? NaN));
   const loadOurs = load.ours.flatMap((r) => r.ttfts);
+  const loadFloor = load.floor.flatMap((r) => r.ttfts);
   const loadDirect = load.direct.flatMap((r) => r.ttfts);
   const failures = load.ours.flatMap((r) => r.failures);
   const loadTotal = failures.length + loadOurs.length;
@@ -86,37 +90,50 @@ export function renderChatSection(input: ChatReportInput): string {
       'with the body our server sends (system prompt, user message, temperature), time to the first NDJSON line ' +
       'carrying a token. Every answer is read whole and checked: status 200, content type, `start` → `token`s → ' +
       '`end` (with the message id and usage) and no `error` (or NDJSON lines ending `done: true` with the counts), ' +
+      'and the same for the reference proxy, ' +
       `and the exact reply text. ${input.warmup} chats per side at the load concurrency first, not measured. ` +
       input.standInNote,
     '',
-    `### One chat at a time: ${added.length} pairs`,
+    `### One chat at a time: ${added.length} groups`,
     '',
-    'Each pair is one chat through our server and one straight to the stand-in, back to back, the first of the two ' +
-      'alternating; the added latency is the difference within each pair.',
+    'Each group is one chat through our server, one through the reference proxy and one straight to the stand-in, ' +
+      'back to back, in an order that rotates; the added latency is the difference within each group. The ' +
+      'reference proxy (bench/minimal-proxy.ts, its own process, started like our server) reads the JSON body, ' +
+      'calls the stand-in through undici and relays each token as an SSE event — no validation, database, limits, ' +
+      'sanitization or metrics: what it adds is the floor any Node.js proxy pays on this machine (a process hop and ' +
+      'two more socket writes, each waking another process).',
     '',
     '| time to first token | p50 (median) ms | p99 ms |',
     '|---|---:|---:|',
     `| through our server | ${ms(percentile(pairs.ours, 50))} | ${ms(percentile(pairs.ours, 99))} |`,
+    `| through the minimal Node proxy | ${ms(percentile(pairs.floor, 50))} | ${ms(percentile(pairs.floor, 99))} |`,
     `| straight to the stand-in | ${ms(percentile(pairs.direct, 50))} | ${ms(percentile(pairs.direct, 99))} |`,
     `| added by our server (paired difference) | ${signed(addedP50)} | ${signed(addedP99)} |`,
+    `| added by the minimal Node proxy (the floor) | ${signed(percentile(floorAdded, 50))} | ` +
+      `${signed(percentile(floorAdded, 99))} |`,
+    `| our server minus the minimal proxy (paired) | ${signed(percentile(aboveFloor, 50))} | ` +
+      `${signed(percentile(aboveFloor, 99))} |`,
     '',
     `- Target (added p50 ≤ ${targets.addedP50Ms} ms): ${signed(addedP50)} ms — ${verdict(addedP50 <= targets.addedP50Ms)}`,
     `- Target (added p99 ≤ ${targets.addedP99Ms} ms): ${signed(addedP99)} ms — ${verdict(addedP99 <= targets.addedP99Ms)}`,
     '',
     `### Under load: ${input.concurrency} chats in flight`,
     '',
-    `${load.ours.length} round(s); in each, ${input.loadChats} chats through our server and ${input.loadChats} ` +
-      `straight to the stand-in, ${input.concurrency} in flight on each side (one side after the other, the first ` +
-      'alternating). Chats/s: successful chats over the wall time of the round, median of the rounds; time to first ' +
+    `${load.ours.length} round(s); in each, ${input.loadChats} chats on each side (our server, the reference ` +
+      `proxy, the stand-in directly), ${input.concurrency} in flight (one side after the other, the order ` +
+      'rotating). Chats/s: successful chats over the wall time of the round, median of the rounds; time to first ' +
       'token: p50 and p99 over every chat of every round. A chat fails on anything but a 200 streamed answer complete ' +
       'to its `end` event and right.',
     '',
     '| measured | chats/s (median) | ttft p50 ms | ttft p99 ms | failures | rounds: chats/s |',
     '|---|---:|---:|---:|---:|---|',
     loadRow(input.serverName, load.ours),
+    loadRow('reference: minimal Node proxy', load.floor),
     loadRow('straight to the stand-in', load.direct),
     `| added by our server | – | ${addedCell(loadOurs, loadDirect, 50)} | ` +
       `${addedCell(loadOurs, loadDirect, 99)} | – | – |`,
+    `| added by the minimal Node proxy | – | ${addedCell(loadFloor, loadDirect, 50)} | ` +
+      `${addedCell(loadFloor, loadDirect, 99)} | – | – |`,
     '',
     `- Target (no failure under load): ${failures.length} of ${loadTotal} — ${verdict(failures.length === 0)}`,
     ...examples.map((reason) => `- Failure: ${reason}`),

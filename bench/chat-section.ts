@@ -18,7 +18,7 @@ import {
 import { chatsPerSecond, percentile, renderChatSection, type LoadRound } from './chat-report.js';
 import { startStandIn } from './llm-stand-in-process.js';
 import type { RunningServer, ServerSpec } from './server-process.js';
-import { chatServerSpec } from './servers-under-test.js';
+import { chatServerSpec, minimalProxySpec } from './servers-under-test.js';
 
 export const CHAT_TARGETS = { addedP50Ms: 1, addedP99Ms: 3 };
 
@@ -42,20 +42,38 @@ export interface ChatSectionResult {
   problems: string[];
 }
 
-type Side = 'ours' | 'direct';
+type Side = 'ours' | 'floor' | 'direct';
+/** The order of the sides within a group of chats, rotating so that none is always first (or always last). */
+const ORDERS: readonly (readonly Side[])[] = [
+  ['ours', 'floor', 'direct'],
+  ['direct', 'ours', 'floor'],
+  ['floor', 'direct', 'ours'],
+];
 
 /** The stand-in's reply: plain words, which sanitization passes through unchanged. */
 export function replyTokens(count: number): string[] {
   return Array.from({ length: count }, (_, i) => (i === 0 ? 'Hello' : ` word${i}`));
 }
 
-function targetsFor(serverUrl: string, standInUrl: string, tokens: string[], concurrency: number) {
+function targetsFor(
+  urls: { server: string; floor: string; standIn: string },
+  tokens: string[],
+  concurrency: number,
+) {
   const expected = { text: tokens.join(''), tokens: tokens.length };
   const agent = () => new http.Agent({ keepAlive: true, maxSockets: concurrency });
   const targets: Record<Side, ChatTarget> = {
     ours: {
       label: 'through our server',
-      url: new URL('/api/v1/chat/', serverUrl),
+      url: new URL('/api/v1/chat/', urls.server),
+      body: JSON.stringify({ message: MESSAGE, stream: true }),
+      agent: agent(),
+      contentType: 'text/event-stream',
+      newReader: sseReader(expected),
+    },
+    floor: {
+      label: 'through the minimal Node proxy',
+      url: new URL('/api/v1/chat/', urls.floor),
       body: JSON.stringify({ message: MESSAGE, stream: true }),
       agent: agent(),
       contentType: 'text/event-stream',
@@ -63,7 +81,7 @@ function targetsFor(serverUrl: string, standInUrl: string, tokens: string[], con
     },
     direct: {
       label: 'straight to the stand-in',
-      url: new URL('/api/chat', standInUrl),
+      url: new URL('/api/chat', urls.standIn),
       body: JSON.stringify(UPSTREAM_BODY),
       agent: agent(),
       contentType: 'application/x-ndjson',
@@ -98,42 +116,50 @@ export async function runChatSection(
   let sent = 0;
   try {
     const server = await start(chatServerSpec(workDir, standIn.url));
-    targets = targetsFor(server.url, standIn.url, tokens, settings.chatConcurrency);
+    const floor = await start(minimalProxySpec(workDir, standIn.url));
+    targets = targetsFor(
+      { server: server.url, floor: floor.url, standIn: standIn.url },
+      tokens,
+      settings.chatConcurrency,
+    );
     const sides = targets;
     const one = (side: Side) => {
       sent += 1;
       return streamChat(sides[side], CHAT_TIMEOUT_MS);
     };
     const alive = () => {
-      if (server.exited())
-        throw new Error(`${server.name} exited during the chat section (log: ${server.logFile})`);
+      for (const running of [server, floor]) {
+        if (running.exited())
+          throw new Error(`${running.name} exited during the chat section (log: ${running.logFile})`);
+      }
       if (standIn.exited()) throw new Error(`the LLM stand-in exited (log: ${standIn.logFile})`);
     };
 
     console.error(`chat: warming up, ${settings.chatWarmup} chats per side…`);
-    for (const side of ['ours', 'direct'] as const) {
+    for (const side of ORDERS[0] ?? []) {
       const warm = await runConcurrently(settings.chatWarmup, settings.chatConcurrency, () => one(side));
       warm.outcomes.forEach(mustSucceed);
     }
     alive();
 
-    console.error(`chat: ${settings.chatPairs} pairs, one chat at a time…`);
-    const pairs: Record<Side, number[]> = { ours: [], direct: [] };
+    console.error(`chat: ${settings.chatPairs} groups, one chat at a time…`);
+    const pairs: Record<Side, number[]> = { ours: [], floor: [], direct: [] };
     for (let i = 0; i < settings.chatPairs; i += 1) {
-      for (const side of i % 2 === 0 ? (['ours', 'direct'] as const) : (['direct', 'ours'] as const)) {
-        pairs[side].push(mustSucceed(await one(side)));
-      }
+      const ttfts: Partial<Record<Side, number>> = {};
+      for (const side of ORDERS[i % ORDERS.length] ?? []) ttfts[side] = mustSucceed(await one(side));
+      for (const side of ['ours', 'floor', 'direct'] as const) pairs[side].push(ttfts[side] ?? NaN);
     }
     alive();
     const p = (side: Side, q: number) => percentile(pairs[side], q).toFixed(2);
     console.error(
-      `chat pairs: ttft through our server p50 ${p('ours', 50)} ms, p99 ${p('ours', 99)} ms; ` +
+      `chat groups: ttft through our server p50 ${p('ours', 50)} ms, p99 ${p('ours', 99)} ms; ` +
+        `through the minimal proxy p50 ${p('floor', 50)} ms, p99 ${p('floor', 99)} ms; ` +
         `straight to the stand-in p50 ${p('direct', 50)} ms, p99 ${p('direct', 99)} ms`,
     );
 
-    const load: Record<Side, LoadRound[]> = { ours: [], direct: [] };
+    const load: Record<Side, LoadRound[]> = { ours: [], floor: [], direct: [] };
     for (let round = 1; round <= settings.rounds; round += 1) {
-      for (const side of round % 2 === 1 ? (['ours', 'direct'] as const) : (['direct', 'ours'] as const)) {
+      for (const side of ORDERS[(round - 1) % ORDERS.length] ?? []) {
         const run = await runConcurrently(settings.chatLoadChats, settings.chatConcurrency, () => one(side));
         const result: LoadRound = { ttfts: [], failures: [], elapsedMs: run.elapsedMs };
         for (const outcome of run.outcomes) {
@@ -141,7 +167,7 @@ export async function runChatSection(
           else result.failures.push(outcome.reason);
         }
         // The baseline failing means the benchmark itself is broken: no figure from this run would mean anything.
-        if (side === 'direct' && result.failures[0] !== undefined) throw new Error(result.failures[0]);
+        if (side !== 'ours' && result.failures[0] !== undefined) throw new Error(result.failures[0]);
         load[side].push(result);
         console.error(
           `chat load round ${round}/${settings.rounds}  ${sides[side].label}: ${describe(result)}`,
@@ -172,7 +198,7 @@ export async function runChatSection(
       pairs,
       load,
       standInNote:
-        `The stand-in received ${summary.generations} chat requests for the ${sent} chats sent on both sides ` +
+        `The stand-in received ${summary.generations} chat requests for the ${sent} chats sent on all three sides ` +
         `(${summary.generations === sent ? 'one each: no retry, none lost' : 'a MISMATCH'}), ` +
         `${summary.requests - summary.generations} other request(s), ` +
         `${summary.aborted} cut short, ${summary.unexpected.length} unexpected.`,

@@ -76,6 +76,20 @@ export function ourServerSpec(workDir: string, options: OurServerOptions): Serve
   };
 }
 
+export const MINIMAL_PROXY_NAME = 'reference: minimal Node proxy (bench/minimal-proxy.ts)';
+
+/** The chat section's floor: the least any Node.js proxy does between the client and the LLM stand-in. */
+export function minimalProxySpec(workDir: string, llmUrl: string): ServerSpec {
+  return {
+    name: MINIMAL_PROXY_NAME,
+    command: process.execPath,
+    args: ['--import', 'tsx', path.join(repoRoot, 'bench', 'minimal-proxy.ts')],
+    cwd: repoRoot,
+    env: { LLM_URL: llmUrl },
+    logFile: path.join(workDir, 'minimal-proxy.log'),
+  };
+}
+
 export interface LoginServerOptions {
   bcryptRounds: number;
   threadPoolSize: number;
