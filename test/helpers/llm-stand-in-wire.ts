@@ -136,6 +136,11 @@ export function modelListBody(protocol: Protocol, models: string[]): string {
   return JSON.stringify({ models: list });
 }
 
+/** GET /v1/models/{id} for a model the stand-in has. */
+export function modelBody(id: string): string {
+  return JSON.stringify({ id, object: 'model', created: CREATED, owned_by: 'library' });
+}
+
 /** POST /api/show for a model the stand-in has. */
 export function showBody(model: string): string {
   return JSON.stringify({
@@ -148,6 +153,7 @@ export function showBody(model: string): string {
       'general.architecture': 'llama',
       'general.parameter_count': 1_100_048_384,
       'llama.context_length': 2048,
+      'llama.embedding_length': EMBEDDING_SIZE,
     },
     capabilities: ['completion'],
     modified_at: MODIFIED_AT,
@@ -168,7 +174,28 @@ export function embedBody(model: string, inputs: string[]): string {
   });
 }
 
-function embedding(text: string): number[] {
+/**
+ * POST /v1/embeddings: data[i] = {object, index, embedding} in input order, the vectors as floats or (encoding_format
+ * "base64", the openai client's default) as the base64 of their little-endian float32 bytes.
+ */
+export function openaiEmbedBody(model: string, inputs: string[], format: 'float' | 'base64'): string {
+  const tokens = inputs.reduce((sum, text) => sum + countWords([{ content: text }]), 0);
+  const data = inputs.map((text, index) => {
+    const vector = embedding(text);
+    const encoded =
+      format === 'float' ? vector : Buffer.from(new Float32Array(vector).buffer).toString('base64');
+    return { object: 'embedding', index, embedding: encoded };
+  });
+  return JSON.stringify({
+    object: 'list',
+    data,
+    model,
+    usage: { prompt_tokens: tokens, total_tokens: tokens },
+  });
+}
+
+/** The vector the stand-in answers for `text` (on both protocols). */
+export function embedding(text: string): number[] {
   const bytes = createHash('sha256').update(text).digest();
   const raw = Array.from({ length: EMBEDDING_SIZE }, (_, i) => (bytes[i] ?? 0) / 127.5 - 1);
   const norm = Math.hypot(...raw) || 1;

@@ -1,13 +1,17 @@
 // A stand-in LLM server for tests and benchmarks: node:http on 127.0.0.1 and an ephemeral port, speaking the real wire
 // protocols of Ollama (POST /api/chat as NDJSON or one JSON, GET /api/tags, POST /api/show, POST /api/embed, GET
 // /api/version) and of an OpenAI-compatible server under /v1 (POST /v1/chat/completions as server-sent events ending
-// in `data: [DONE]` or one JSON, GET /v1/models), with the field names the real servers use.
+// in `data: [DONE]` or one JSON, GET /v1/models, GET /v1/models/{id}, POST /v1/embeddings), with the field names the
+// real servers use.
 //
 // Each generation request (a chat, streamed or not) plays the next scripted reply, in order. A generation with no
 // reply left, a reply scripted for another model, a malformed request or an unknown path is "unexpected": it is
 // answered 500 (404 for a path), recorded, and assertNoUnexpected() (call it in afterEach) fails the test with the
 // list. A model outside setModels() gets the real servers' unknown-model answer without using a reply. Model names
 // match as Ollama matches them, on both protocols: "tinyllama" is "tinyllama:latest".
+//
+// Model details and embeddings answer from the model list unless an answer was scripted for them (script(), in
+// order per endpoint, on both protocols): a status, a body (malformed on purpose if wanted), or a hang.
 //
 // Timing of a reply: firstTokenDelayMs passes before anything is sent (headers included: Ollama sends nothing until
 // the model is loaded and its first token is out); tokenDelayMs passes before each later token. Scripted tokens are
@@ -20,9 +24,11 @@ import {
   embedBody,
   errorBody,
   isJson,
+  modelBody,
   modelListBody,
   notFoundMessage,
   ollamaWire,
+  openaiEmbedBody,
   openaiWire,
   sameModel,
   showBody,
@@ -47,6 +53,19 @@ export interface ScriptedReply {
   model?: string;
 }
 
+/** Answers model details (/api/show, /v1/models/{id}) or embeddings (/api/embed, /v1/embeddings). */
+export type ScriptedEndpoint = 'show' | 'embed';
+
+/** One scripted answer of a model details or embeddings request, instead of the normal one. */
+export interface ScriptedAnswer {
+  /** Default 200. */
+  status?: number;
+  /** Sent as it is (a string as text/plain, anything else as JSON); absent: the protocol's error body for `status`. */
+  body?: unknown;
+  /** Accept, never answer. */
+  hang?: boolean;
+}
+
 export interface ReceivedRequest {
   method: string;
   path: string;
@@ -69,6 +88,13 @@ export interface LlmStandIn {
   reply(...replies: ScriptedReply[]): void;
   /** Model lists (/api/tags, /v1/models) answer this status, or never answer ('hang'); null: normal again. */
   failModelList(status: number | 'hang' | null): void;
+  /** Queued (FIFO per endpoint), one per well-formed request of that endpoint, on either protocol. */
+  script(endpoint: ScriptedEndpoint, ...answers: ScriptedAnswer[]): void;
+  /**
+   * false: GET /v1/models/{id} answers 404 {"detail":"Not Found"} for every id, as vLLM and llama.cpp's server (which
+   * have no such path) do; an adapter may try it, so it is not unexpected. true (the default): answered as OpenAI.
+   */
+  serveModelRetrieve(serve: boolean): void;
   unexpected(): string[];
   /** Throws listing the unexpected requests since the last call (and forgets them, so they are reported once). */
   assertNoUnexpected(): void;
@@ -81,6 +107,8 @@ const DROP_PAUSE_MS = 20;
 export async function startLlmStandIn(options: { models?: string[] } = {}): Promise<LlmStandIn> {
   let models = options.models ?? ['tinyllama:latest'];
   let modelListFailure: number | 'hang' | null = null;
+  let modelRetrieve = true;
+  const scripted: Record<ScriptedEndpoint, ScriptedAnswer[]> = { show: [], embed: [] };
   let closed = false;
   const replies: ScriptedReply[] = [];
   const requests: ReceivedRequest[] = [];
@@ -172,24 +200,64 @@ export async function startLlmStandIn(options: { models?: string[] } = {}): Prom
     send(res, 200, modelListBody(protocol, models));
   }
 
+  /** Plays the next answer scripted for `endpoint`; false when there is none. */
+  function playScripted(endpoint: ScriptedEndpoint, protocol: Protocol, res: ServerResponse): boolean {
+    const next = scripted[endpoint].shift();
+    if (!next) return false;
+    if (next.hang) return true;
+    const status = next.status ?? 200;
+    if (next.body === undefined) sendError(res, protocol, status, `stand-in: scripted ${status}`);
+    else if (typeof next.body === 'string') send(res, status, next.body, 'text/plain; charset=utf-8');
+    else send(res, status, JSON.stringify(next.body));
+    return true;
+  }
+
   function show(record: ReceivedRequest, res: ServerResponse): void {
     const body = isJson(record.body) ? record.body : {};
     const model =
       typeof body.model === 'string' ? body.model : typeof body.name === 'string' ? body.name : '';
+    if (model === '') {
+      flag(record, 'not a show request (model is required)');
+      return send(res, 400, JSON.stringify({ error: 'model is required' }));
+    }
+    if (playScripted('show', 'ollama', res)) return;
     if (!known(model)) return send(res, 404, JSON.stringify({ error: `model '${model}' not found` }));
     send(res, 200, showBody(model));
   }
 
-  function embed(record: ReceivedRequest, res: ServerResponse): void {
+  function retrieveModel(record: ReceivedRequest, res: ServerResponse): void {
+    if (!modelRetrieve) return send(res, 404, JSON.stringify({ detail: 'Not Found' }));
+    const id = decodeURIComponent(record.path.slice('/v1/models/'.length));
+    if (playScripted('show', 'openai', res)) return;
+    if (!known(id)) return sendError(res, 'openai', 404, notFoundMessage('openai', id), 'model_not_found');
+    send(res, 200, modelBody(id));
+  }
+
+  function embed(protocol: Protocol, record: ReceivedRequest, res: ServerResponse): void {
     const body = isJson(record.body) ? record.body : {};
-    const model = typeof body.model === 'string' ? body.model : '';
     const input = typeof body.input === 'string' ? [body.input] : body.input;
-    if (!Array.isArray(input) || !input.every((text): text is string => typeof text === 'string')) {
-      flag(record, 'input must be a string or a list of strings');
-      return send(res, 400, JSON.stringify({ error: 'invalid input type' }));
+    // OpenAI's default is floats; the openai client asks for base64 unless told otherwise.
+    const format = body.encoding_format ?? 'float';
+    if (
+      typeof body.model !== 'string' ||
+      !Array.isArray(input) ||
+      !input.every((text): text is string => typeof text === 'string') ||
+      (protocol === 'openai' && format !== 'float' && format !== 'base64')
+    ) {
+      flag(record, 'not an embeddings request (model, and input as a string or a list of strings)');
+      return sendError(res, protocol, 400, 'stand-in: invalid embeddings request');
     }
-    if (!known(model)) return sendError(res, 'ollama', 404, notFoundMessage('ollama', model));
-    send(res, 200, embedBody(model, input));
+    if (playScripted('embed', protocol, res)) return;
+    if (!known(body.model)) {
+      return sendError(res, protocol, 404, notFoundMessage(protocol, body.model), 'model_not_found');
+    }
+    send(
+      res,
+      200,
+      protocol === 'ollama'
+        ? embedBody(body.model, input)
+        : openaiEmbedBody(body.model, input, format === 'base64' ? 'base64' : 'float'),
+    );
   }
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -208,6 +276,9 @@ export async function startLlmStandIn(options: { models?: string[] } = {}): Prom
     });
     requests.push(record);
     for (const waiter of [...waiters]) waiter();
+    if (record.method === 'GET' && path.startsWith('/v1/models/') && path.length > '/v1/models/'.length) {
+      return retrieveModel(record, res);
+    }
     switch (`${record.method} ${path}`) {
       case 'POST /api/chat':
         return generation('ollama', record, res);
@@ -220,7 +291,9 @@ export async function startLlmStandIn(options: { models?: string[] } = {}): Prom
       case 'POST /api/show':
         return show(record, res);
       case 'POST /api/embed':
-        return embed(record, res);
+        return embed('ollama', record, res);
+      case 'POST /v1/embeddings':
+        return embed('openai', record, res);
       case 'GET /api/version':
         return send(res, 200, JSON.stringify({ version: '0.6.0' }));
       case 'GET /':
@@ -255,6 +328,8 @@ export async function startLlmStandIn(options: { models?: string[] } = {}): Prom
     setModels: (names) => void (models = [...names]),
     reply: (...scripted) => void replies.push(...scripted),
     failModelList: (status) => void (modelListFailure = status),
+    script: (endpoint, ...answers) => void scripted[endpoint].push(...answers),
+    serveModelRetrieve: (serve) => void (modelRetrieve = serve),
     unexpected: () => [...unexpected],
     assertNoUnexpected() {
       if (unexpected.length === 0) return;

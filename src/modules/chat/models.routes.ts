@@ -1,9 +1,44 @@
-// GET /api/v1/models/: the original's model catalogue (reference §6.1), from the real provider. When the provider is
-// down it says so (available: false, error) instead of the original's made-up fallback list.
+// /api/v1/models: the original's model catalogue (reference §6.1), from the real provider — when the provider is
+// down it says so (available: false, error) instead of the original's made-up fallback list —, one model's details,
+// and embeddings for signed-in users.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { FastifyReply } from 'fastify';
+import { caller as authenticated } from '../auth/index.js';
+import type { LlmService, ModelDetails } from '../llm/index.js';
 import { errorText } from './chat.views.js';
-import type { LlmService } from '../llm/index.js';
 import { ModelCatalog } from './chat.schemas.js';
+import { EmbedBody, EmbedResponse, ModelDetailsResponse, ModelNameParams } from './models.schemas.js';
+
+const tags = ['models'];
+
+/** Aborted when the client goes away before its answer is complete: the upstream call is cancelled. */
+function clientGone(reply: FastifyReply): AbortSignal {
+  const controller = new AbortController();
+  reply.raw.once('close', () => {
+    if (!reply.raw.writableFinished) controller.abort(new Error('the client disconnected'));
+  });
+  return controller.signal;
+}
+
+function detailsView(details: ModelDetails, provider: string) {
+  return {
+    name: details.name,
+    provider,
+    family: details.family,
+    families: details.families,
+    architecture: details.architecture,
+    parameter_size: details.parameterSize,
+    parameter_count: details.parameterCount,
+    quantization: details.quantization,
+    format: details.format,
+    context_length: details.contextLength,
+    embedding_length: details.embeddingLength,
+    capabilities: details.capabilities,
+    parent_model: details.parentModel,
+    owned_by: details.ownedBy,
+    modified_at: details.modifiedAt,
+  };
+}
 
 export const modelsRoutes: FastifyPluginAsyncTypebox<{ llm: LlmService }> = async (app, { llm }) => {
   app.get(
@@ -11,7 +46,7 @@ export const modelsRoutes: FastifyPluginAsyncTypebox<{ llm: LlmService }> = asyn
     {
       // Only /api/v1/models/: the unslashed path answers 307 to it, as the original (platform/not-found.ts).
       prefixTrailingSlash: 'slash',
-      schema: { tags: ['models'], summary: 'Models of the LLM server', response: { 200: ModelCatalog } },
+      schema: { tags, summary: 'Models of the LLM server', response: { 200: ModelCatalog } },
     },
     async (request) => {
       const note = `Models served by the ${llm.providerName} server at ${llm.baseUrl}`;
@@ -39,6 +74,57 @@ export const modelsRoutes: FastifyPluginAsyncTypebox<{ llm: LlmService }> = asyn
           note,
         };
       }
+    },
+  );
+
+  // A wildcard, not a :name parameter, so that names with slashes (library/llama3:8b, hf.co/org/repo) need no
+  // encoding. Static routes win over it: /api/v1/models/ stays the catalogue. Unlike the catalogue, a provider that
+  // fails is an error answer here (404 unknown model, 503 unreachable or breaker open, 502/504): there is no
+  // "unavailable" shape for one model.
+  app.get(
+    '/*',
+    {
+      schema: {
+        tags,
+        summary: "One model's details, as the LLM server gives them",
+        params: ModelNameParams,
+        response: { 200: ModelDetailsResponse },
+      },
+    },
+    async (request, reply) => {
+      const details = await llm.showModel(request.params['*'], {
+        requestId: request.id,
+        signal: clientGone(reply),
+      });
+      return detailsView(details, llm.providerName);
+    },
+  );
+
+  app.post(
+    '/embed',
+    {
+      preHandler: app.authenticate,
+      schema: {
+        tags,
+        summary: 'Embedding vectors of one text or a list of texts',
+        security: [{ bearerAuth: [] }],
+        body: EmbedBody,
+        response: { 200: EmbedResponse },
+      },
+    },
+    async (request, reply) => {
+      const { model, input } = request.body;
+      const result = await llm.embed(model, typeof input === 'string' ? [input] : input, {
+        // The key chat uses for the same user: embeddings and chats share LLM_MAX_CONCURRENT_PER_USER.
+        key: `user:${authenticated(request).user.id}`,
+        requestId: request.id,
+        signal: clientGone(reply),
+      });
+      return {
+        model: result.model,
+        embeddings: result.embeddings,
+        usage: { prompt_tokens: result.promptTokens },
+      };
     },
   );
 };

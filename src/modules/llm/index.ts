@@ -5,9 +5,12 @@ export { createLlmMetrics, type BreakerState, type LlmMetrics } from './llm.metr
 export type {
   ChatRole,
   ChatTurn,
+  EmbeddingResult,
   GenerationEvent,
   GenerationRequest,
+  LlmCallOptions,
   LlmProvider,
+  ModelDetails,
   ModelInfo,
   TokenUsage,
 } from './llm.port.js';

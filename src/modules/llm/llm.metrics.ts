@@ -13,8 +13,10 @@ export interface LlmMetrics {
   breakerTransition(breaker: string, to: BreakerState): void;
   /** One generation ended (or was refused: outcome error), `seconds` after it was asked for. */
   generationEnded(provider: string, outcome: GenerationOutcome, seconds?: number): void;
+  /** One embedding call ended (or was refused: outcome error), `seconds` after it was asked for. */
+  embeddingEnded(provider: string, outcome: GenerationOutcome, seconds: number): void;
   firstToken(provider: string, seconds: number): void;
-  /** The usage the server reported in its final event; unknown counts are skipped. */
+  /** The usage the server reported (in a generation's final event, or with embeddings); unknown counts are skipped. */
   tokens(provider: string, usage: TokenUsage): void;
   error(provider: string, kind: string): void;
   retry(provider: string): void;
@@ -66,13 +68,28 @@ export function createLlmMetrics(registry: Registry): LlmMetrics {
   });
   const tokens = new Counter({
     name: 'llm_tokens_total',
-    help: 'Tokens the LLM server reported, by direction (prompt: read, completion: generated).',
+    help:
+      'Tokens the LLM server reported, by direction ' +
+      '(prompt: read, by generations and embeddings; completion: generated).',
     labelNames: ['provider', 'direction'],
+    registers,
+  });
+  const embeddings = new Counter({
+    name: 'llm_embedding_requests_total',
+    help: 'Embedding calls asked of the LLM service, by outcome (refusals by the breaker or the bulkheads are errors).',
+    labelNames: ['provider', 'outcome'],
+    registers,
+  });
+  const embeddingDuration = new Histogram({
+    name: 'llm_embedding_duration_seconds',
+    help: 'Time from asking for embeddings (queueing and retries included) to the answer.',
+    labelNames: ['provider'],
+    buckets: DURATION_BUCKETS,
     registers,
   });
   const errors = new Counter({
     name: 'llm_errors_total',
-    help: 'Failed LLM calls (generations and model lists), by kind of error.',
+    help: 'Failed LLM calls (generations, embeddings, model lists and details), by kind of error.',
     labelNames: ['provider', 'kind'],
     registers,
   });
@@ -102,6 +119,10 @@ export function createLlmMetrics(registry: Registry): LlmMetrics {
     generationEnded: (provider, outcome, seconds) => {
       requests.inc({ provider, outcome });
       if (seconds !== undefined) duration.observe({ provider }, seconds);
+    },
+    embeddingEnded: (provider, outcome, seconds) => {
+      embeddings.inc({ provider, outcome });
+      embeddingDuration.observe({ provider }, seconds);
     },
     firstToken: (provider, seconds) => firstToken.observe({ provider }, seconds),
     tokens: (provider, usage) => {

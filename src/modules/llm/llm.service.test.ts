@@ -1,7 +1,7 @@
 // LlmService against a hand-written fake of the LlmProvider port: breaker, retries, bulkheads and their metrics.
 // Breaker timeouts run in real time with small LLM_BREAKER_OPEN_MS values (cockatiel reads Date.now() itself).
 import { Registry } from 'prom-client';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { parseConfig } from '../../config.js';
 import {
   LlmBusyError,
@@ -12,7 +12,15 @@ import {
   ModelNotFoundError,
 } from './llm.errors.js';
 import { createLlmMetrics } from './llm.metrics.js';
-import type { GenerationEvent, GenerationRequest, LlmProvider, ModelInfo } from './llm.port.js';
+import type {
+  EmbeddingResult,
+  GenerationEvent,
+  GenerationRequest,
+  LlmCallOptions,
+  LlmProvider,
+  ModelDetails,
+  ModelInfo,
+} from './llm.port.js';
 import { LlmService } from './llm.service.js';
 
 type Script = (request: GenerationRequest) => AsyncIterable<GenerationEvent>;
@@ -32,6 +40,43 @@ class FakeProvider implements LlmProvider {
     this.listCalls++;
     return this.listResult();
   }
+  /** The arguments of every showModel / embed call, in order. */
+  shown: { name: string; options: LlmCallOptions | undefined }[] = [];
+  embedded: { model: string; inputs: string[]; options: LlmCallOptions | undefined }[] = [];
+  showResult: (name: string) => Promise<ModelDetails> = async (name) => details(name);
+  embedResult: (model: string, inputs: string[], options?: LlmCallOptions) => Promise<EmbeddingResult> =
+    async (model, inputs) => ({
+      model,
+      embeddings: inputs.map((_, i) => [i, 1]),
+      promptTokens: inputs.length,
+    });
+  showModel(name: string, options?: LlmCallOptions): Promise<ModelDetails> {
+    this.shown.push({ name, options });
+    return this.showResult(name);
+  }
+  embed(model: string, inputs: string[], options?: LlmCallOptions): Promise<EmbeddingResult> {
+    this.embedded.push({ model, inputs, options });
+    return this.embedResult(model, inputs, options);
+  }
+}
+
+function details(name: string): ModelDetails {
+  return {
+    name,
+    family: 'llama',
+    families: ['llama'],
+    architecture: 'llama',
+    parameterSize: '1B',
+    parameterCount: 1_000_000_000,
+    quantization: 'Q4_0',
+    format: 'gguf',
+    contextLength: 2048,
+    embeddingLength: 2048,
+    capabilities: ['completion'],
+    parentModel: null,
+    ownedBy: null,
+    modifiedAt: null,
+  };
 }
 
 const usage = { promptTokens: 7, completionTokens: 2 };
@@ -243,6 +288,38 @@ describe('LlmService retries', () => {
     expect(provider.calls).toBe(1);
   });
 
+  it('stops waiting out the backoff when the client leaves, and gives the slots back at once', async () => {
+    // Math.random 0.5: cockatiel's decorrelated jitter then waits 0.9 × LLM_RETRY_BASE_MS, here 3.6 s.
+    const random = vi.spyOn(Math, 'random').mockReturnValue(0.5);
+    try {
+      const { provider, run, metric } = setup(failing(unreachable), {
+        ...env,
+        LLM_RETRY_BASE_MS: '4000',
+        LLM_MAX_CONCURRENT_PER_USER: '1',
+        LLM_MAX_CONCURRENT: '1',
+        LLM_QUEUE_SIZE: '0',
+      });
+      const client = new AbortController();
+      const began = performance.now();
+      const leaving = run('alice', client.signal);
+      await vi.waitFor(() => expect(provider.calls).toBe(1));
+      await sleep(20);
+      const reason = new Error('the client disconnected');
+      client.abort(reason);
+      const { error } = await leaving;
+      expect(performance.now() - began).toBeLessThan(1000);
+      expect(error).toBe(reason);
+      expect(provider.calls).toBe(1); // not tried again for nobody
+      expect(await metric('llm_generations_in_flight')).toBe(0);
+      expect(await metric('llm_requests_total', { provider: 'fake', outcome: 'aborted' })).toBe(1);
+      // Both of alice's slots came back: her one per-user slot and the one instance slot.
+      provider.script = answer('again');
+      expect((await run('alice')).texts).toEqual(['again']);
+    } finally {
+      random.mockRestore();
+    }
+  });
+
   it('retries listing the models too', async () => {
     const { provider, service } = setup(answer(), env);
     let failures = 2;
@@ -333,6 +410,215 @@ describe('LlmService concurrency limits', () => {
     provider.script = failing(unreachable);
     await run('alice'); // the slot came back, and this third failure opens the breaker
     expect(service.breakerState()).toBe('open');
+  });
+});
+
+describe('LlmService model details', () => {
+  it('asks the provider with the normalised name and passes the request id and signal', async () => {
+    const { service, provider } = setup(answer(), { DEFAULT_MODEL: 'qwen2:0.5b' });
+    const signal = new AbortController().signal;
+    expect(await service.showModel(' tinyllama ', { requestId: 'req-1', signal })).toEqual(
+      details('qwen2:0.5b'),
+    );
+    expect(await service.showModel('llama3:8b')).toMatchObject({ name: 'llama3:8b' });
+    expect(provider.shown).toEqual([
+      { name: 'qwen2:0.5b', options: { requestId: 'req-1', signal } },
+      { name: 'llama3:8b', options: {} },
+    ]);
+  });
+
+  it('retries a retryable failure, never an unknown model, and counts the errors', async () => {
+    const { service, provider, metric } = setup(answer(), { LLM_RETRY_ATTEMPTS: '3' });
+    let failures = 2;
+    provider.showResult = async (name) => {
+      if (failures-- > 0) throw unreachable();
+      return details(name);
+    };
+    expect(await service.showModel('m:latest')).toMatchObject({ name: 'm:latest' });
+    expect(provider.shown).toHaveLength(3);
+    expect(await metric('llm_retries_total', { provider: 'fake' })).toBe(2);
+    provider.showResult = async (name) => Promise.reject(new ModelNotFoundError(name));
+    await expect(service.showModel('nope:1b')).rejects.toMatchObject({
+      constructor: ModelNotFoundError,
+      message: "Model 'nope:1b' not found",
+    });
+    expect(provider.shown).toHaveLength(4);
+    expect(await metric('llm_errors_total', { provider: 'fake', kind: 'model_not_found' })).toBe(1);
+  });
+
+  it('closes a half-open breaker as its probe, but never wipes out the failures counted', async () => {
+    const { service, provider, run } = setup(failing(unreachable));
+    await run();
+    await run();
+    await service.showModel('m:latest'); // the server answers /api/show while every chat fails
+    await run();
+    expect(service.breakerState()).toBe('open');
+    await expect(service.showModel('m:latest')).rejects.toBeInstanceOf(LlmCircuitOpenError);
+    expect(provider.shown).toHaveLength(1);
+    await sleep(150);
+    await service.showModel('m:latest');
+    // cockatiel closes a few microtasks after the probe's verdict.
+    await vi.waitFor(() => expect(service.breakerState()).toBe('closed'));
+  });
+});
+
+describe('LlmService embeddings', () => {
+  const embedOf = (service: LlmService, key = 'alice', signal?: AbortSignal) =>
+    service.embed('m:latest', ['a', 'b'], { key, ...(signal ? { signal } : {}) });
+
+  /** An embedding call that waits for release(), or fails as an adapter does when its caller aborts. */
+  function heldEmbedding(provider: FakeProvider) {
+    let release = () => {};
+    provider.embedResult = (model, inputs, options) =>
+      new Promise((resolve, reject) => {
+        options?.signal?.addEventListener('abort', () => reject(unreachable()), { once: true });
+        release = () => resolve({ model, embeddings: inputs.map(() => [1]), promptTokens: null });
+      });
+    return () => release();
+  }
+
+  it('embeds with the normalised model, the signal and the request id, and counts it', async () => {
+    const { service, provider, metric } = setup(answer(), { DEFAULT_MODEL: 'all-minilm:latest' });
+    const signal = new AbortController().signal;
+    const result = await service.embed('', ['one', 'two'], { key: 'alice', requestId: 'req-9', signal });
+    expect(result).toEqual({
+      model: 'all-minilm:latest',
+      embeddings: [
+        [0, 1],
+        [1, 1],
+      ],
+      promptTokens: 2,
+    });
+    expect(provider.embedded).toEqual([
+      { model: 'all-minilm:latest', inputs: ['one', 'two'], options: { signal, requestId: 'req-9' } },
+    ]);
+    expect(await metric('llm_embedding_requests_total', { provider: 'fake', outcome: 'success' })).toBe(1);
+    expect(await metric('llm_tokens_total', { provider: 'fake', direction: 'prompt' })).toBe(2);
+    expect(
+      await metric(
+        'llm_embedding_duration_seconds',
+        { provider: 'fake' },
+        'llm_embedding_duration_seconds_count',
+      ),
+    ).toBe(1);
+    // Not a generation.
+    expect(await metric('llm_requests_total', { provider: 'fake', outcome: 'success' })).toBe(0);
+  });
+
+  it('counts for the breaker as a generation: failures add up, a success resets the count', async () => {
+    const { service, provider, run } = setup(failing(unreachable), { LLM_BREAKER_OPEN_MS: '30000' });
+    const fail = async () => {
+      provider.embedResult = async () => Promise.reject(unreachable());
+      await expect(embedOf(service)).rejects.toBeInstanceOf(LlmUnavailableError);
+    };
+    await fail();
+    await fail();
+    provider.embedResult = async (model, inputs) => ({
+      model,
+      embeddings: inputs.map(() => [1]),
+      promptTokens: 1,
+    });
+    await embedOf(service); // resets: two more failures do not open
+    await run();
+    await fail();
+    expect(service.breakerState()).toBe('closed');
+    // An unknown model is not the server's fault.
+    provider.embedResult = async (model) => Promise.reject(new ModelNotFoundError(model));
+    await expect(embedOf(service)).rejects.toBeInstanceOf(ModelNotFoundError);
+    expect(service.breakerState()).toBe('closed');
+    await fail(); // the third consecutive failure of the server
+    expect(service.breakerState()).toBe('open');
+    const calls = provider.embedded.length;
+    await expect(embedOf(service)).rejects.toBeInstanceOf(LlmCircuitOpenError);
+    expect(provider.embedded).toHaveLength(calls);
+  });
+
+  it('may be the half-open probe: its failure re-opens, its success closes', async () => {
+    const { service, provider, run } = setup(failing(unreachable));
+    for (let i = 0; i < 3; i++) await run();
+    await sleep(150);
+    provider.embedResult = async () => Promise.reject(unreachable());
+    await expect(embedOf(service)).rejects.toBeInstanceOf(LlmUnavailableError);
+    expect(service.breakerState()).toBe('open');
+    await sleep(150);
+    const release = heldEmbedding(provider);
+    const probe = embedOf(service, 'alice');
+    await vi.waitFor(() => expect(service.breakerState()).toBe('half_open'));
+    await expect(embedOf(service, 'bob')).rejects.toBeInstanceOf(LlmCircuitOpenError);
+    release();
+    await probe;
+    await vi.waitFor(() => expect(service.breakerState()).toBe('closed'));
+  });
+
+  it('retries a retryable failure, up to LLM_RETRY_ATTEMPTS calls', async () => {
+    const { service, provider, metric } = setup(answer(), { LLM_RETRY_ATTEMPTS: '3' });
+    let failures = 2;
+    provider.embedResult = async (model, inputs) => {
+      if (failures-- > 0) throw new LlmUpstreamError(503, 'fake');
+      return { model, embeddings: inputs.map(() => [1]), promptTokens: null };
+    };
+    expect((await embedOf(service)).embeddings).toEqual([[1], [1]]);
+    expect(provider.embedded).toHaveLength(3);
+    expect(await metric('llm_retries_total', { provider: 'fake' })).toBe(2);
+    provider.embedResult = async () => Promise.reject(new LlmUpstreamError(400, 'fake'));
+    await expect(embedOf(service)).rejects.toMatchObject({ upstreamStatus: 400 });
+    expect(provider.embedded).toHaveLength(4);
+  });
+
+  it("takes the caller's slot and an instance slot until it ends", async () => {
+    const { service, provider, start, metric } = setup(answer('ok'), {
+      LLM_MAX_CONCURRENT_PER_USER: '1',
+      LLM_MAX_CONCURRENT: '1',
+      LLM_QUEUE_SIZE: '0',
+    });
+    const release = heldEmbedding(provider);
+    const pending = embedOf(service, 'alice');
+    await vi.waitFor(() => expect(provider.embedded).toHaveLength(1));
+    expect(await metric('llm_generations_in_flight')).toBe(1);
+    await expect(start('alice')).rejects.toBeInstanceOf(LlmUserLimitError);
+    await expect(embedOf(service, 'alice')).rejects.toBeInstanceOf(LlmUserLimitError);
+    await expect(embedOf(service, 'bob')).rejects.toBeInstanceOf(LlmBusyError);
+    release();
+    await pending;
+    expect(await metric('llm_generations_in_flight')).toBe(0);
+    provider.embedResult = async (model) => ({ model, embeddings: [[1], [2]], promptTokens: null });
+    await embedOf(service, 'alice');
+  });
+
+  it('gives the slots back when the client leaves, mid-call or in a backoff, counting nothing', async () => {
+    const random = vi.spyOn(Math, 'random').mockReturnValue(0.5); // backoff: 0.9 × 4 s
+    try {
+      const { service, provider, metric } = setup(answer(), {
+        LLM_MAX_CONCURRENT_PER_USER: '1',
+        LLM_RETRY_ATTEMPTS: '3',
+        LLM_RETRY_BASE_MS: '4000',
+        LLM_BREAKER_THRESHOLD: '1',
+      });
+      heldEmbedding(provider);
+      const client = new AbortController();
+      const midCall = embedOf(service, 'alice', client.signal);
+      await vi.waitFor(() => expect(provider.embedded).toHaveLength(1));
+      client.abort();
+      await expect(midCall).rejects.toBeInstanceOf(LlmUnavailableError); // what the adapter threw
+      expect(service.breakerState()).toBe('closed'); // threshold 1, yet nothing counted
+
+      provider.embedResult = async () => Promise.reject(unreachable());
+      const leaving = new AbortController();
+      const began = performance.now();
+      const inBackoff = embedOf(service, 'alice', leaving.signal);
+      await vi.waitFor(() => expect(provider.embedded).toHaveLength(2));
+      await sleep(20);
+      leaving.abort();
+      await expect(inBackoff).rejects.toMatchObject({ name: 'AbortError' });
+      expect(performance.now() - began).toBeLessThan(1000);
+      expect(provider.embedded).toHaveLength(2);
+      expect(service.breakerState()).toBe('closed');
+      expect(await metric('llm_embedding_requests_total', { provider: 'fake', outcome: 'aborted' })).toBe(2);
+      provider.embedResult = async (model) => ({ model, embeddings: [[1], [2]], promptTokens: null });
+      await embedOf(service, 'alice'); // alice's one slot is free again
+    } finally {
+      random.mockRestore();
+    }
   });
 });
 

@@ -3,7 +3,8 @@
 //
 // Bridging cockatiel (which wraps promises) and a streamed generation (an async iterator):
 // - Retries wrap *opening* the stream up to its first event. Until then nothing has reached the consumer, so trying
-//   again is invisible to it; after it, any failure surfaces as it is, after the tokens already yielded.
+//   again is invisible to it; after it, any failure surfaces as it is, after the tokens already yielded. A client who
+//   leaves during a backoff ends the wait at once (see #retrying).
 // - The breaker decides admission and records outcomes: each generation runs `breaker.execute(() => verdict)` where
 //   `verdict` is a promise this service settles when the generation ends (resolved on completion, rejected with
 //   its error). The events themselves flow straight from the provider to the consumer, with no queue in between
@@ -15,22 +16,33 @@
 //   an ignored error in half-open, and has no way to say "no outcome").
 // - An error that is not the server's fault (unknown model, HTTP 4xx: `breakerFailure` false) is ignored by the
 //   breaker while closed, and proves the server alive when it ends a half-open probe (cockatiel closes the circuit).
+// - An embedding is real work of the model server: it runs like a generation (slots, admission, retries) and its
+//   outcome counts for the breaker as a generation's does. Questions about the models (their list, one's details)
+//   only close a half-open breaker as its probe (see #lookup).
+import { setTimeout as sleep } from 'node:timers/promises';
 import {
   CircuitState,
   ConsecutiveBreaker,
   ExponentialBackoff,
   circuitBreaker,
   handleWhen,
-  retry,
   type CircuitBreakerPolicy,
-  type RetryPolicy,
+  type IBackoff,
 } from 'cockatiel';
 import type { BaseLogger } from 'pino';
 import type { Config } from '../../config.js';
 import { LlmCircuitOpenError, LlmError, LlmProtocolError, LlmUserLimitError } from './llm.errors.js';
-import { InstanceSlots } from './instance-slots.js';
+import { InstanceSlots, abortError } from './instance-slots.js';
 import type { BreakerState, LlmMetrics } from './llm.metrics.js';
-import type { GenerationEvent, GenerationRequest, LlmProvider, ModelInfo } from './llm.port.js';
+import type {
+  EmbeddingResult,
+  GenerationEvent,
+  GenerationRequest,
+  LlmCallOptions,
+  LlmProvider,
+  ModelDetails,
+  ModelInfo,
+} from './llm.port.js';
 
 export interface LlmServiceDeps {
   provider: LlmProvider;
@@ -61,6 +73,8 @@ const countsAgainstBreaker = (error: unknown): boolean =>
 
 const errorKind = (error: unknown): string => (error instanceof LlmError ? error.kind : 'unknown');
 
+const retryable = (error: unknown): boolean => error instanceof LlmError && error.retryable;
+
 export class LlmService {
   readonly providerName: string;
   readonly baseUrl: string;
@@ -69,7 +83,9 @@ export class LlmService {
   readonly #config: Config['llm'];
   readonly #metrics: LlmMetrics;
   readonly #breaker: CircuitBreakerPolicy;
-  readonly #retry: RetryPolicy;
+  /** Decorrelated jitter around LLM_RETRY_BASE_MS, 2×, 4×…: concurrent retries miss each other. */
+  readonly #backoff: ExponentialBackoff<unknown>;
+  readonly #maxRetries: number;
   readonly #slots: InstanceSlots;
   readonly #perUser = new Map<string, number>();
   #openedAt = 0;
@@ -107,18 +123,11 @@ export class LlmService {
       }
     });
 
-    this.#retry = retry(
-      handleWhen((error) => error instanceof LlmError && error.retryable),
-      {
-        maxAttempts: config.retry.attempts - 1,
-        // Decorrelated jitter around baseMs, 2×, 4×…: concurrent retries do not hit a recovering server together.
-        backoff: new ExponentialBackoff({
-          initialDelay: config.retry.baseMs,
-          maxDelay: Math.max(30_000, config.retry.baseMs),
-        }),
-      },
-    );
-    this.#retry.onRetry(() => metrics.retry(name));
+    this.#backoff = new ExponentialBackoff({
+      initialDelay: config.retry.baseMs,
+      maxDelay: Math.max(30_000, config.retry.baseMs),
+    });
+    this.#maxRetries = config.retry.attempts - 1;
     this.#slots = new InstanceSlots(config.maxConcurrent, config.queueSize, (active, queued) =>
       metrics.slots(active, queued),
     );
@@ -162,20 +171,97 @@ export class LlmService {
   }
 
   /** The provider's models, through the breaker and the retries (a cheap call, it may serve as the probe). */
-  async listModels(options: { signal?: AbortSignal; requestId?: string } = {}): Promise<ModelInfo[]> {
+  listModels(options: LlmCallOptions = {}): Promise<ModelInfo[]> {
+    return this.#lookup(() => this.#provider.listModels(options), options.signal);
+  }
+
+  /** One model's details (the name normalised), as listModels goes; ModelNotFoundError for an unknown model. */
+  showModel(model: string | null | undefined, options: LlmCallOptions = {}): Promise<ModelDetails> {
+    const name = this.normaliseModel(model);
+    return this.#lookup(() => this.#provider.showModel(name, options), options.signal);
+  }
+
+  /**
+   * Embeddings of `inputs` (at least one) with `model` (normalised), run as a generation is: the caller's slot and an
+   * instance slot (held until the answer, or until the signal aborts), the breaker's admission, retries.
+   */
+  async embed(
+    model: string | null | undefined,
+    inputs: string[],
+    options: LlmCallOptions & LlmCaller,
+  ): Promise<EmbeddingResult> {
+    const { signal, requestId, key } = options;
+    const name = this.normaliseModel(model);
+    const startedAt = performance.now();
+    const releases: (() => void)[] = [];
+    let verdict: Verdict | undefined;
+    try {
+      signal?.throwIfAborted();
+      // Fail fast, before taking or queueing for anything; the real admission is below, once a slot is held.
+      this.#refuseIfOpen();
+      releases.push(this.#takeUserSlot(key));
+      releases.push(await this.#slots.acquire(signal));
+      signal?.throwIfAborted();
+      verdict = this.#admit();
+      const result = await this.#retrying(
+        () => this.#provider.embed(name, inputs, { signal, requestId }),
+        signal,
+      );
+      this.#settle(verdict, { kind: 'success' });
+      this.#metrics.embeddingEnded(this.providerName, 'success', (performance.now() - startedAt) / 1000);
+      this.#metrics.tokens(this.providerName, { promptTokens: result.promptTokens, completionTokens: null });
+      return result;
+    } catch (error) {
+      const outcome = outcomeOf(error, signal);
+      if (verdict) this.#settle(verdict, outcome);
+      if (outcome.kind === 'error') this.#metrics.error(this.providerName, errorKind(error));
+      this.#metrics.embeddingEnded(this.providerName, outcome.kind, (performance.now() - startedAt) / 1000);
+      throw error;
+    } finally {
+      for (const give of releases.reverse()) give();
+    }
+  }
+
+  /**
+   * A question about the models (their list, one's details), through the breaker and the retries; no slots, it is
+   * cheap. Its answer says little about generations (/api/tags and /api/show work while a crashed runner fails every
+   * /api/chat): it closes a half-open breaker as its probe, but never wipes out the failures counted so far.
+   */
+  async #lookup<T>(call: () => Promise<T>, signal: AbortSignal | undefined): Promise<T> {
     let verdict: Verdict | undefined;
     try {
       verdict = this.#admit();
-      const models = await this.#retry.execute(() => this.#provider.listModels(options), options.signal);
-      // A model list answering says little about generations (/api/tags works while a crashed runner fails every
-      // /api/chat): it closes a half-open breaker as its probe, but never wipes out the failures counted so far.
+      const answer = await this.#retrying(call, signal);
       this.#settle(verdict, verdict.probe ? { kind: 'success' } : { kind: 'aborted' });
-      return models;
+      return answer;
     } catch (error) {
-      const outcome = outcomeOf(error, options.signal);
+      const outcome = outcomeOf(error, signal);
       if (verdict) this.#settle(verdict, outcome);
       if (outcome.kind === 'error') this.#metrics.error(this.providerName, errorKind(error));
       throw error;
+    }
+  }
+
+  /**
+   * Calls `attempt` until it succeeds, fails with an error that is not retryable, or LLM_RETRY_ATTEMPTS calls were
+   * made, with a backoff between two calls. Not cockatiel's RetryPolicy: its execute(fn, signal) (3.2.1) sleeps the
+   * backoff on a timer that ignores the signal and then calls fn once more, so a client who left during a 4 s backoff
+   * held its slots for those 4 s. Here an abort ends the wait at once, with the abort error, and nothing more is
+   * tried. An attempt that fails once the signal has aborted is not tried again either.
+   */
+  async #retrying<T>(attempt: () => Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+    let backoff: IBackoff<unknown> | undefined;
+    for (let retries = 0; ; retries++) {
+      try {
+        return await attempt();
+      } catch (error) {
+        if (signal?.aborted || retries >= this.#maxRetries || !retryable(error)) throw error;
+        backoff = backoff ? backoff.next(undefined) : this.#backoff.next();
+        this.#metrics.retry(this.providerName);
+        await sleep(backoff.duration, undefined, { signal }).catch((failure: unknown) => {
+          throw signal?.aborted ? abortError(signal) : failure;
+        });
+      }
     }
   }
 
@@ -226,7 +312,7 @@ export class LlmService {
     let finished = false;
     let sawDone = false;
     try {
-      const opened = await this.#retry.execute(async () => {
+      const opened = await this.#retrying(async () => {
         const iterator = this.#provider.generate(request)[Symbol.asyncIterator]();
         return { iterator, first: await iterator.next() };
       }, request.signal);

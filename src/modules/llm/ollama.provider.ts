@@ -1,4 +1,5 @@
-// The Ollama adapter: POST /api/chat streamed as NDJSON, GET /api/tags for the models.
+// The Ollama adapter: POST /api/chat streamed as NDJSON, GET /api/tags for the models, POST /api/show for one model's
+// details, POST /api/embed for embeddings.
 // It speaks HTTP through our own client (llm-http.ts) rather than the `ollama` npm client, because that client (0.6) cannot do what
 // this adapter must: it takes no AbortSignal per call (only an abort() on its iterator, and none at all for list()),
 // it turns an `{"error": ...}` line into a plain Error and drops unreadable lines with a console.warn, and it logs
@@ -7,7 +8,15 @@
 import { LlmProtocolError, LlmUpstreamError, ModelNotFoundError, type LlmError } from './llm.errors.js';
 import { StringDecoder } from 'node:string_decoder';
 import { displayUrl, type LlmRequest, type LlmResponse } from './llm-http.js';
-import type { GenerationEvent, GenerationRequest, LlmProvider, ModelInfo } from './llm.port.js';
+import type {
+  EmbeddingResult,
+  GenerationEvent,
+  GenerationRequest,
+  LlmCallOptions,
+  LlmProvider,
+  ModelDetails,
+  ModelInfo,
+} from './llm.port.js';
 
 export interface OllamaProviderOptions {
   /** Base URL without a trailing slash, e.g. http://127.0.0.1:11434. */
@@ -40,13 +49,14 @@ export class OllamaProvider implements LlmProvider {
       },
       request.requestId,
     );
-    if (!response.ok) throw await statusError(response, request);
+    if (!response.ok) throw await statusError(response, request.model, request.signal);
 
     try {
       for await (const line of ndjsonLines(response.chunks())) {
         const chunk = parseChunk(line);
         if (chunk.content) yield { type: 'token', text: chunk.content };
         if (chunk.done) {
+          response.complete();
           yield {
             type: 'done',
             model: chunk.model ?? request.model,
@@ -62,7 +72,7 @@ export class OllamaProvider implements LlmProvider {
     throw new LlmProtocolError(NAME, 'the stream ended before its final message');
   }
 
-  async listModels(options: { signal?: AbortSignal; requestId?: string } = {}): Promise<ModelInfo[]> {
+  async listModels(options: LlmCallOptions = {}): Promise<ModelInfo[]> {
     const response = await this.options.request(
       `${this.options.baseUrl}/api/tags`,
       { method: 'GET', headers: { accept: 'application/json' }, signal: options.signal },
@@ -84,6 +94,50 @@ export class OllamaProvider implements LlmProvider {
         modifiedAt: typeof entry.modified_at === 'string' ? isoTime(entry.modified_at) : null,
       };
     });
+  }
+
+  async showModel(name: string, options: LlmCallOptions = {}): Promise<ModelDetails> {
+    const response = await this.postJson('/api/show', { model: name }, options);
+    if (!response.ok) throw await statusError(response, name, options.signal);
+    const body = await readJson(response);
+    if (!isRecord(body)) throw new LlmProtocolError(NAME, 'model details that are not an object');
+    return modelDetails(name, body);
+  }
+
+  async embed(model: string, inputs: string[], options: LlmCallOptions = {}): Promise<EmbeddingResult> {
+    // Neither keep_alive nor num_ctx goes along: they are set for the chat model, and an embedding model is usually
+    // another one (kept loaded for the server's default time, with its own context length).
+    const response = await this.postJson('/api/embed', { model, input: inputs }, options);
+    if (!response.ok) throw await statusError(response, model, options.signal);
+    const body = await readJson(response);
+    const embeddings = isRecord(body) ? body.embeddings : undefined;
+    if (!Array.isArray(embeddings) || embeddings.length !== inputs.length) {
+      throw new LlmProtocolError(NAME, 'not one embedding per input');
+    }
+    if (!embeddings.every(isVector))
+      throw new LlmProtocolError(NAME, 'an embedding that is not a list of numbers');
+    return {
+      model: isRecord(body) && typeof body.model === 'string' && body.model !== '' ? body.model : model,
+      embeddings,
+      promptTokens: isRecord(body) ? count(body.prompt_eval_count) : null,
+    };
+  }
+
+  private postJson(
+    path: string,
+    body: Record<string, unknown>,
+    options: LlmCallOptions,
+  ): Promise<LlmResponse> {
+    return this.options.request(
+      `${this.options.baseUrl}${path}`,
+      {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: 'application/json' },
+        body: JSON.stringify(body),
+        signal: options.signal,
+      },
+      options.requestId,
+    );
   }
 
   private chatBody(request: GenerationRequest): Record<string, unknown> {
@@ -153,15 +207,75 @@ async function* ndjsonLines(chunks: AsyncIterable<Buffer>): AsyncGenerator<strin
   if (buffer) yield buffer;
 }
 
-/** A non-2xx answer to /api/chat: the model is unknown (404, or an error naming it "not found"), or another failure. */
-async function statusError(response: LlmResponse, request: GenerationRequest): Promise<LlmError> {
+/**
+ * A non-2xx answer to a call about `model` (/api/chat, /api/show, /api/embed): the model is unknown (404, or an error
+ * naming it "not found"), or another failure.
+ */
+async function statusError(
+  response: LlmResponse,
+  model: string,
+  signal: AbortSignal | undefined,
+): Promise<LlmError> {
   const text = await response.text().catch(() => '');
   // The caller who left while we read the error body wants their abort, not the error.
-  request.signal?.throwIfAborted();
+  signal?.throwIfAborted();
   if (response.status === 404 || /model\b.*\bnot found/i.test(errorText(text))) {
-    return new ModelNotFoundError(request.model);
+    return new ModelNotFoundError(model);
   }
   return new LlmUpstreamError(response.status, NAME);
+}
+
+/**
+ * /api/show's answer: `details` (family, sizes, quantization), `model_info` (the GGUF metadata, whose keys are
+ * prefixed with the architecture: "llama.context_length") and `capabilities`. The modelfile, template and license are
+ * left out: long texts, and the modelfile names paths on the server's disk.
+ */
+function modelDetails(name: string, body: Record<string, unknown>): ModelDetails {
+  const details = isRecord(body.details) ? body.details : {};
+  const info = isRecord(body.model_info) ? body.model_info : {};
+  const architecture = text(info['general.architecture']);
+  const infoCount = (key: string): number | null => {
+    const exact = architecture === null ? null : count(info[`${architecture}.${key}`]);
+    if (exact !== null) return exact;
+    const suffix = `.${key}`;
+    const other = Object.keys(info).find((k) => k.endsWith(suffix) && count(info[k]) !== null);
+    return other === undefined ? null : count(info[other]);
+  };
+  return {
+    name,
+    family: text(details.family),
+    families: strings(details.families),
+    architecture,
+    parameterSize: text(details.parameter_size),
+    parameterCount: count(info['general.parameter_count']),
+    quantization: text(details.quantization_level),
+    format: text(details.format),
+    contextLength: infoCount('context_length'),
+    embeddingLength: infoCount('embedding_length'),
+    capabilities: strings(body.capabilities),
+    parentModel: text(details.parent_model),
+    ownedBy: null,
+    modifiedAt: typeof body.modified_at === 'string' ? isoTime(body.modified_at) : null,
+  };
+}
+
+/** A non-empty string, else null (Ollama writes "" for "none", as in parent_model). */
+function text(value: unknown): string | null {
+  return typeof value === 'string' && value !== '' ? value : null;
+}
+
+function count(value: unknown): number | null {
+  return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0 ? value : null;
+}
+
+function strings(value: unknown): string[] | null {
+  return Array.isArray(value) && value.every((item) => typeof item === 'string') ? value : null;
+}
+
+function isVector(value: unknown): value is number[] {
+  if (!Array.isArray(value) || value.length === 0) return false;
+  for (const x of value) if (typeof x !== 'number' || !Number.isFinite(x)) return false;
+  return true;
 }
 
 function errorText(body: string): string {

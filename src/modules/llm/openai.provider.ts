@@ -1,9 +1,11 @@
 // The OpenAI-compatible adapter (vLLM, LM Studio, llama.cpp server, OpenAI): POST /v1/chat/completions streamed as
-// server-sent events, GET /v1/models. It drives the `openai` client over our own fetch, so connections, timeouts and
-// error mapping are the same as for Ollama; the client's own retries are off (retries belong to the resilience
-// layer) and its own timeout is set just past ours so that ours always speaks first.
+// server-sent events, GET /v1/models, GET /v1/models/{id} for one model, POST /v1/embeddings. It drives the `openai`
+// client over our own fetch, so connections, timeouts and error mapping are the same as for Ollama; the client's own
+// retries are off (retries belong to the resilience layer) and its own timeout is set just past ours so that ours
+// always speaks first.
 import OpenAI, { APIConnectionError, APIError } from 'openai';
 import type { ChatCompletionMessageParam } from 'openai/resources/chat/completions';
+import type { Model } from 'openai/resources/models';
 import {
   LlmError,
   LlmProtocolError,
@@ -14,9 +16,12 @@ import {
 import { displayUrl, type LlmFetch } from './llm-http.js';
 import type {
   ChatTurn,
+  EmbeddingResult,
   GenerationEvent,
   GenerationRequest,
+  LlmCallOptions,
   LlmProvider,
+  ModelDetails,
   ModelInfo,
   TokenUsage,
 } from './llm.port.js';
@@ -36,6 +41,8 @@ const NAME = 'openai';
 const NO_KEY = 'sk-no-key-required';
 // setTimeout fires at once beyond this.
 const MAX_TIMER_MS = 2 ** 31 - 1;
+// The client refuses ids with a "." or ".." path segment (as a path traversal): only the model list can find those.
+const DOT_SEGMENT = /(?:^|\/)\.{1,2}(?:\/|$)/;
 
 /** What one call's fetch saw fail, as our error: the client rewraps fetch failures and may drop their cause. */
 interface CallContext {
@@ -93,7 +100,7 @@ export class OpenAiProvider implements LlmProvider {
     yield { type: 'done', usage, model };
   }
 
-  async listModels(options: { signal?: AbortSignal; requestId?: string } = {}): Promise<ModelInfo[]> {
+  async listModels(options: LlmCallOptions = {}): Promise<ModelInfo[]> {
     const context: CallContext = {};
     const client = this.client(context, options.requestId);
     try {
@@ -109,6 +116,50 @@ export class OpenAiProvider implements LlmProvider {
     } catch (error) {
       throw toLlmError(error, context, options.signal, undefined);
     }
+  }
+
+  /**
+   * GET /v1/models/{id}, and the model list when that path answers 404 or 405: vLLM and llama.cpp's server list their
+   * models but have no such path (an unknown model then costs one more call, on servers that have it).
+   */
+  async showModel(name: string, options: LlmCallOptions = {}): Promise<ModelDetails> {
+    const context: CallContext = {};
+    const client = this.client(context, options.requestId);
+    const signal = options.signal ?? null;
+    if (!DOT_SEGMENT.test(name)) {
+      try {
+        return modelDetails(await client.models.retrieve(name, { signal }));
+      } catch (error) {
+        const noSuchPath = error instanceof APIError && (error.status === 404 || error.status === 405);
+        if (!noSuchPath || options.signal?.aborted) throw toLlmError(error, context, options.signal, name);
+      }
+    }
+    let models: Model[];
+    try {
+      models = (await client.models.list({ signal })).data;
+    } catch (error) {
+      throw toLlmError(error, context, options.signal, undefined);
+    }
+    const found = models.find((model) => model.id === name);
+    if (!found) throw new ModelNotFoundError(name);
+    return modelDetails(found);
+  }
+
+  async embed(model: string, inputs: string[], options: LlmCallOptions = {}): Promise<EmbeddingResult> {
+    const context: CallContext = {};
+    const client = this.client(context, options.requestId);
+    let answer: unknown;
+    try {
+      // Floats asked for explicitly: the client otherwise asks for base64 and decodes it, which servers that ignore
+      // encoding_format (and answer floats) would break.
+      answer = await client.embeddings.create(
+        { model, input: inputs, encoding_format: 'float' },
+        { signal: options.signal ?? null },
+      );
+    } catch (error) {
+      throw toLlmError(error, context, options.signal, model);
+    }
+    return embeddingResult(answer, model, inputs.length);
   }
 
   /**
@@ -157,7 +208,83 @@ function toMessage(turn: ChatTurn): ChatCompletionMessageParam {
   }
 }
 
-/** Our error for whatever the client threw; `model` is set for generations (a 404 then means an unknown model). */
+/**
+ * A model as /v1/models answers it: id, created, owned_by, and on some servers its context length (vLLM:
+ * max_model_len; others: context_length or context_window). Everything else is unknown.
+ */
+function modelDetails(model: Model): ModelDetails {
+  const fields: unknown = model;
+  if (!isRecord(fields) || typeof fields.id !== 'string' || fields.id === '') {
+    throw new LlmProtocolError(NAME, 'a model without an id');
+  }
+  const created = fields.created;
+  return {
+    name: fields.id,
+    family: null,
+    families: null,
+    architecture: null,
+    parameterSize: null,
+    parameterCount: null,
+    quantization: null,
+    format: null,
+    contextLength:
+      count(fields.max_model_len) ?? count(fields.context_length) ?? count(fields.context_window),
+    embeddingLength: null,
+    capabilities: null,
+    parentModel: null,
+    ownedBy: typeof fields.owned_by === 'string' && fields.owned_by !== '' ? fields.owned_by : null,
+    modifiedAt: typeof created === 'number' && created > 0 ? new Date(created * 1000).toISOString() : null,
+  };
+}
+
+/** data[i].embedding in the order of data[i].index (the position when a server leaves it out), and the usage. */
+function embeddingResult(answer: unknown, model: string, inputs: number): EmbeddingResult {
+  const data = isRecord(answer) ? answer.data : undefined;
+  if (!isRecord(answer) || !Array.isArray(data) || data.length !== inputs) {
+    throw new LlmProtocolError(NAME, 'not one embedding per input');
+  }
+  const embeddings: number[][] = new Array<number[]>(inputs);
+  data.forEach((entry: unknown, position) => {
+    const index = isRecord(entry) ? (entry.index ?? position) : undefined;
+    const vector = isRecord(entry) ? entry.embedding : undefined;
+    if (
+      typeof index !== 'number' ||
+      !Number.isInteger(index) ||
+      index < 0 ||
+      index >= inputs ||
+      embeddings[index]
+    ) {
+      throw new LlmProtocolError(NAME, 'embeddings whose indexes do not match the inputs');
+    }
+    if (!isVector(vector)) throw new LlmProtocolError(NAME, 'an embedding that is not a list of numbers');
+    embeddings[index] = vector;
+  });
+  const usage = answer.usage;
+  return {
+    model: typeof answer.model === 'string' && answer.model !== '' ? answer.model : model,
+    embeddings,
+    promptTokens: isRecord(usage) ? count(usage.prompt_tokens) : null,
+  };
+}
+
+function count(value: unknown): number | null {
+  return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0 ? value : null;
+}
+
+function isVector(value: unknown): value is number[] {
+  if (!Array.isArray(value) || value.length === 0) return false;
+  for (const x of value) if (typeof x !== 'number' || !Number.isFinite(x)) return false;
+  return true;
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/**
+ * Our error for whatever the client threw; `model` is set for calls about one model (a 404 then means an unknown
+ * model).
+ */
 function toLlmError(
   error: unknown,
   context: CallContext,

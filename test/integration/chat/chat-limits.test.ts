@@ -1,6 +1,7 @@
 // Generation limits: LLM_MAX_CONCURRENT_PER_USER per user (anonymous clients by address) → 429 beyond, and
 // LLM_MAX_CONCURRENT per instance with a bounded queue → 503 llm_busy beyond. The generations that hold the slots
 // hang at the stand-in; they are sent over a real socket and aborted by the test, which frees their slots.
+import { randomUUID } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { buildTestApp, type TestApp } from '../../helpers/app.js';
 import { registerAndLogin } from '../../helpers/auth.js';
@@ -92,8 +93,20 @@ describeEachDialect('chat generation limits', (dialect) => {
         );
       }
       expect(generations(llm), 'a refused chat must not reach the LLM server').toBe(calls);
+      // Nor leave a session behind: not the one it named, and no new one in Alice's list (only the two running).
+      const named = randomUUID();
+      expectRefused(
+        await chat(t.app, { message: 'fourth', session_id: named }, { token: alice }),
+        429,
+        'llm_user_limit',
+      );
+      const auth = { authorization: `Bearer ${alice}` };
+      const lookup = await t.app.inject({ url: `/api/v1/chat/sessions/${named}`, headers: auth });
+      expect(lookup.statusCode).toBe(404);
+      const sessions = await t.app.inject({ url: '/api/v1/chat/sessions', headers: auth });
+      expect(sessions.json<{ items: unknown[] }>().items).toHaveLength(2);
       expect(await metric(t.app, 'llm_errors_total', { provider: 'ollama', kind: 'user_limit' })).toBe(
-        refusalsBefore + 2,
+        refusalsBefore + 3,
       );
 
       llm.reply({ tokens: ['hi', ' Bob'] });

@@ -139,6 +139,96 @@ describe('wire formats', () => {
   });
 });
 
+describe('model details and embeddings', () => {
+  const post = (path: string, body: unknown) =>
+    fetch(`${standIn.url}${path}`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+
+  it('answers GET /v1/models/{id} as OpenAI, the id percent-decoded, 404 model_not_found for others', async () => {
+    standIn.setModels(['tinyllama:latest', 'library/llama3:8b']);
+    const found = await fetch(`${standIn.openaiUrl}/models/library%2Fllama3%3A8b`);
+    expect(await found.json()).toEqual({
+      id: 'library/llama3:8b',
+      object: 'model',
+      created: expect.any(Number) as unknown,
+      owned_by: 'library',
+    });
+    const missing = await fetch(`${standIn.openaiUrl}/models/nope`);
+    expect(missing.status).toBe(404);
+    expect(await missing.json()).toMatchObject({ error: { code: 'model_not_found' } });
+    standIn.serveModelRetrieve(false);
+    const vllm = await fetch(`${standIn.openaiUrl}/models/tinyllama:latest`);
+    expect(vllm.status).toBe(404);
+    expect(await vllm.json()).toEqual({ detail: 'Not Found' });
+    expect(standIn.unexpected()).toEqual([]);
+  });
+
+  it('answers POST /v1/embeddings in input order, as floats or base64 float32', async () => {
+    const floats = await post('/v1/embeddings', { model: 'tinyllama', input: ['a', 'b c'] });
+    const answer = (await floats.json()) as {
+      data: { object: string; index: number; embedding: number[] }[];
+      usage: unknown;
+    };
+    expect(answer).toMatchObject({ object: 'list', model: 'tinyllama', usage: { prompt_tokens: 3 } });
+    expect(answer.data.map((d) => [d.object, d.index])).toEqual([
+      ['embedding', 0],
+      ['embedding', 1],
+    ]);
+    const ollama = await post('/api/embed', { model: 'tinyllama', input: ['a', 'b c'] });
+    const vectors = ((await ollama.json()) as { embeddings: number[][] }).embeddings;
+    expect(answer.data.map((d) => d.embedding)).toEqual(vectors);
+
+    const base64 = await post('/v1/embeddings', {
+      model: 'tinyllama',
+      input: 'a',
+      encoding_format: 'base64',
+    });
+    const encoded = ((await base64.json()) as { data: { embedding: string }[] }).data[0]?.embedding ?? '';
+    const bytes = Buffer.from(encoded, 'base64');
+    const decoded = Array.from(new Float32Array(bytes.buffer, bytes.byteOffset, bytes.length / 4));
+    decoded.forEach((x, i) => expect(x).toBeCloseTo(vectors[0]?.[i] ?? NaN, 6));
+
+    expect((await post('/v1/embeddings', { model: 'nope', input: 'a' })).status).toBe(404);
+    expect(standIn.unexpected()).toEqual([]);
+  });
+
+  it('flags embeddings and show requests that are not well-formed', async () => {
+    const NOT_EMBEDDINGS = 'not an embeddings request (model, and input as a string or a list of strings)';
+    expect((await post('/v1/embeddings', { model: 'tinyllama', input: [1, 2] })).status).toBe(400);
+    expect((await post('/api/embed', { input: ['a'] })).status).toBe(400);
+    expect((await post('/api/show', {})).status).toBe(400);
+    expect(standIn.unexpected()).toEqual([
+      `POST /v1/embeddings (model "tinyllama"): ${NOT_EMBEDDINGS}`,
+      `POST /api/embed: ${NOT_EMBEDDINGS}`,
+      'POST /api/show: not a show request (model is required)',
+    ]);
+    expect(() => standIn.assertNoUnexpected()).toThrow(/3 unexpected/);
+  });
+
+  it('plays scripted answers in order per endpoint, on either protocol, then answers normally', async () => {
+    standIn.script('embed', { status: 503 }, { body: '<html>proxy</html>' });
+    standIn.script('show', { status: 200, body: { details: 'odd' } });
+    const first = await post('/api/embed', { model: 'tinyllama', input: 'a' });
+    expect([first.status, await first.json()]).toEqual([503, { error: 'stand-in: scripted 503' }]);
+    const second = await post('/v1/embeddings', { model: 'tinyllama', input: 'a' });
+    expect([second.status, second.headers.get('content-type'), await second.text()]).toEqual([
+      200,
+      'text/plain; charset=utf-8',
+      '<html>proxy</html>',
+    ]);
+    expect((await post('/api/embed', { model: 'tinyllama', input: 'a' })).status).toBe(200);
+    const odd = await fetch(`${standIn.openaiUrl}/models/tinyllama`);
+    expect(await odd.json()).toEqual({ details: 'odd' });
+    expect(await (await post('/api/show', { model: 'tinyllama' })).json()).toMatchObject({
+      details: { family: 'llama' },
+    });
+    expect(standIn.unexpected()).toEqual([]);
+  });
+});
+
 describe('lifecycle', () => {
   it('waitForRequests rejects when the requests do not come', async () => {
     await expect(standIn.waitForRequests(1, 50)).rejects.toThrow(/0 of 1 requests/);

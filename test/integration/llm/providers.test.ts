@@ -1,5 +1,6 @@
 // Both LLM adapters (Ollama and OpenAI-compatible) against the stand-in server over a real socket: what they send,
-// how they read a stream, and how every failure becomes one of our errors (or the caller's own abort).
+// how they read a stream, model details and embeddings, and how every failure becomes one of our errors (or the
+// caller's own abort).
 import net from 'node:net';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { parseConfig } from '../../../src/config.js';
@@ -14,6 +15,7 @@ import {
 import type { GenerationEvent, GenerationRequest, LlmProvider } from '../../../src/modules/llm/llm.port.js';
 import { createLlmProvider, type LlmProviderHandle } from '../../../src/modules/llm/provider-factory.js';
 import { startLlmStandIn, type LlmStandIn } from '../../helpers/llm-stand-in.js';
+import { embedding } from '../../helpers/llm-stand-in-wire.js';
 
 type Protocol = 'ollama' | 'openai';
 type Body = Record<string, unknown>;
@@ -269,6 +271,167 @@ describe.each<Protocol>(['ollama', 'openai'])('%s adapter', (protocol) => {
   });
 });
 
+/** Every field of ModelDetails unknown, but the name. */
+const UNKNOWN_DETAILS = {
+  family: null,
+  families: null,
+  architecture: null,
+  parameterSize: null,
+  parameterCount: null,
+  quantization: null,
+  format: null,
+  contextLength: null,
+  embeddingLength: null,
+  capabilities: null,
+  parentModel: null,
+  ownedBy: null,
+  modifiedAt: null,
+};
+
+describe.each<Protocol>(['ollama', 'openai'])('%s adapter: model details and embeddings', (protocol) => {
+  const embedPath = protocol === 'ollama' ? '/api/embed' : '/v1/embeddings';
+
+  it("shows a model's details, sending the request id", async () => {
+    const details = await provider(protocol).showModel(MODEL, { requestId: 'show-1' });
+    if (protocol === 'ollama') {
+      expect(details).toEqual({
+        ...UNKNOWN_DETAILS,
+        name: MODEL,
+        family: 'llama',
+        families: ['llama'],
+        architecture: 'llama',
+        parameterSize: '1B',
+        parameterCount: 1_100_048_384,
+        quantization: 'Q4_0',
+        format: 'gguf',
+        contextLength: 2048,
+        embeddingLength: 16,
+        capabilities: ['completion'],
+        modifiedAt: '2024-05-01T10:00:00.123Z',
+      });
+      expect(standIn.requests.map((r) => [r.method, r.path, r.body])).toEqual([
+        ['POST', '/api/show', { model: MODEL }],
+      ]);
+    } else {
+      expect(details).toEqual({
+        ...UNKNOWN_DETAILS,
+        name: MODEL,
+        ownedBy: 'library',
+        modifiedAt: '2024-05-01T10:00:00.000Z',
+      });
+      expect(standIn.requests.map((r) => [r.method, r.path])).toEqual([
+        ['GET', '/v1/models/tinyllama:latest'],
+      ]);
+    }
+    expect(standIn.requests[0]?.headers['x-request-id']).toBe('show-1');
+  });
+
+  it('reports the details of an unknown model as ModelNotFoundError', async () => {
+    const error: unknown = await provider(protocol)
+      .showModel('nope:1b')
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ModelNotFoundError);
+    expect(error).toMatchObject({ model: 'nope:1b', status: 404, message: "Model 'nope:1b' not found" });
+    // OpenAI-compatible: a 404 may mean "no such path" (vLLM), so the list is asked before saying so.
+    expect(standIn.requests.map((r) => r.path)).toEqual(
+      protocol === 'ollama' ? ['/api/show'] : ['/v1/models/nope:1b', '/v1/models'],
+    );
+  });
+
+  it('reports details it cannot read as LlmProtocolError, and missing fields as null', async () => {
+    const llm = provider(protocol);
+    standIn.script('show', { body: '<html>proxy login</html>' }, { body: ['not', 'an', 'object'] });
+    await expect(llm.showModel(MODEL)).rejects.toBeInstanceOf(LlmProtocolError);
+    await expect(llm.showModel(MODEL)).rejects.toBeInstanceOf(LlmProtocolError);
+    standIn.script('show', { body: protocol === 'ollama' ? {} : { id: MODEL, object: 'model' } });
+    expect(await llm.showModel(MODEL)).toEqual({ ...UNKNOWN_DETAILS, name: MODEL });
+  });
+
+  it('reports a failing or unreachable server as our errors when showing a model', async () => {
+    standIn.script('show', { status: 500 });
+    await expect(provider(protocol).showModel(MODEL)).rejects.toMatchObject({
+      constructor: LlmUpstreamError,
+      upstreamStatus: 500,
+    });
+    const refused = provider(protocol, {}, `http://127.0.0.1:${await closedPort()}`);
+    await expect(refused.showModel(MODEL)).rejects.toBeInstanceOf(LlmUnavailableError);
+  });
+
+  it('embeds the inputs in order, sending the model, the inputs and the request id', async () => {
+    const llm = provider(protocol, { OLLAMA_KEEP_ALIVE: '1h', OLLAMA_NUM_CTX: '4096' });
+    const inputs = ['first text', 'second', 'first text'];
+    const result = await llm.embed(MODEL, inputs, { requestId: 'embed-1' });
+    expect(result).toEqual({ model: MODEL, embeddings: inputs.map(embedding), promptTokens: 5 });
+    const sent = standIn.requests[0];
+    expect([sent?.method, sent?.path]).toEqual(['POST', embedPath]);
+    expect(sent?.headers['x-request-id']).toBe('embed-1');
+    // No keep_alive or options: those are the chat model's settings.
+    expect(sent?.body).toEqual(
+      protocol === 'ollama'
+        ? { model: MODEL, input: inputs }
+        : { model: MODEL, input: inputs, encoding_format: 'float' },
+    );
+  });
+
+  it('reports embeddings of an unknown model as ModelNotFoundError', async () => {
+    const error: unknown = await provider(protocol)
+      .embed('nope:1b', ['a'])
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ModelNotFoundError);
+    expect((error as ModelNotFoundError).model).toBe('nope:1b');
+    expect(standIn.requests).toHaveLength(1);
+  });
+
+  it('reports embeddings it cannot read as LlmProtocolError', async () => {
+    const llm = provider(protocol);
+    const wrap = (vectors: unknown[]) =>
+      protocol === 'ollama'
+        ? { model: MODEL, embeddings: vectors }
+        : { object: 'list', model: MODEL, data: vectors.map((embedding, index) => ({ index, embedding })) };
+    standIn.script(
+      'embed',
+      { body: '<html>proxy login</html>' },
+      { body: wrap([[0.1, 0.2]]) }, // one vector for two inputs
+      { body: wrap([[0.1], ['x']]) },
+      { body: wrap([[0.1], []]) },
+      { body: { unrelated: true } },
+    );
+    for (let i = 0; i < 5; i++) {
+      await expect(llm.embed(MODEL, ['a', 'b']), `scripted answer ${i}`).rejects.toBeInstanceOf(
+        LlmProtocolError,
+      );
+    }
+  });
+
+  it('reports a failing or unreachable server as our errors when embedding', async () => {
+    standIn.script('embed', { status: 503 }, { status: 400 });
+    const llm = provider(protocol);
+    const unavailable: unknown = await llm.embed(MODEL, ['a']).catch((e: unknown) => e);
+    expect(unavailable).toMatchObject({
+      constructor: LlmUpstreamError,
+      upstreamStatus: 503,
+      retryable: true,
+    });
+    const refused: unknown = await llm.embed(MODEL, ['a']).catch((e: unknown) => e);
+    expect(refused).toMatchObject({ constructor: LlmUpstreamError, upstreamStatus: 400, retryable: false });
+    const down = provider(protocol, {}, `http://127.0.0.1:${await closedPort()}`);
+    await expect(down.embed(MODEL, ['a'])).rejects.toBeInstanceOf(LlmUnavailableError);
+  });
+
+  it('rejects with the abort reason when the caller aborts an embedding, and closes the connection', async () => {
+    standIn.script('embed', { hang: true });
+    const controller = new AbortController();
+    const reason = new Error('client left');
+    const pending = provider(protocol)
+      .embed(MODEL, ['a'], { signal: controller.signal })
+      .catch((e: unknown) => e);
+    await standIn.waitForRequests(1);
+    controller.abort(reason);
+    expect(await pending).toBe(reason);
+    await vi.waitFor(() => expect(standIn.requests[0]?.aborted).toBe(true));
+  });
+});
+
 describe('ollama adapter only', () => {
   it('sends keep_alive and num_ctx only when configured', async () => {
     standIn.reply({ tokens: ['a'] }, { tokens: ['b'] });
@@ -297,6 +460,25 @@ describe('ollama adapter only', () => {
     expect(outcome.error).toBeInstanceOf(LlmProtocolError);
   });
 
+  it('finds the context and embedding lengths under any architecture prefix', async () => {
+    standIn.script('show', {
+      body: {
+        details: { family: 'nomic-bert', families: null, parent_model: 'base:1b' },
+        model_info: { 'nomic-bert.context_length': 2048, 'nomic-bert.embedding_length': 768 },
+        capabilities: ['embedding'],
+      },
+    });
+    expect(await provider('ollama').showModel('nomic-embed-text:latest')).toEqual({
+      ...UNKNOWN_DETAILS,
+      name: 'nomic-embed-text:latest',
+      family: 'nomic-bert',
+      parentModel: 'base:1b',
+      contextLength: 2048,
+      embeddingLength: 768,
+      capabilities: ['embedding'],
+    });
+  });
+
   it('reads "model not found" in an error body as ModelNotFoundError', async () => {
     standIn.reply({ status: 400, errorBody: { error: `model "${MODEL}" not found` } });
     expect((await run(provider('ollama'))).error).toBeInstanceOf(ModelNotFoundError);
@@ -304,6 +486,79 @@ describe('ollama adapter only', () => {
 });
 
 describe('openai adapter only', () => {
+  it('finds the details in the model list on a server without /v1/models/{id} (vLLM)', async () => {
+    standIn.setModels([MODEL, 'org/model-7b']);
+    standIn.serveModelRetrieve(false);
+    const llm = provider('openai');
+    expect(await llm.showModel('org/model-7b', { requestId: 'show-2' })).toEqual({
+      ...UNKNOWN_DETAILS,
+      name: 'org/model-7b',
+      ownedBy: 'library',
+      modifiedAt: '2024-05-01T10:00:00.000Z',
+    });
+    expect(standIn.requests.map((r) => r.path)).toEqual(['/v1/models/org%2Fmodel-7b', '/v1/models']);
+    expect(standIn.requests[1]?.headers['x-request-id']).toBe('show-2');
+    await expect(llm.showModel('absent')).rejects.toBeInstanceOf(ModelNotFoundError);
+  });
+
+  it("reads the context length a server gives (vLLM's max_model_len)", async () => {
+    standIn.script('show', {
+      body: { id: 'org/model-7b', object: 'model', created: 0, owned_by: 'vllm', max_model_len: 8192 },
+    });
+    expect(await provider('openai').showModel('org/model-7b')).toMatchObject({
+      contextLength: 8192,
+      ownedBy: 'vllm',
+      modifiedAt: null,
+    });
+  });
+
+  it('looks up ids with a "." or ".." segment in the list, which the client will not put in a path', async () => {
+    standIn.setModels(['./models/llama']);
+    expect(await provider('openai').showModel('./models/llama')).toMatchObject({ name: './models/llama' });
+    expect(standIn.requests.map((r) => r.path)).toEqual(['/v1/models']);
+  });
+
+  it('puts embeddings in the order of their indexes, and refuses indexes that do not match', async () => {
+    const vector = (x: number) => [x, x];
+    standIn.script(
+      'embed',
+      {
+        body: {
+          object: 'list',
+          model: 'served-name',
+          data: [
+            { object: 'embedding', index: 1, embedding: vector(1) },
+            { object: 'embedding', index: 0, embedding: vector(0) },
+          ],
+        },
+      },
+      {
+        body: {
+          data: [
+            { index: 0, embedding: vector(0) },
+            { index: 0, embedding: vector(1) },
+          ],
+        },
+      },
+      {
+        body: {
+          data: [
+            { index: 0, embedding: vector(0) },
+            { index: 2, embedding: vector(1) },
+          ],
+        },
+      },
+    );
+    const llm = provider('openai');
+    expect(await llm.embed(MODEL, ['a', 'b'])).toEqual({
+      model: 'served-name',
+      embeddings: [vector(0), vector(1)],
+      promptTokens: null,
+    });
+    await expect(llm.embed(MODEL, ['a', 'b'])).rejects.toBeInstanceOf(LlmProtocolError);
+    await expect(llm.embed(MODEL, ['a', 'b'])).rejects.toBeInstanceOf(LlmProtocolError);
+  });
+
   it('reads error code model_not_found as ModelNotFoundError', async () => {
     const error = {
       message: 'no such model',
