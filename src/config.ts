@@ -66,6 +66,8 @@ export interface Config {
     openaiBaseUrl: string;
     openaiApiKey: string | undefined;
     defaultModel: string;
+    /** For embeddings when a request names no model: EMBEDDING_MODEL, else DEFAULT_MODEL. */
+    embeddingModel: string;
     keepAlive: string | undefined;
     numCtx: number;
     timeouts: { connectMs: number; firstTokenMs: number; idleMs: number; totalMs: number };
@@ -283,6 +285,7 @@ function llmConfig(env: Env, problems: string[]): Config['llm'] {
     openaiBaseUrl,
     openaiApiKey: env.OPENAI_API_KEY,
     defaultModel: env.DEFAULT_MODEL.trim(),
+    embeddingModel: env.EMBEDDING_MODEL?.trim() || env.DEFAULT_MODEL.trim(),
     keepAlive: env.OLLAMA_KEEP_ALIVE,
     numCtx: env.OLLAMA_NUM_CTX,
     timeouts: {

@@ -155,6 +155,9 @@ export const EnvSchema = Type.Object({
     'Model used when a request names none ("tinyllama" means this too).',
     'tinyllama:latest',
   ),
+  EMBEDDING_MODEL: OptionalStr(
+    'Model for POST /api/v1/models/embed when a request names none (e.g. nomic-embed-text); unset: DEFAULT_MODEL.',
+  ),
   OLLAMA_KEEP_ALIVE: OptionalStr('How long Ollama keeps a model loaded after a request (e.g. 5m, 1h, -1).'),
   OLLAMA_NUM_CTX: Int('Context window asked of Ollama (num_ctx); 0 leaves the model default.', 0, 0),
   LLM_CONNECT_TIMEOUT_MS: Int('Time to open a connection to the LLM server.', 10000, 1),

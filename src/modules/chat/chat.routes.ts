@@ -23,6 +23,7 @@ import {
 } from './chat.schemas.js';
 import type { ChatCaller, ChatEvent, ChatInput, ChatService } from './chat.service.js';
 import { errorText, messageItem, sessionSummary } from './chat.views.js';
+import { clientGone } from '../../platform/client-gone.js';
 
 export interface ChatRoutesOptions {
   chat: ChatService;
@@ -42,15 +43,6 @@ function chatCaller(request: FastifyRequest): ChatCaller {
     limitKey: userId === null ? `ip:${request.ip}` : `user:${userId}`,
     requestId: request.id,
   };
-}
-
-/** Aborted when the client goes away before its answer is complete: the upstream generation is cancelled. */
-function clientGone(reply: FastifyReply): AbortSignal {
-  const controller = new AbortController();
-  reply.raw.once('close', () => {
-    if (!reply.raw.writableFinished) controller.abort(new Error('the client disconnected'));
-  });
-  return controller.signal;
 }
 
 export const chatRoutes: FastifyPluginAsyncTypebox<ChatRoutesOptions> = async (app, opts) => {

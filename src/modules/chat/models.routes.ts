@@ -2,23 +2,14 @@
 // down it says so (available: false, error) instead of the original's made-up fallback list —, one model's details,
 // and embeddings for signed-in users.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import type { FastifyReply } from 'fastify';
 import { caller as authenticated } from '../auth/index.js';
 import type { LlmService, ModelDetails } from '../llm/index.js';
 import { errorText } from './chat.views.js';
 import { ModelCatalog } from './chat.schemas.js';
 import { EmbedBody, EmbedResponse, ModelDetailsResponse, ModelNameParams } from './models.schemas.js';
+import { clientGone } from '../../platform/client-gone.js';
 
 const tags = ['models'];
-
-/** Aborted when the client goes away before its answer is complete: the upstream call is cancelled. */
-function clientGone(reply: FastifyReply): AbortSignal {
-  const controller = new AbortController();
-  reply.raw.once('close', () => {
-    if (!reply.raw.writableFinished) controller.abort(new Error('the client disconnected'));
-  });
-  return controller.signal;
-}
 
 function detailsView(details: ModelDetails, provider: string) {
   return {

@@ -191,7 +191,9 @@ export class LlmService {
     options: LlmCallOptions & LlmCaller,
   ): Promise<EmbeddingResult> {
     const { signal, requestId, key } = options;
-    const name = this.normaliseModel(model);
+    const asked = (model ?? '').trim();
+    // Embedding models are not chat models: a request naming none gets EMBEDDING_MODEL (DEFAULT_MODEL when unset).
+    const name = asked === '' ? this.#config.embeddingModel : this.normaliseModel(asked);
     const startedAt = performance.now();
     const releases: (() => void)[] = [];
     let verdict: Verdict | undefined;

@@ -296,3 +296,38 @@ describeEachDialect('model details and embeddings over an OpenAI-compatible serv
     expect(unknown.statusCode, unknown.body).toBe(404);
   });
 });
+
+describeEachDialect('embeddings with EMBEDDING_MODEL set', (dialect) => {
+  let llm: LlmStandIn;
+  let t: TestApp;
+  let token: string;
+  beforeAll(async () => {
+    llm = await startLlmStandIn({ models: MODELS });
+    t = await buildTestApp({
+      dialect,
+      env: { OLLAMA_URL: llm.url, DEFAULT_MODEL: 'tinyllama:latest', EMBEDDING_MODEL: ' all-minilm:latest ' },
+    });
+    token = (await registerAndLogin(t.app)).tokens.access_token;
+  });
+  afterEach(() => llm.assertNoUnexpected());
+  afterAll(async () => {
+    await t?.close();
+    await llm?.close();
+  });
+
+  it('embeds with EMBEDDING_MODEL when no model is named, and with the named one otherwise', async () => {
+    for (const model of [undefined, null, '']) {
+      const response = await embed(t, { model, input: 'x' }, token);
+      expect(response.statusCode, response.body).toBe(200);
+      expect(response.json<{ model: string }>().model).toBe('all-minilm:latest');
+    }
+    const named = await embed(t, { model: 'tinyllama', input: 'x' }, token);
+    expect(named.json<{ model: string }>().model).toBe('tinyllama:latest');
+    expect(llm.requests.map((r) => (r.body as { model: string }).model)).toEqual([
+      'all-minilm:latest',
+      'all-minilm:latest',
+      'all-minilm:latest',
+      'tinyllama:latest',
+    ]);
+  });
+});
