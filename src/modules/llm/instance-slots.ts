@@ -24,6 +24,8 @@ export class InstanceSlots {
 
   /** Resolves with the function that gives the slot back (idempotent). */
   acquire(signal?: AbortSignal): Promise<() => void> {
+    // A client already gone would wait for an abort event that has been and gone.
+    if (signal?.aborted) return Promise.reject(abortError(signal));
     if (this.active < this.capacity) {
       this.active++;
       this.changed(this.active, this.waiting.length);

@@ -7,6 +7,7 @@ import { createLlmMetrics } from './llm.metrics.js';
 import type { LlmProvider } from './llm.port.js';
 import { LlmService } from './llm.service.js';
 import { createLlmProvider } from './provider-factory.js';
+import { createUserSlots } from './user-slots.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -30,13 +31,18 @@ const llmPlugin: FastifyPluginAsync<LlmPluginOptions> = async (app, opts) => {
     // Its HTTP connections (an undici Agent) are this plugin's to close.
     app.addHook('onClose', () => built.close());
   }
+  const logger = app.log.child({ module: 'llm' });
+  // With Redis, a user's generations are counted across every instance (and worker) sharing it.
+  const userSlots = createUserSlots({ redis: app.redis, logger });
+  app.addHook('onClose', () => userSlots.close());
   const llm = new LlmService({
     provider,
     config: opts.config,
     metrics: createLlmMetrics(app.metrics.registry),
-    logger: app.log.child({ module: 'llm' }),
+    logger,
+    userSlots,
   });
   app.decorate('llm', llm);
 };
 
-export default fp(llmPlugin, { name: 'llm', dependencies: ['metrics'] });
+export default fp(llmPlugin, { name: 'llm', dependencies: ['metrics', 'redis'] });

@@ -31,8 +31,9 @@ import {
 } from 'cockatiel';
 import type { BaseLogger } from 'pino';
 import type { Config } from '../../config.js';
-import { LlmCircuitOpenError, LlmError, LlmProtocolError, LlmUserLimitError } from './llm.errors.js';
+import { LlmCircuitOpenError, LlmError, LlmProtocolError } from './llm.errors.js';
 import { InstanceSlots, abortError } from './instance-slots.js';
+import { MemoryUserSlots, type UserSlots } from './user-slots.js';
 import type { BreakerState, LlmMetrics } from './llm.metrics.js';
 import type {
   EmbeddingResult,
@@ -49,6 +50,8 @@ export interface LlmServiceDeps {
   config: Config['llm'];
   metrics: LlmMetrics;
   logger?: Pick<BaseLogger, 'info' | 'warn'>;
+  /** Per-user generation slots; default: counted in this process. */
+  userSlots?: UserSlots;
 }
 
 /** Who asks: `key` is the user id, or the client address for anonymous chat (LLM_MAX_CONCURRENT_PER_USER). */
@@ -87,12 +90,13 @@ export class LlmService {
   readonly #backoff: ExponentialBackoff<unknown>;
   readonly #maxRetries: number;
   readonly #slots: InstanceSlots;
-  readonly #perUser = new Map<string, number>();
+  readonly #userSlots: UserSlots;
   #openedAt = 0;
   /** An aborted half-open probe's verdict, waiting for the next caller to carry it. */
   #orphanedProbe: Verdict | undefined;
 
-  constructor({ provider, config, metrics, logger }: LlmServiceDeps) {
+  constructor({ provider, config, metrics, logger, userSlots }: LlmServiceDeps) {
+    this.#userSlots = userSlots ?? new MemoryUserSlots();
     this.#provider = provider;
     this.#config = config;
     this.#metrics = metrics;
@@ -158,7 +162,7 @@ export class LlmService {
       request.signal?.throwIfAborted();
       // Fail fast, before taking or queueing for anything; the real admission is below, once a slot is held.
       this.#refuseIfOpen();
-      releases.push(this.#takeUserSlot(caller.key));
+      releases.push(await this.#takeUserSlot(caller.key));
       releases.push(await this.#slots.acquire(request.signal));
       request.signal?.throwIfAborted();
       const verdict = this.#admit();
@@ -201,7 +205,7 @@ export class LlmService {
       signal?.throwIfAborted();
       // Fail fast, before taking or queueing for anything; the real admission is below, once a slot is held.
       this.#refuseIfOpen();
-      releases.push(this.#takeUserSlot(key));
+      releases.push(await this.#takeUserSlot(key));
       releases.push(await this.#slots.acquire(signal));
       signal?.throwIfAborted();
       verdict = this.#admit();
@@ -353,19 +357,9 @@ export class LlmService {
     }
   }
 
-  #takeUserSlot(key: string): () => void {
-    const limit = this.#config.maxConcurrentPerUser;
-    const inFlight = this.#perUser.get(key) ?? 0;
-    if (inFlight >= limit) throw new LlmUserLimitError(limit);
-    this.#perUser.set(key, inFlight + 1);
-    let released = false;
-    return () => {
-      if (released) return;
-      released = true;
-      const left = (this.#perUser.get(key) ?? 1) - 1;
-      if (left > 0) this.#perUser.set(key, left);
-      else this.#perUser.delete(key);
-    };
+  /** The caller's slot (LLM_MAX_CONCURRENT_PER_USER, shared by every instance when Redis is configured). */
+  #takeUserSlot(key: string): Promise<() => void> {
+    return this.#userSlots.take(key, this.#config.maxConcurrentPerUser);
   }
 
   #refuseIfOpen(): void {

@@ -138,7 +138,8 @@ export interface RedisUserSlotsOptions {
   timeoutMs?: number;
 }
 
-const KEY_PREFIX = 'llm:user-slots:';
+/** Each caller's set: REDIS_KEY_PREFIX (added by the client to every key) + this + the caller's key. */
+const SET_KEY = 'llm:user-slots:';
 
 /** One count per caller, shared by every instance using the same Redis (and REDIS_KEY_PREFIX). */
 export class RedisUserSlots implements UserSlots {
@@ -169,7 +170,7 @@ export class RedisUserSlots implements UserSlots {
   }
 
   async take(key: string, limit: number): Promise<() => void> {
-    const redisKey = KEY_PREFIX + key;
+    const redisKey = SET_KEY + key;
     const slot = randomUUID();
     const call = this.#client.llmUserSlotTake(redisKey, limit, this.#leaseMs, slot);
     let admitted: boolean;
@@ -185,7 +186,7 @@ export class RedisUserSlots implements UserSlots {
         },
         () => undefined,
       );
-      return takeLocally(new LocalCounts(), key, limit);
+      return takeLocally(this.#local, key, limit);
     }
     this.#answered();
     if (!admitted) throw new LlmUserLimitError(limit);

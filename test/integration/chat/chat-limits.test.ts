@@ -2,10 +2,12 @@
 // LLM_MAX_CONCURRENT per instance with a bounded queue → 503 llm_busy beyond. The generations that hold the slots
 // hang at the stand-in; they are sent over a real socket and aborted by the test, which frees their slots.
 import { randomUUID } from 'node:crypto';
+import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { buildTestApp, type TestApp } from '../../helpers/app.js';
 import { registerAndLogin } from '../../helpers/auth.js';
-import { describeEachDialect } from '../../helpers/dialects.js';
+import { describeEachDialect, describeWithRedis } from '../../helpers/dialects.js';
+import { TEST_REDIS_URL } from '../../helpers/services.js';
 import { startLlmStandIn, type LlmStandIn, type ReceivedRequest } from '../../helpers/llm-stand-in.js';
 import {
   chat,
@@ -14,6 +16,7 @@ import {
   listen,
   metric,
   pendingChat,
+  sleep,
   type ErrorAnswer,
   type PendingChat,
 } from './chat-resilience.helpers.js';
@@ -176,5 +179,71 @@ describeEachDialect('chat generation limits', (dialect) => {
       const res = await chat(t.app, { message: 'hello' }, { token: bob });
       expect(res.statusCode, res.body).toBe(200);
     });
+  });
+});
+
+describeWithRedis('chat generation limits shared by two instances through Redis', () => {
+  const prefix = `sutazai-test:${randomUUID()}:`;
+  let llm: LlmStandIn;
+  let admin: Redis;
+  let one: TestApp;
+  let two: TestApp;
+  let pending: PendingChat[] = [];
+  beforeAll(async () => {
+    llm = await startLlmStandIn({ models: ['tinyllama:latest'] });
+    admin = new Redis(TEST_REDIS_URL, { lazyConnect: true });
+    await admin.connect();
+    const env = {
+      OLLAMA_URL: llm.url,
+      REDIS_URL: TEST_REDIS_URL,
+      REDIS_KEY_PREFIX: prefix,
+      LLM_MAX_CONCURRENT_PER_USER: '1',
+    };
+    one = await buildTestApp({ dialect: 'sqlite', env });
+    two = await buildTestApp({ dialect: 'sqlite', env });
+  });
+  afterEach(() => llm.assertNoUnexpected());
+  afterAll(async () => {
+    for (const request of pending) request.abort();
+    await Promise.all(pending.map((request) => request.done));
+    await one?.close();
+    await two?.close();
+    await llm?.close();
+    const keys = await admin.keys(`${prefix}*`);
+    if (keys.length > 0) await admin.del(...keys);
+    await admin.quit();
+  });
+
+  it('an anonymous client running a generation on one instance gets 429 from the other, then chats once it ends', async () => {
+    llm.reply({ hang: true });
+    const before = llm.requests.length;
+    pending.push(pendingChat(await listen(one.app), { message: 'hanging' }));
+    await llm.waitForRequests(before + 1);
+    const hung = llm.requests.slice(before);
+
+    const refused = await chat(two.app, { message: 'elsewhere' });
+    expect(refused.statusCode, refused.body).toBe(429);
+    expect(refused.json<ErrorAnswer>().code).toBe('llm_user_limit');
+    // Another address is another client.
+    llm.reply({ tokens: ['hi'] });
+    const other = await chat(two.app, { message: 'hi' }, { remoteAddress: '10.9.8.7' });
+    expect(other.statusCode, other.body).toBe(200);
+
+    for (const request of pending) request.abort();
+    await Promise.all(pending.map((request) => request.done));
+    pending = [];
+    await eventually('the upstream call to be closed', () => hung.every((request) => request.aborted));
+    await eventually(
+      'the slot to be released on the first instance',
+      async () => (await metric(one.app, 'llm_generations_in_flight')) === 0,
+    );
+    llm.reply({ tokens: ['free again'] });
+    // The release reaches Redis asynchronously: the next chat may need a moment.
+    let again = await chat(two.app, { message: 'again' });
+    for (let tries = 0; again.statusCode === 429 && tries < 50; tries += 1) {
+      await sleep(20);
+      again = await chat(two.app, { message: 'again' });
+    }
+    expect(again.statusCode, again.body).toBe(200);
   });
 });
