@@ -113,10 +113,10 @@ export class ChatRepository {
   }
 
   /**
-   * Adds a message and counts it on its session (last activity, model, and a title if it has none yet). Two
-   * statements: run it in a transaction.
+   * Adds a message. One statement: the database counts it on its session (message count, last activity, model) in
+   * the same statement, by the trigger of migration 0004.
    */
-  async addMessage(db: DbExecutor, message: NewChatMessage, now: Date, title?: string): Promise<number> {
+  async addMessage(db: DbExecutor, message: NewChatMessage, now: Date): Promise<number> {
     const row = await db
       .insertInto('chat_messages')
       .values({
@@ -133,17 +133,6 @@ export class ChatRepository {
       })
       .returning('id')
       .executeTakeFirstOrThrow();
-    await db
-      .updateTable('chat_sessions')
-      .set((eb) => ({
-        message_count: eb('message_count', '+', 1),
-        last_message_at: now,
-        updated_at: now,
-        ...(message.model ? { model: message.model } : {}),
-        ...(title === undefined ? {} : { title: eb.fn.coalesce('title', eb.val(title)) }),
-      }))
-      .where('id', '=', message.sessionId)
-      .execute();
     return row.id;
   }
 

@@ -116,18 +116,27 @@ export class ChatService {
     let session: ChatSessionRecord;
     let userMessageId: number;
     try {
-      // A new session and its first message are one transaction (one write on SQLite, before the first token), made
-      // only once the generation is admitted: a refused chat leaves nothing behind.
-      ({ session, userMessageId } = await this.deps.transact(async (trx) => {
-        const stored = existing ?? (await this.createSession(trx, caller, sessionId, model));
-        const id = await this.deps.chats.addMessage(
-          trx,
-          { sessionId: stored.id, role: 'user', content: text, userId: caller.userId },
+      // Made only once the generation is admitted: a refused chat leaves nothing behind. A new session and its first
+      // message are one transaction (one write on SQLite, before the first token).
+      const userMessage = { role: 'user' as const, content: text, userId: caller.userId };
+      if (existing) {
+        session = existing;
+        userMessageId = await this.deps.chats.addMessage(
+          this.deps.db,
+          { ...userMessage, sessionId: existing.id },
           startedAt,
-          titleFrom(text),
         );
-        return { session: stored, userMessageId: id };
-      }));
+      } else {
+        ({ session, userMessageId } = await this.deps.transact(async (trx) => {
+          const created = await this.createSession(trx, caller, sessionId, model, titleFrom(text));
+          const id = await this.deps.chats.addMessage(
+            trx,
+            { ...userMessage, sessionId: created.id },
+            startedAt,
+          );
+          return { session: created, userMessageId: id };
+        }));
+      }
     } catch (error) {
       // The slots taken by start() are released when its iteration ends: end it unread.
       await generation[Symbol.asyncIterator]().return?.();
@@ -238,12 +247,13 @@ export class ChatService {
     caller: ChatCaller,
     id: string | null,
     model: string,
+    title: string,
   ): Promise<ChatSessionRecord> {
     const sessionId = id ?? randomUUID();
     const { chats, clock } = this.deps;
     const created = await chats.createSession(
       trx,
-      { id: sessionId, userId: caller.userId, model, title: null },
+      { id: sessionId, userId: caller.userId, model, title },
       clock.now(),
     );
     if (created !== 'duplicate') return created;
@@ -283,22 +293,19 @@ export class ChatService {
       error: string | null;
     },
   ): Promise<number> {
-    // The message and its session's count are one transaction: they cannot disagree after a crash.
-    return this.deps.transact((trx) =>
-      this.deps.chats.addMessage(
-        trx,
-        {
-          sessionId,
-          role: 'assistant',
-          content: answer.content,
-          model: answer.model,
-          promptTokens: answer.usage.promptTokens,
-          completionTokens: answer.usage.completionTokens,
-          status: answer.status,
-          error: answer.error,
-        },
-        this.deps.clock.now(),
-      ),
+    return this.deps.chats.addMessage(
+      this.deps.db,
+      {
+        sessionId,
+        role: 'assistant',
+        content: answer.content,
+        model: answer.model,
+        promptTokens: answer.usage.promptTokens,
+        completionTokens: answer.usage.completionTokens,
+        status: answer.status,
+        error: answer.error,
+      },
+      this.deps.clock.now(),
     );
   }
 }
