@@ -1,11 +1,11 @@
 // Shared by the chat error, resilience, breaker and limit suites: posting a chat message, reading a session back,
 // counting what the stand-in received, reading Prometheus samples, and chats that hang until the test aborts them.
 import http from 'node:http';
-import net from 'node:net';
 import { expect } from 'vitest';
 import type { App } from '../../../src/app.js';
 import { bearer } from '../../helpers/auth.js';
 import type { LlmStandIn } from '../../helpers/llm-stand-in.js';
+import { closedPort } from '../../helpers/closed-port.js';
 
 export const CHAT_ENDPOINTS = ['/api/v1/chat/', '/api/v1/chat/message', '/api/v1/chat/send'] as const;
 
@@ -55,11 +55,7 @@ export function generations(llm: LlmStandIn): number {
 
 /** A URL on which nothing listens: a port just taken and released. */
 export async function closedPortUrl(): Promise<string> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return `http://127.0.0.1:${port}`;
+  return `http://127.0.0.1:${await closedPort()}`;
 }
 
 /** Server-sent events of a whole answer body, in order, with their parsed data. */

@@ -2,24 +2,15 @@
 // over Ollama and over an OpenAI-compatible server (the stand-in), on SQLite and PostgreSQL: the answers, names with
 // slashes, unknown models (404), bad bodies (422, never 500), a provider that is down (503) or talks nonsense (502).
 // The breaker and the retries around these calls are covered in llm.service.test.ts.
-import net from 'node:net';
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 import { buildTestApp, type TestApp } from '../../helpers/app.js';
 import { bearer, registerAndLogin } from '../../helpers/auth.js';
 import { describeEachDialect } from '../../helpers/dialects.js';
 import { startLlmStandIn, type LlmStandIn } from '../../helpers/llm-stand-in.js';
 import { embedding } from '../../helpers/llm-stand-in-wire.js';
+import { closedPort } from '../../helpers/closed-port.js';
 
 const MODELS = ['tinyllama:latest', 'all-minilm:latest', 'library/llama3:8b'];
-
-/** A port nothing listens on (bound, then released). */
-async function closedPort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 interface ErrorAnswer {
   detail: string | { loc: (string | number)[]; msg: string; type: string }[];

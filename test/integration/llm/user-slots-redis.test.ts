@@ -14,6 +14,7 @@ import {
 import { createRedis, type RedisHandle } from '../../../src/platform/redis.js';
 import { describeWithRedis } from '../../helpers/dialects.js';
 import { TEST_REDIS_URL } from '../../helpers/services.js';
+import { closedPort } from '../../helpers/closed-port.js';
 
 /** Generous bound for polling and for what must not hang (the machine may be busy); never a measurement. */
 const WAIT = { timeout: 10_000, interval: 20 };
@@ -26,15 +27,6 @@ function bounded<T>(promise: Promise<T>, ms: number): Promise<T> {
     timer = setTimeout(() => reject(new Error(`still waiting after ${ms} ms`)), ms);
   });
   return Promise.race([promise, hung]).finally(() => clearTimeout(timer));
-}
-
-/** A loopback port where nothing listens. */
-async function closedPort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
 }
 
 /**

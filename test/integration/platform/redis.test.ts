@@ -14,18 +14,10 @@ import {
 import { buildTestApp } from '../../helpers/app.js';
 import { describeWithRedis } from '../../helpers/dialects.js';
 import { TEST_REDIS_URL } from '../../helpers/services.js';
+import { closedPort } from '../../helpers/closed-port.js';
 
 /** Generous bound for polling and for what must fail fast (the machine may be busy); never a measurement. */
 const WAIT = { timeout: 10_000, interval: 20 };
-
-/** A loopback port where nothing listens. */
-async function closedPort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 /** Names of the connections Redis has open now. */
 async function clientNames(admin: Redis): Promise<string[]> {
