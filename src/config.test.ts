@@ -57,6 +57,7 @@ describe('parseConfig defaults', () => {
       poolSize: 10,
       poolTimeoutMs: 30000,
       statementTimeoutMs: 60000,
+      checkpointMs: 250,
       migrateOnStart: true,
     });
   });

@@ -74,6 +74,9 @@ export function startCheckpointer(
     async stop() {
       if (!running) return;
       stopping = true;
+      // Held while we wait for it: an unref'd thread would let a process with nothing else to do end right here,
+      // with exit code 0, before the code awaiting stop() ran (a CLI failing after this reported success).
+      worker.ref();
       worker.postMessage('stop');
       await exited;
     },
