@@ -24,5 +24,6 @@ export {
   LlmUnavailableError,
   LlmUpstreamError,
   LlmUserLimitError,
+  ModelCannotEmbedError,
   ModelNotFoundError,
 } from './llm.errors.js';

@@ -68,6 +68,16 @@ export class ModelNotFoundError extends LlmError {
   }
 }
 
+/** The model exists but only chats (Ollama answers 400 "… does not support embeddings"): the request's mistake. */
+export class ModelCannotEmbedError extends LlmError {
+  readonly retryable = false;
+  readonly breakerFailure = false;
+  readonly kind = 'model_cannot_embed';
+  constructor(readonly model: string) {
+    super(`Model '${model}' does not support embeddings`, { status: 400, code: 'model_cannot_embed' });
+  }
+}
+
 /** The breaker is open: refused at once, without calling the server. */
 export class LlmCircuitOpenError extends LlmError {
   readonly retryable = false;

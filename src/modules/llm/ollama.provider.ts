@@ -5,7 +5,13 @@
 // it turns an `{"error": ...}` line into a plain Error and drops unreadable lines with a console.warn, and it logs
 // error bodies with console.log. The wire format is small and documented, so reading it here costs less than
 // working around those.
-import { LlmProtocolError, LlmUpstreamError, ModelNotFoundError, type LlmError } from './llm.errors.js';
+import {
+  LlmProtocolError,
+  LlmUpstreamError,
+  ModelCannotEmbedError,
+  ModelNotFoundError,
+  type LlmError,
+} from './llm.errors.js';
 import { StringDecoder } from 'node:string_decoder';
 import { displayUrl, type LlmRequest, type LlmResponse } from './llm-http.js';
 import type {
@@ -221,6 +227,9 @@ async function statusError(
   signal?.throwIfAborted();
   if (response.status === 404 || /model\b.*\bnot found/i.test(errorText(text))) {
     return new ModelNotFoundError(model);
+  }
+  if (response.status === 400 && /does not support embeddings/i.test(errorText(text))) {
+    return new ModelCannotEmbedError(model);
   }
   return new LlmUpstreamError(response.status, NAME);
 }

@@ -200,6 +200,16 @@ describeEachDialect('model details and embeddings over Ollama', (dialect) => {
     expect(garbled.json()).toMatchObject({ code: 'llm_protocol_error' });
     expect(garbled.body).not.toContain('secret internals');
   });
+
+  it('answers 400 when the model only chats, naming it', async () => {
+    llm.script('embed', { status: 400, body: { error: '"tinyllama:latest" does not support embeddings' } });
+    const refused = await embed(t, { model: 'tinyllama:latest', input: 'a' }, token);
+    expect(refused.statusCode, refused.body).toBe(400);
+    expect(refused.json()).toMatchObject({
+      detail: "Model 'tinyllama:latest' does not support embeddings",
+      code: 'model_cannot_embed',
+    });
+  });
 });
 
 describeEachDialect('model details and embeddings when the provider is down', (dialect) => {

@@ -10,6 +10,7 @@ import {
   LlmTimeoutError,
   LlmUnavailableError,
   LlmUpstreamError,
+  ModelCannotEmbedError,
   ModelNotFoundError,
 } from '../../../src/modules/llm/llm.errors.js';
 import type { GenerationEvent, GenerationRequest, LlmProvider } from '../../../src/modules/llm/llm.port.js';
@@ -433,6 +434,29 @@ describe.each<Protocol>(['ollama', 'openai'])('%s adapter: model details and emb
 });
 
 describe('ollama adapter only', () => {
+  it('reports a model that cannot embed (a 400 saying so) as ModelCannotEmbedError, not retried', async () => {
+    standIn.script('embed', {
+      status: 400,
+      body: { error: '"tinyllama:latest" does not support embeddings' },
+    });
+    const error: unknown = await provider('ollama')
+      .embed(MODEL, ['a'])
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ModelCannotEmbedError);
+    expect(error).toMatchObject({
+      status: 400,
+      code: 'model_cannot_embed',
+      breakerFailure: false,
+      retryable: false,
+    });
+    // Another 400 stays an upstream error.
+    standIn.script('embed', { status: 400, body: { error: 'input too long' } });
+    const other: unknown = await provider('ollama')
+      .embed(MODEL, ['a'])
+      .catch((e: unknown) => e);
+    expect(other).toBeInstanceOf(LlmUpstreamError);
+  });
+
   it('sends keep_alive and num_ctx only when configured', async () => {
     standIn.reply({ tokens: ['a'] }, { tokens: ['b'] });
     await run(provider('ollama'));
