@@ -19,7 +19,7 @@ import {
   VerifyEmailParams,
   userResponse,
 } from './auth.schemas.js';
-import { bearerToken, caller } from './authenticate.js';
+import { bearerToken, caller, clientKey } from './authenticate.js';
 import type { SessionService } from './session.service.js';
 import type { IssuedPair } from './token.service.js';
 
@@ -42,10 +42,6 @@ function tokenResponse(pair: IssuedPair) {
   };
 }
 
-/** Keyed by user when a valid token came with the request, else by client address (request.ip honours TRUST_PROXY). */
-const limitKey = (request: FastifyRequest) =>
-  request.auth ? `user:${request.auth.user.id}` : `ip:${request.ip}`;
-
 /** For routes whose body is all optional: a request without one is validated as `{}`. */
 const noBodyAsEmpty = async (request: FastifyRequest) => {
   request.body ??= {};
@@ -62,7 +58,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (a
     const token = bearerToken(request);
     if (token) request.auth = await sessions.authenticate(token).catch(() => null);
   };
-  const limitMail = async (request: FastifyRequest) => mailLimiter.consume(limitKey(request));
+  const limitMail = async (request: FastifyRequest) => mailLimiter.consume(clientKey(request));
 
   app.post(
     '/register',

@@ -34,6 +34,14 @@ export function caller(request: FastifyRequest): Authenticated {
   return request.auth;
 }
 
+/**
+ * Who a per-client limit counts: the user when a valid token came with the request, else the client address
+ * (request.ip honours TRUST_PROXY). Rate limits and LLM generation slots share it.
+ */
+export function clientKey(request: FastifyRequest): string {
+  return request.auth ? `user:${request.auth.user.id}` : `ip:${request.ip}`;
+}
+
 export function registerAuthHooks(app: FastifyInstance, sessions: SessionService): void {
   app.decorateRequest('auth', null);
 

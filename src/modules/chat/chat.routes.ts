@@ -5,7 +5,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { mapError } from '../../platform/error-handler.js';
 import { CursorQuery } from '../../platform/pagination.js';
 import { openSse } from '../../platform/sse.js';
-import { caller as authenticated } from '../auth/index.js';
+import { caller as authenticated, clientKey } from '../auth/index.js';
 import type { LlmService } from '../llm/index.js';
 import type { ChatHistoryService } from './chat-history.service.js';
 import {
@@ -37,12 +37,7 @@ const tags = ['chat'];
 const security = [{ bearerAuth: [] }];
 
 function chatCaller(request: FastifyRequest): ChatCaller {
-  const userId = request.auth?.user.id ?? null;
-  return {
-    userId,
-    limitKey: userId === null ? `ip:${request.ip}` : `user:${userId}`,
-    requestId: request.id,
-  };
+  return { userId: request.auth?.user.id ?? null, limitKey: clientKey(request), requestId: request.id };
 }
 
 export const chatRoutes: FastifyPluginAsyncTypebox<ChatRoutesOptions> = async (app, opts) => {

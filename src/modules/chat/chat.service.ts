@@ -116,27 +116,14 @@ export class ChatService {
     let session: ChatSessionRecord;
     let userMessageId: number;
     try {
-      // Made only once the generation is admitted: a refused chat leaves nothing behind. A new session and its first
-      // message are one transaction (one write on SQLite, before the first token).
-      const userMessage = { role: 'user' as const, content: text, userId: caller.userId };
-      if (existing) {
-        session = existing;
-        userMessageId = await this.deps.chats.addMessage(
-          this.deps.db,
-          { ...userMessage, sessionId: existing.id },
-          startedAt,
-        );
-      } else {
-        ({ session, userMessageId } = await this.deps.transact(async (trx) => {
-          const created = await this.createSession(trx, caller, sessionId, model, titleFrom(text));
-          const id = await this.deps.chats.addMessage(
-            trx,
-            { ...userMessage, sessionId: created.id },
-            startedAt,
-          );
-          return { session: created, userMessageId: id };
-        }));
-      }
+      ({ session, userMessageId } = await this.storeQuestion(
+        caller,
+        existing,
+        sessionId,
+        model,
+        text,
+        startedAt,
+      ));
     } catch (error) {
       // The slots taken by start() are released when its iteration ends: end it unread.
       await generation[Symbol.asyncIterator]().return?.();
@@ -239,6 +226,31 @@ export class ChatService {
       );
     }
     return undefined;
+  }
+
+  /**
+   * The user's message, in its session: made only once the generation is admitted, so a refused chat leaves nothing
+   * behind. A new session and its first message are one transaction (one write on SQLite, before the first token).
+   */
+  private async storeQuestion(
+    caller: ChatCaller,
+    existing: ChatSessionRecord | undefined,
+    sessionId: string | null,
+    model: string,
+    text: string,
+    at: Date,
+  ): Promise<{ session: ChatSessionRecord; userMessageId: number }> {
+    const { db, chats, transact } = this.deps;
+    const message = { role: 'user' as const, content: text, userId: caller.userId };
+    if (existing) {
+      const userMessageId = await chats.addMessage(db, { ...message, sessionId: existing.id }, at);
+      return { session: existing, userMessageId };
+    }
+    return transact(async (trx) => {
+      const session = await this.createSession(trx, caller, sessionId, model, titleFrom(text));
+      const userMessageId = await chats.addMessage(trx, { ...message, sessionId: session.id }, at);
+      return { session, userMessageId };
+    });
   }
 
   /** A new session (in the caller's transaction); one a concurrent request just created with this id is reused. */

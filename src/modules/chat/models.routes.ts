@@ -2,12 +2,12 @@
 // down it says so (available: false, error) instead of the original's made-up fallback list —, one model's details,
 // and embeddings for signed-in users.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { caller as authenticated } from '../auth/index.js';
+import { clientGone } from '../../platform/client-gone.js';
+import { clientKey } from '../auth/index.js';
 import type { LlmService, ModelDetails } from '../llm/index.js';
 import { errorText } from './chat.views.js';
 import { ModelCatalog } from './chat.schemas.js';
 import { EmbedBody, EmbedResponse, ModelDetailsResponse, ModelNameParams } from './models.schemas.js';
-import { clientGone } from '../../platform/client-gone.js';
 
 const tags = ['models'];
 
@@ -107,7 +107,7 @@ export const modelsRoutes: FastifyPluginAsyncTypebox<{ llm: LlmService }> = asyn
       const { model, input } = request.body;
       const result = await llm.embed(model, typeof input === 'string' ? [input] : input, {
         // The key chat uses for the same user: embeddings and chats share LLM_MAX_CONCURRENT_PER_USER.
-        key: `user:${authenticated(request).user.id}`,
+        key: clientKey(request),
         requestId: request.id,
         signal: clientGone(reply),
       });

@@ -1,6 +1,6 @@
 // Shapes of one model's details (GET /api/v1/models/{name}) and of embeddings (POST /api/v1/models/embed). The
 // catalogue's shape, ModelCatalog, lives with the original's chat shapes in chat.schemas.ts.
-import { Type } from 'typebox';
+import { Type, type TSchema } from 'typebox';
 import { MODEL_PATTERN } from './chat.schemas.js';
 
 /** Most texts in one embeddings request. */
@@ -21,37 +21,35 @@ export const ModelNameParams = Type.Object({
   }),
 });
 
-const Text = Type.Union([Type.String(), Type.Null()]);
-const Count = Type.Union([Type.Integer({ minimum: 0 }), Type.Null()]);
-const Texts = Type.Union([Type.Array(Type.String()), Type.Null()]);
+/** A value the LLM server may not give: null then. */
+const orNull = (schema: TSchema, description?: string) =>
+  Type.Union([schema, Type.Null()], description === undefined ? {} : { description });
+const Count = Type.Integer({ minimum: 0 });
+const Names = Type.Array(Type.String());
 
 export const ModelDetailsResponse = Type.Object(
   {
     name: Type.String(),
     provider: Type.String({ description: 'ollama or openai: the protocol of the LLM server.' }),
-    family: Text,
-    families: Texts,
-    architecture: Text,
-    parameter_size: Type.Union([Type.String(), Type.Null()], {
-      description: 'As the server writes it: "8.0B".',
-    }),
-    parameter_count: Count,
-    quantization: Type.Union([Type.String(), Type.Null()], { description: 'Q4_K_M, F16…' }),
-    format: Type.Union([Type.String(), Type.Null()], { description: 'gguf, safetensors…' }),
-    context_length: Type.Union([Type.Integer({ minimum: 0 }), Type.Null()], {
-      description: 'Longest context the model was trained for (the server may run it with a shorter one).',
-    }),
-    embedding_length: Type.Union([Type.Integer({ minimum: 0 }), Type.Null()], {
-      description: 'Length of the vectors POST /api/v1/models/embed answers with this model.',
-    }),
-    capabilities: Type.Union([Type.Array(Type.String()), Type.Null()], {
-      description: 'As Ollama lists them: completion, embedding, tools, vision, thinking…',
-    }),
-    parent_model: Text,
-    owned_by: Type.Union([Type.String(), Type.Null()], {
-      description: 'The owner an OpenAI-compatible server names.',
-    }),
-    modified_at: Type.Union([Type.String(), Type.Null()], { description: 'ISO 8601, when the server says.' }),
+    family: orNull(Type.String()),
+    families: orNull(Names),
+    architecture: orNull(Type.String()),
+    parameter_size: orNull(Type.String(), 'As the server writes it: "8.0B".'),
+    parameter_count: orNull(Count),
+    quantization: orNull(Type.String(), 'Q4_K_M, F16…'),
+    format: orNull(Type.String(), 'gguf, safetensors…'),
+    context_length: orNull(
+      Count,
+      'Longest context the model was trained for (the server may run it with a shorter one).',
+    ),
+    embedding_length: orNull(
+      Count,
+      'Length of the vectors POST /api/v1/models/embed answers with this model.',
+    ),
+    capabilities: orNull(Names, 'As Ollama lists them: completion, embedding, tools, vision, thinking…'),
+    parent_model: orNull(Type.String()),
+    owned_by: orNull(Type.String(), 'The owner an OpenAI-compatible server names.'),
+    modified_at: orNull(Type.String(), 'ISO 8601, when the server says.'),
   },
   { description: 'Every field but name and provider is null when the LLM server does not say.' },
 );
@@ -61,7 +59,7 @@ const EmbedText = Type.String({ minLength: 1, maxLength: EMBED_MAX_CHARS });
 export const EmbedBody = Type.Object({
   model: Type.Optional(
     Type.Union([Type.String({ pattern: MODEL_PATTERN }), Type.Null()], {
-      description: 'An embedding model; absent, null, empty or "tinyllama": DEFAULT_MODEL.',
+      description: 'An embedding model; absent, null or empty: EMBEDDING_MODEL (DEFAULT_MODEL when unset).',
     }),
   ),
   input: Type.Union([EmbedText, Type.Array(EmbedText, { minItems: 1, maxItems: EMBED_MAX_INPUTS })], {
@@ -75,8 +73,6 @@ export const EmbedResponse = Type.Object({
   model: Type.String({ description: 'The model that answered, as the LLM server names it.' }),
   embeddings: Type.Array(Type.Array(Type.Number()), { description: 'One vector per input, in input order.' }),
   usage: Type.Object({
-    prompt_tokens: Type.Union([Type.Integer({ minimum: 0 }), Type.Null()], {
-      description: 'Tokens the server read, when it says.',
-    }),
+    prompt_tokens: orNull(Count, 'Tokens the server read, when it says.'),
   }),
 });

@@ -1,8 +1,9 @@
 // The HTTP client of one LLM provider: an undici Agent whose timeouts suit slow local models, and two ways to call
 // through it that speak only our errors: `request` (undici's own API with a Node stream body: the Ollama adapter,
 // where every chat pays for it before its first token — WHATWG fetch costs several times more CPU per call) and
-// `fetch` (for the openai client, which needs a fetch). A model may load for minutes before its first byte, so the wait for response headers
-// is the first-token timeout; the wait between two body chunks is the idle timeout; a timer bounds the whole call.
+// `fetch` (for the openai client, which needs a fetch). A model may load for minutes before its first byte, so the
+// wait for response headers is the first-token timeout; the wait between two body chunks is the idle timeout; a timer
+// bounds the whole call.
 // Every failure, whether before the answer or while its body streams, leaves here as an LlmError, except the caller's
 // own abort, which rejects with the caller's `signal.reason` (a DOMException named 'AbortError' unless the caller
 // gave another reason), so that code above can tell "the client left" from "the server failed".

@@ -1,10 +1,11 @@
 // The Ollama adapter: POST /api/chat streamed as NDJSON, GET /api/tags for the models, POST /api/show for one model's
 // details, POST /api/embed for embeddings.
-// It speaks HTTP through our own client (llm-http.ts) rather than the `ollama` npm client, because that client (0.6) cannot do what
-// this adapter must: it takes no AbortSignal per call (only an abort() on its iterator, and none at all for list()),
-// it turns an `{"error": ...}` line into a plain Error and drops unreadable lines with a console.warn, and it logs
-// error bodies with console.log. The wire format is small and documented, so reading it here costs less than
-// working around those.
+// It speaks HTTP through our own client (llm-http.ts) rather than the `ollama` npm client, because that client (0.6)
+// cannot do what this adapter must: it takes no AbortSignal per call (only an abort() on its iterator, and none at all
+// for list()), it turns an `{"error": ...}` line into a plain Error and drops unreadable lines with a console.warn,
+// and it logs error bodies with console.log. The wire format is small and documented, so reading it here costs less
+// than working around those.
+import { StringDecoder } from 'node:string_decoder';
 import {
   LlmProtocolError,
   LlmUpstreamError,
@@ -12,7 +13,6 @@ import {
   ModelNotFoundError,
   type LlmError,
 } from './llm.errors.js';
-import { StringDecoder } from 'node:string_decoder';
 import { displayUrl, type LlmRequest, type LlmResponse } from './llm-http.js';
 import type {
   EmbeddingResult,
@@ -23,6 +23,7 @@ import type {
   ModelDetails,
   ModelInfo,
 } from './llm.port.js';
+import { count, isRecord, isVector, nonEmpty } from './wire-values.js';
 
 export interface OllamaProviderOptions {
   /** Base URL without a trailing slash, e.g. http://127.0.0.1:11434. */
@@ -123,7 +124,7 @@ export class OllamaProvider implements LlmProvider {
     if (!embeddings.every(isVector))
       throw new LlmProtocolError(NAME, 'an embedding that is not a list of numbers');
     return {
-      model: isRecord(body) && typeof body.model === 'string' && body.model !== '' ? body.model : model,
+      model: (isRecord(body) ? nonEmpty(body.model) : null) ?? model,
       embeddings,
       promptTokens: isRecord(body) ? count(body.prompt_eval_count) : null,
     };
@@ -242,7 +243,7 @@ async function statusError(
 function modelDetails(name: string, body: Record<string, unknown>): ModelDetails {
   const details = isRecord(body.details) ? body.details : {};
   const info = isRecord(body.model_info) ? body.model_info : {};
-  const architecture = text(info['general.architecture']);
+  const architecture = nonEmpty(info['general.architecture']);
   const infoCount = (key: string): number | null => {
     const exact = architecture === null ? null : count(info[`${architecture}.${key}`]);
     if (exact !== null) return exact;
@@ -252,39 +253,24 @@ function modelDetails(name: string, body: Record<string, unknown>): ModelDetails
   };
   return {
     name,
-    family: text(details.family),
+    family: nonEmpty(details.family),
     families: strings(details.families),
     architecture,
-    parameterSize: text(details.parameter_size),
+    parameterSize: nonEmpty(details.parameter_size),
     parameterCount: count(info['general.parameter_count']),
-    quantization: text(details.quantization_level),
-    format: text(details.format),
+    quantization: nonEmpty(details.quantization_level),
+    format: nonEmpty(details.format),
     contextLength: infoCount('context_length'),
     embeddingLength: infoCount('embedding_length'),
     capabilities: strings(body.capabilities),
-    parentModel: text(details.parent_model),
+    parentModel: nonEmpty(details.parent_model),
     ownedBy: null,
     modifiedAt: typeof body.modified_at === 'string' ? isoTime(body.modified_at) : null,
   };
 }
 
-/** A non-empty string, else null (Ollama writes "" for "none", as in parent_model). */
-function text(value: unknown): string | null {
-  return typeof value === 'string' && value !== '' ? value : null;
-}
-
-function count(value: unknown): number | null {
-  return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0 ? value : null;
-}
-
 function strings(value: unknown): string[] | null {
   return Array.isArray(value) && value.every((item) => typeof item === 'string') ? value : null;
-}
-
-function isVector(value: unknown): value is number[] {
-  if (!Array.isArray(value) || value.length === 0) return false;
-  for (const x of value) if (typeof x !== 'number' || !Number.isFinite(x)) return false;
-  return true;
 }
 
 function errorText(body: string): string {
@@ -309,8 +295,4 @@ async function readJson(response: LlmResponse): Promise<unknown> {
 function isoTime(value: string): string {
   const time = Date.parse(value);
   return Number.isNaN(time) ? value : new Date(time).toISOString();
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }

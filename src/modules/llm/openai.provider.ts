@@ -25,6 +25,7 @@ import type {
   ModelInfo,
   TokenUsage,
 } from './llm.port.js';
+import { count, isRecord, isVector, nonEmpty } from './wire-values.js';
 
 export interface OpenAiProviderOptions {
   /** Base URL with its /v1, without a trailing slash. */
@@ -232,7 +233,7 @@ function modelDetails(model: Model): ModelDetails {
     embeddingLength: null,
     capabilities: null,
     parentModel: null,
-    ownedBy: typeof fields.owned_by === 'string' && fields.owned_by !== '' ? fields.owned_by : null,
+    ownedBy: nonEmpty(fields.owned_by),
     modifiedAt: typeof created === 'number' && created > 0 ? new Date(created * 1000).toISOString() : null,
   };
 }
@@ -261,24 +262,10 @@ function embeddingResult(answer: unknown, model: string, inputs: number): Embedd
   });
   const usage = answer.usage;
   return {
-    model: typeof answer.model === 'string' && answer.model !== '' ? answer.model : model,
+    model: nonEmpty(answer.model) ?? model,
     embeddings,
     promptTokens: isRecord(usage) ? count(usage.prompt_tokens) : null,
   };
-}
-
-function count(value: unknown): number | null {
-  return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0 ? value : null;
-}
-
-function isVector(value: unknown): value is number[] {
-  if (!Array.isArray(value) || value.length === 0) return false;
-  for (const x of value) if (typeof x !== 'number' || !Number.isFinite(x)) return false;
-  return true;
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 /**
