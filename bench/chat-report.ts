@@ -1,4 +1,4 @@
-// The chat section of bench/RESULTS.md: time to first token through our server, through a minimal Node proxy (the
+// The chat section of docs/benchmarks.md: time to first token through our server, through a minimal Node proxy (the
 // floor: what any proxy in between costs on this machine) and straight to the stand-in, one chat at a time (grouped)
 // and under concurrent load, the differences, the failures, and the target verdicts.
 import { median } from './report.js';

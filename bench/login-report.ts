@@ -1,4 +1,4 @@
-// The login section of bench/RESULTS.md: logins/s of our server against the bcrypt ceiling measured in the same
+// The login section of docs/benchmarks.md: logins/s of our server against the bcrypt ceiling measured in the same
 // rounds, the ratio of each round and their median, and the target verdict.
 import type { Measurement } from './measure-load.js';
 import { median } from './report.js';

@@ -1,4 +1,4 @@
-// Turns the rounds of measurements into the Markdown that is printed and saved in bench/RESULTS.md: the GET /health
+// Turns the rounds of measurements into the Markdown that is printed and saved in docs/benchmarks.md: the GET /health
 // section (one row per server with the median of its rounds, the ratio to the bare baseline, the target verdict),
 // and the document around every section (the command and the machine).
 import os from 'node:os';
@@ -63,6 +63,8 @@ export function renderDocument(command: string, sections: string[]): string {
     '# Benchmarks',
     '',
     `Command: \`${command}\``,
+    '',
+    'Written by the last run of `npm run bench`; what the figures mean and why some targets are not met: [performance.md](performance.md).',
     '',
     ...sections.flatMap((section) => [section, '']),
     machineFacts(),

@@ -114,7 +114,7 @@ export function loginServerSpec(workDir: string, options: LoginServerOptions): S
   };
 }
 
-export const resultsFile = path.join(repoRoot, 'bench', 'RESULTS.md');
+export const resultsFile = path.join(repoRoot, 'docs', 'benchmarks.md');
 
 export const CHAT_SERVER_NAME = 'ours, POST /api/v1/chat/ (SSE)';
 

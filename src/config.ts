@@ -457,7 +457,7 @@ export function parseConfig(rawEnv: Record<string, string | undefined>, version 
   };
 }
 
-/** Rows for README and .env.example: name, default, description. */
+/** Rows for docs/configuration.md and .env.example: name, default, description. */
 export function describeSettings(): { name: string; default: string; description: string }[] {
   return Object.entries(
     EnvSchema.properties as Record<string, TSchema & { description?: string; default?: unknown }>,

@@ -10,7 +10,7 @@ import { serveCommand } from './serve.js';
 const USAGE = `Usage: sutazai <command> [options]
 
 Commands:
-  serve              Start the HTTP + WebSocket server (settings from the environment; see README).
+  serve              Start the HTTP server (settings from the environment; see docs/configuration.md).
   migrate            Apply pending database migrations.
     --status         List pending migrations without applying them.
     --down           Revert the most recent migration.

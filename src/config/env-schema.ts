@@ -1,5 +1,5 @@
 // Every environment variable the server reads: its type, default and one-line description, in one TypeBox schema
-// (README's settings table and .env.example are checked against it). src/config.ts parses and cross-checks them.
+// (docs/configuration.md's settings table and .env.example are checked against it). src/config.ts parses and cross-checks them.
 import { Type, type Static } from 'typebox';
 
 /** A union of string literals; Unsafe carries the literal type, which `values.map` would lose (it became never). */
@@ -23,7 +23,7 @@ const OptionalStr = (description: string) => Type.Optional(Type.String({ descrip
 export const DEFAULT_CORS_ORIGINS =
   'http://localhost:11000,http://localhost:3000,http://127.0.0.1:11000,http://127.0.0.1:3000';
 
-/** The environment variables we read. Order here is the order of README's settings table. */
+/** The environment variables we read. Order here is the order of docs/configuration.md's settings table. */
 export const EnvSchema = Type.Object({
   HOST: Str('Address to listen on.', '0.0.0.0'),
   PORT: Int('TCP port to listen on (0 picks a free one).', 8000, 0, 65535),
