@@ -1,56 +1,46 @@
-// Access tokens revoked before their expiry (logout). The port, and its two stores: Redis when configured, shared
-// by every instance; else the database, shared by the workers of one SQLite file or PostgreSQL server.
+// Logins ended before their access tokens expire (logout, a replayed refresh token): every access token of the login
+// (its `sid`) is refused, not only the one presented.
+//
+// Why in the database, and never in Redis (even when REDIS_URL is set): a denylist must be as durable as the
+// revocation it records. In Redis it was neither durable (a Redis restarted without persistence forgot every logout,
+// and logged-out tokens worked again) nor optional (with Redis down, every bearer request failed with 500). Redis as
+// a "fast path" in front of the database cannot help either: a miss in Redis must still be confirmed in the database,
+// so every request would pay for both. The database is already on the path of every authenticated request
+// (authenticate reads the user row), so this costs one primary-key lookup run alongside that read, and
+// authentication depends on exactly one system: if the database is down, nothing works anyway.
 import type { Clock } from '../../lib/clock.js';
-import type { RedisHandle } from '../../platform/redis.js';
 import type { DbExecutor } from '../../platform/db/transactions.js';
-import type { RevokedAccessTokenRepository } from './token.repository.js';
+import type { RevokedSessionRepository } from './token.repository.js';
 
-export interface AccessDenylist {
-  revoke(jti: string, expiresAt: Date): Promise<void>;
-  isRevoked(jti: string): Promise<boolean>;
-}
-
-export class RedisAccessDenylist implements AccessDenylist {
-  constructor(
-    private readonly redis: RedisHandle,
-    private readonly clock: Clock,
-  ) {}
-
-  async revoke(jti: string, expiresAt: Date): Promise<void> {
-    const ttlMs = expiresAt.getTime() - this.clock.now().getTime();
-    // An already-expired token is refused by its exp; nothing to remember.
-    if (ttlMs <= 0) return;
-    await this.redis.client.set(`revoked-jti:${jti}`, '1', 'PX', ttlMs);
-  }
-
-  async isRevoked(jti: string): Promise<boolean> {
-    return (await this.redis.client.exists(`revoked-jti:${jti}`)) === 1;
-  }
-}
-
-/** How often (at most) a revocation also deletes expired rows, so the table stays as small as the live tokens. */
+/** How often (at most) an ending also deletes expired rows, so the table stays as small as the live tokens. */
 const PURGE_INTERVAL_MS = 10 * 60_000;
 
-export class DatabaseAccessDenylist implements AccessDenylist {
+export class SessionDenylist {
   private lastPurge = 0;
 
   constructor(
     private readonly db: DbExecutor,
-    private readonly repository: RevokedAccessTokenRepository,
+    private readonly repository: RevokedSessionRepository,
     private readonly clock: Clock,
   ) {}
 
-  async revoke(jti: string, expiresAt: Date): Promise<void> {
-    const now = this.clock.now();
-    if (expiresAt <= now) return;
-    await this.repository.insert(this.db, jti, expiresAt);
-    if (now.getTime() - this.lastPurge > PURGE_INTERVAL_MS) {
-      this.lastPurge = now.getTime();
-      await this.repository.deleteExpired(this.db, now);
-    }
+  /**
+   * Ends the login `sessionId` until `until` (when its last access token will have expired), within the caller's
+   * transaction `trx`, so that the refresh family and its access tokens end together.
+   */
+  async revoke(trx: DbExecutor, sessionId: string, until: Date): Promise<void> {
+    await this.repository.insert(trx, sessionId, until);
   }
 
-  isRevoked(jti: string): Promise<boolean> {
-    return this.repository.exists(this.db, jti);
+  isRevoked(sessionId: string): Promise<boolean> {
+    return this.repository.exists(this.db, sessionId);
+  }
+
+  /** Deletes the expired rows, at most once per PURGE_INTERVAL_MS (after a commit, outside its transaction). */
+  async purgeExpired(): Promise<void> {
+    const now = this.clock.now();
+    if (now.getTime() - this.lastPurge <= PURGE_INTERVAL_MS) return;
+    this.lastPurge = now.getTime();
+    await this.repository.deleteExpired(this.db, now);
   }
 }

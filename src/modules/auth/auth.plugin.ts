@@ -7,7 +7,7 @@ import type { Clock } from '../../lib/clock.js';
 import { transactor } from '../../platform/db/transactions.js';
 import { createRateLimiter } from '../../platform/rate-limit.js';
 import { AccountService } from './account.service.js';
-import { DatabaseAccessDenylist, RedisAccessDenylist } from './access-denylist.js';
+import { SessionDenylist } from './access-denylist.js';
 import { ExpiredTokenCleaner } from './expired-token-cleaner.js';
 import { createAuthMetrics } from './auth.metrics.js';
 import { authRoutes } from './auth.routes.js';
@@ -18,6 +18,7 @@ import {
   OneTimeTokenRepository,
   RefreshTokenRepository,
   RevokedAccessTokenRepository,
+  RevokedSessionRepository,
 } from './token.repository.js';
 import { TokenService } from './token.service.js';
 import { UserAdminService } from './user-admin.service.js';
@@ -57,9 +58,8 @@ const authPlugin: FastifyPluginAsync<AuthPluginOptions> = async (app, opts) => {
     clock,
   );
   const revokedAccessTokens = new RevokedAccessTokenRepository();
-  const denylist = app.redis
-    ? new RedisAccessDenylist(app.redis, clock)
-    : new DatabaseAccessDenylist(db, revokedAccessTokens, clock);
+  // In the database even with Redis: see access-denylist.ts.
+  const denylist = new SessionDenylist(db, new RevokedSessionRepository(), clock);
   const sessions = new SessionService({
     db,
     transact,

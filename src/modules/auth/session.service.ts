@@ -2,7 +2,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Clock } from '../../lib/clock.js';
 import type { DbExecutor, Transact } from '../../platform/db/transactions.js';
-import type { AccessDenylist } from './access-denylist.js';
+import type { SessionDenylist } from './access-denylist.js';
 import {
   AccountLockedError,
   emailNotVerified,
@@ -30,7 +30,7 @@ export interface SessionServiceDeps {
   refreshTokens: RefreshTokenRepository;
   tokens: TokenService;
   hasher: PasswordHasher;
-  denylist: AccessDenylist;
+  denylist: SessionDenylist;
   clock: Clock;
   metrics: AuthMetrics;
   settings: SessionSettings;
@@ -109,12 +109,12 @@ export class SessionService {
     }
     const now = clock.now();
     if (record.revokedAt || record.usedAt) {
-      if (!record.revokedAt) await this.revokeForReuse(record.familyId, now);
+      if (!record.revokedAt) await this.revokeForReuse(record.familyId);
       else metrics.refresh('invalid');
       throw invalidRefreshToken(record.revokedAt ? 'invalid_refresh_token' : 'refresh_token_reused');
     }
     const user = await users.findById(db, record.userId);
-    if (!user || !user.isActive || user.sessionVersion !== claims.sessionVersion) {
+    if (!user || !this.isValidFor(user, claims)) {
       metrics.refresh('invalid');
       throw invalidRefreshToken();
     }
@@ -126,24 +126,21 @@ export class SessionService {
       return true;
     });
     if (!rotated) {
-      await this.revokeForReuse(record.familyId, now);
+      await this.revokeForReuse(record.familyId);
       throw invalidRefreshToken('refresh_token_reused');
     }
     metrics.refresh('success');
     return pair;
   }
 
-  /** Ends the session of this token (its refresh family and the access token itself), or every session. */
+  /**
+   * Ends the login of this token (its refresh family and every access token issued in it, the older ones and the one
+   * presented), or every login of the user.
+   */
   async logout(auth: Authenticated, allDevices: boolean): Promise<void> {
-    const { db, refreshTokens, denylist, clock, metrics } = this.deps;
-    const now = clock.now();
-    await denylist.revoke(auth.token.jti, auth.token.expiresAt);
-    if (allDevices) {
-      await this.revokeAllSessions(auth.user.id);
-    } else {
-      await refreshTokens.revokeFamily(db, auth.token.sessionId, now);
-    }
-    metrics.logout(allDevices ? 'all_devices' : 'session');
+    if (allDevices) await this.revokeAllSessions(auth.user.id);
+    else await this.endLogin(auth.token.sessionId);
+    this.deps.metrics.logout(allDevices ? 'all_devices' : 'session');
   }
 
   /** Revokes every refresh token and every access token of the user (password reset, admin, logout everywhere). */
@@ -158,13 +155,21 @@ export class SessionService {
     const { db, users, tokens, denylist } = this.deps;
     const token = await tokens.verify(accessToken, 'access');
     if (!token) throw invalidToken();
+    // Both in the database (see access-denylist.ts for why not Redis), in parallel.
     const [revoked, user] = await Promise.all([
-      denylist.isRevoked(token.jti),
+      denylist.isRevoked(token.sessionId),
       users.findById(db, token.userId),
     ]);
-    if (revoked || !user || !user.isActive || user.sessionVersion !== token.sessionVersion)
-      throw invalidToken();
+    if (revoked || !user || !this.isValidFor(user, token)) throw invalidToken();
     return { user, token };
+  }
+
+  /**
+   * Whether a signed token still speaks for `user`: active, not logged out everywhere since, and naming the same
+   * account in `sub` as in `user_id` (usernames never change, so a mismatch is a forged or confused token).
+   */
+  private isValidFor(user: UserRecord, token: TokenClaims): boolean {
+    return user.isActive && user.sessionVersion === token.sessionVersion && user.username === token.username;
   }
 
   /** Records the new refresh token in its login's family; only its hash is stored. */
@@ -180,8 +185,20 @@ export class SessionService {
     this.deps.metrics.tokensIssued('refresh');
   }
 
-  private async revokeForReuse(familyId: string, now: Date): Promise<void> {
-    await this.deps.refreshTokens.revokeFamily(this.deps.db, familyId, now);
+  /** A replayed refresh token ends its whole login, access tokens included: the thief's copies die with it. */
+  private async revokeForReuse(familyId: string): Promise<void> {
+    await this.endLogin(familyId);
     this.deps.metrics.refresh('reuse_detected');
+  }
+
+  /** Ends one login: its refresh family and, durably, every access token issued in it, in one transaction. */
+  private async endLogin(sessionId: string): Promise<void> {
+    const { refreshTokens, denylist, tokens, clock } = this.deps;
+    const now = clock.now();
+    await this.deps.transact(async (trx) => {
+      await refreshTokens.revokeFamily(trx, sessionId, now);
+      await denylist.revoke(trx, sessionId, tokens.accessTokensExpireBy(now));
+    });
+    await denylist.purgeExpired();
   }
 }

@@ -1,5 +1,5 @@
-// SQL of the stored tokens: refresh-token families, single-use reset/verification tokens and the access-token
-// denylist used when Redis is not configured. Only hashes of tokens are stored.
+// SQL of the stored tokens: refresh-token families, single-use reset/verification tokens, and the ended logins whose
+// access tokens are refused. Only hashes of tokens are stored.
 import type { OneTimeTokenPurpose } from '../../platform/db/schema.js';
 import type { DbExecutor } from '../../platform/db/transactions.js';
 import { toDate } from '../../platform/db/values.js';
@@ -154,6 +154,10 @@ export class OneTimeTokenRepository {
   }
 }
 
+/**
+ * The per-token denylist of 0002, no longer written (ended logins replaced it, see RevokedSessionRepository); kept
+ * so that the expired-token cleaner empties the rows an older version left.
+ */
 export class RevokedAccessTokenRepository {
   async insert(db: DbExecutor, jti: string, expiresAt: Date): Promise<void> {
     await db
@@ -177,6 +181,32 @@ export class RevokedAccessTokenRepository {
       .deleteFrom('revoked_access_tokens')
       .where('expires_at', '<', now)
       .executeTakeFirst();
+    return Number(result.numDeletedRows);
+  }
+}
+
+/** Ended logins (`sid`): their access tokens are refused until `expires_at`, when the last of them has expired. */
+export class RevokedSessionRepository {
+  async insert(db: DbExecutor, sessionId: string, expiresAt: Date): Promise<void> {
+    await db
+      .insertInto('revoked_sessions')
+      .values({ session_id: sessionId, expires_at: expiresAt })
+      // Ended twice (logout, then a replayed refresh token): the later end is the later bound.
+      .onConflict((oc) => oc.column('session_id').doUpdateSet({ expires_at: expiresAt }))
+      .execute();
+  }
+
+  async exists(db: DbExecutor, sessionId: string): Promise<boolean> {
+    const row = await db
+      .selectFrom('revoked_sessions')
+      .select('session_id')
+      .where('session_id', '=', sessionId)
+      .executeTakeFirst();
+    return row !== undefined;
+  }
+
+  async deleteExpired(db: DbExecutor, now: Date): Promise<number> {
+    const result = await db.deleteFrom('revoked_sessions').where('expires_at', '<', now).executeTakeFirst();
     return Number(result.numDeletedRows);
   }
 }

@@ -1,5 +1,6 @@
 // TokenService on its own: what it signs, what it accepts, and what it refuses (type, expiry, tampering, other
-// keys, issuers and audiences), with a ManualClock instead of real time.
+// keys, issuers and audiences, an iat in the future, a life longer than configured), with a ManualClock instead of
+// real time.
 import { decodeJwt, decodeProtectedHeader } from 'jose';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../lib/clock.js';
@@ -132,6 +133,38 @@ describe('TokenService', () => {
     expect(await service.verify(none, 'access')).toBeUndefined();
     for (const garbage of ['', 'x', 'a.b.c', `${header}.${payload}`])
       expect(await service.verify(garbage, 'access')).toBeUndefined();
+  });
+
+  it('refuses a token issued more than a minute in the future (another clock running ahead a little is fine)', async () => {
+    const issuedAt = (ms: number) =>
+      new TokenService(SETTINGS, new ManualClock(new Date(START.getTime() + ms))).issuePair(USER, 'f');
+    const slightlyAhead = await issuedAt(50_000);
+    expect(await service.verify(slightlyAhead.accessToken, 'access')).toBeDefined();
+    expect(await service.verify(slightlyAhead.refreshToken, 'refresh')).toBeDefined();
+    const future = await issuedAt(120_000);
+    expect(await service.verify(future.accessToken, 'access')).toBeUndefined();
+    expect(await service.verify(future.refreshToken, 'refresh')).toBeUndefined();
+    // Once that moment has come, the same token is fine: it is its iat that was refused, nothing else.
+    clock.advance(120_000);
+    expect(await service.verify(future.accessToken, 'access')).toBeDefined();
+  });
+
+  it('refuses a token that lives longer than its type is configured to, beyond a minute of skew', async () => {
+    const longer = new TokenService({ ...SETTINGS, accessTokenMinutes: 32, refreshTokenDays: 8 }, clock);
+    const pair = await longer.issuePair(USER, 'f');
+    expect(await service.verify(pair.accessToken, 'access')).toBeUndefined();
+    expect(await service.verify(pair.refreshToken, 'refresh')).toBeUndefined();
+    // A shorter life (a setting lowered since, or another instance's) is fine.
+    const shorter = await new TokenService(
+      { ...SETTINGS, accessTokenMinutes: 5, refreshTokenDays: 1 },
+      clock,
+    ).issuePair(USER, 'f');
+    expect(await service.verify(shorter.accessToken, 'access')).toBeDefined();
+    expect(await service.verify(shorter.refreshToken, 'refresh')).toBeDefined();
+  });
+
+  it('says when every access token issued until now will have expired: the lifetime plus twice the skew', () => {
+    expect(service.accessTokensExpireBy(START)).toEqual(new Date(START.getTime() + (1800 + 120) * 1000));
   });
 
   it('refuses tokens of another secret, issuer or audience', async () => {

@@ -40,6 +40,13 @@ export interface IssuedPair {
 
 type TokenType = 'access' | 'refresh';
 
+/**
+ * How far another instance's clock may run ahead of ours: a token issued "in the future" by more than this, or living
+ * longer than its type's lifetime by more than this, was not made by a server with our settings (a leaked key, or a
+ * forging bug) and is refused.
+ */
+export const CLOCK_SKEW_SECONDS = 60;
+
 /** SHA-256 of a token, hex: what the database keeps instead of the token. */
 export function hashToken(token: string): string {
   return createHash('sha256').update(token).digest('hex');
@@ -62,8 +69,8 @@ export class TokenService {
 
   async issuePair(user: TokenSubject, sessionId: string): Promise<IssuedPair> {
     const now = this.clock.now();
-    const accessSeconds = this.settings.accessTokenMinutes * 60;
-    const refreshSeconds = this.settings.refreshTokenDays * 86_400;
+    const accessSeconds = this.lifetimeSeconds('access');
+    const refreshSeconds = this.lifetimeSeconds('refresh');
     const [accessToken, refreshToken] = await Promise.all([
       this.sign(user, sessionId, 'access', now, accessSeconds),
       this.sign(user, sessionId, 'refresh', now, refreshSeconds),
@@ -91,11 +98,14 @@ export class TokenService {
     } catch {
       return undefined;
     }
-    const { user_id: userId, sid, ver, type: actualType, sub, jti, exp } = payload;
+    const { user_id: userId, sid, ver, type: actualType, sub, jti, exp, iat } = payload;
     if (actualType !== type) return undefined;
     if (typeof userId !== 'number' || !Number.isSafeInteger(userId)) return undefined;
     if (typeof sid !== 'string' || typeof ver !== 'number' || typeof sub !== 'string') return undefined;
-    if (typeof jti !== 'string' || typeof exp !== 'number') return undefined;
+    if (typeof jti !== 'string' || typeof exp !== 'number' || typeof iat !== 'number') return undefined;
+    // jose checks exp, and that iat is a number, but not that the token was issued as we issue them.
+    if (iat > this.clock.now().getTime() / 1000 + CLOCK_SKEW_SECONDS) return undefined;
+    if (exp - iat > this.lifetimeSeconds(type) + CLOCK_SKEW_SECONDS) return undefined;
     return {
       userId,
       username: sub,
@@ -104,6 +114,20 @@ export class TokenService {
       sessionVersion: ver,
       expiresAt: new Date(exp * 1000),
     };
+  }
+
+  /**
+   * When every access token issued until `now` (by any instance, within the clock skew) will have expired: how long
+   * an ended login must stay on the denylist.
+   */
+  accessTokensExpireBy(now: Date): Date {
+    return new Date(now.getTime() + (this.lifetimeSeconds('access') + 2 * CLOCK_SKEW_SECONDS) * 1000);
+  }
+
+  private lifetimeSeconds(type: TokenType): number {
+    return type === 'access'
+      ? this.settings.accessTokenMinutes * 60
+      : this.settings.refreshTokenDays * 86_400;
   }
 
   private sign(user: TokenSubject, sessionId: string, type: TokenType, now: Date, seconds: number) {

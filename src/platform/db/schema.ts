@@ -60,6 +60,12 @@ export interface RevokedAccessTokensTable {
   expires_at: Timestamp;
 }
 
+/** 0007: ended logins (`sid`), refused until their last access token has expired. */
+export interface RevokedSessionsTable {
+  session_id: string;
+  expires_at: Timestamp;
+}
+
 export type OutboxStatus = 'pending' | 'sent' | 'failed';
 
 export interface EmailOutboxTable {
@@ -115,6 +121,7 @@ export interface DB {
   refresh_tokens: RefreshTokensTable;
   one_time_tokens: OneTimeTokensTable;
   revoked_access_tokens: RevokedAccessTokensTable;
+  revoked_sessions: RevokedSessionsTable;
   email_outbox: EmailOutboxTable;
   chat_sessions: ChatSessionsTable;
   chat_messages: ChatMessagesTable;

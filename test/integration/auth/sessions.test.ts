@@ -1,5 +1,6 @@
-// Sessions: refresh-token rotation with reuse detection (a replayed token kills its whole family), concurrent
-// refreshes, and logout of one session or of every device; the access-token denylist on the database and on Redis.
+// Sessions: refresh-token rotation with reuse detection (a replayed token ends its whole login, access tokens
+// included), concurrent refreshes, and logout of one session (every access token of it) or of every device; ended
+// logins are kept in the database, with or without Redis.
 import { decodeJwt } from 'jose';
 import { Redis } from 'ioredis';
 import { randomUUID } from 'node:crypto';
@@ -110,6 +111,36 @@ describeEachDialect('refresh', (dialect) => {
     expect(answers.map((a) => a.statusCode).sort()).toEqual([200, 401, 401, 401, 401]);
   });
 
+  it('ends the whole login on reuse: after 10 parallel refreshes with one token, every access token of it is 401', async () => {
+    const { user, tokens: original } = await registerAndLogin(t.app, newUser());
+    const other = await login(t.app, user.username, user.password);
+    const answers = await Promise.all(
+      Array.from({ length: 10 }, () => refresh(t.app, original.refresh_token)),
+    );
+    const codes = answers.map((a) => a.statusCode);
+    expect(
+      codes.filter((c) => c === 200),
+      JSON.stringify(codes),
+    ).toHaveLength(1);
+    expect(codes.filter((c) => c === 401)).toHaveLength(9);
+    const winner = answers.find((a) => a.statusCode === 200)?.json<TokenPair>();
+    if (!winner) throw new Error('no winner');
+    expect((await me(t.app, winner.access_token)).statusCode).toBe(401);
+    expect((await me(t.app, original.access_token)).statusCode).toBe(401);
+    expect((await refresh(t.app, winner.refresh_token)).statusCode).toBe(401);
+    // The same user's other login is another session: untouched.
+    expect(await sessionWorks(t.app, other)).toEqual({ access: 200, refresh: 200 });
+  });
+
+  it('ends the access tokens of the login when a long-rotated refresh token comes back', async () => {
+    const { tokens: a } = await registerAndLogin(t.app, newUser());
+    const b = await refreshed(t.app, a.refresh_token);
+    const c = await refreshed(t.app, b.refresh_token);
+    expect((await me(t.app, c.access_token)).statusCode).toBe(200);
+    expect((await refresh(t.app, a.refresh_token)).statusCode).toBe(401);
+    for (const pair of [a, b, c]) expect((await me(t.app, pair.access_token)).statusCode).toBe(401);
+  });
+
   it('refuses an access token as a refresh token', async () => {
     const { tokens } = await registerAndLogin(t.app, newUser());
     expect((await refresh(t.app, tokens.access_token)).statusCode).toBe(401);
@@ -185,6 +216,18 @@ function logoutSuite(dialect: Dialect, redis?: { prefix: string; admin: () => Re
     expect(await sessionWorks(t.app, second)).toEqual({ access: 200, refresh: 200 });
   });
 
+  it('ends every access token of the session, the older ones too, and no other session', async () => {
+    const { first, second } = await twoSessions();
+    const b = await refreshed(t.app, first.refresh_token);
+    const c = await refreshed(t.app, b.refresh_token);
+    expect((await me(t.app, first.access_token)).statusCode).toBe(200);
+    // Log out with the middle token: those issued before and after it in the same login end with it.
+    expect((await logout(t.app, b.access_token)).statusCode).toBe(200);
+    for (const pair of [first, b, c]) expect((await me(t.app, pair.access_token)).statusCode).toBe(401);
+    expect((await refresh(t.app, c.refresh_token)).statusCode).toBe(401);
+    expect(await sessionWorks(t.app, second)).toEqual({ access: 200, refresh: 200 });
+  });
+
   it('ends the refresh tokens rotated from the session too', async () => {
     const { tokens: a } = await registerAndLogin(t.app, newUser());
     const b = await refreshed(t.app, a.refresh_token);
@@ -236,33 +279,28 @@ function logoutSuite(dialect: Dialect, redis?: { prefix: string; admin: () => Re
     expect((await logout(t.app, first.access_token)).statusCode).toBe(401);
   });
 
-  it(`keeps the revoked jti in ${redis ? 'Redis (under REDIS_KEY_PREFIX)' : 'the database'}`, async () => {
+  it(`keeps the ended login in the database${redis ? ', not in Redis' : ''}, until its access tokens expire`, async () => {
     const { first } = await twoSessions();
-    const jti = decodeJwt(first.access_token).jti ?? '';
+    const sid = String(decodeJwt(first.access_token).sid);
+    const before = Date.now();
     expect((await logout(t.app, first.access_token)).statusCode).toBe(200);
     const rows = await t.app.database.db
-      .selectFrom('revoked_access_tokens')
-      .select('jti')
-      .where('jti', '=', jti)
+      .selectFrom('revoked_sessions')
+      .selectAll()
+      .where('session_id', '=', sid)
       .execute();
-    if (!redis) {
-      expect(rows).toHaveLength(1);
-      return;
-    }
-    expect(rows).toHaveLength(0);
-    const key = `${redis.prefix}revoked-jti:${jti}`;
-    expect(await redis.admin().exists(key)).toBe(1);
-    const ttl = await redis.admin().pttl(key);
-    expect(ttl).toBeGreaterThan(0);
-    expect(ttl).toBeLessThanOrEqual(1800_000);
-    // Nothing was written without the prefix.
-    expect(await redis.admin().exists(`revoked-jti:${jti}`)).toBe(0);
+    expect(rows).toHaveLength(1);
+    // The access-token lifetime (30 minutes) and twice the clock skew (a minute each way).
+    const until = new Date(rows[0]?.expires_at ?? 0).getTime();
+    expect(until).toBeGreaterThanOrEqual(before + 32 * 60_000);
+    expect(until).toBeLessThanOrEqual(Date.now() + 32 * 60_000);
+    if (redis) expect(await redis.admin().keys(`${redis.prefix}*${sid}*`)).toEqual([]);
   });
 }
 
 describeEachDialect('logout', (dialect) => logoutSuite(dialect));
 
-describeWithRedis('logout with the denylist on Redis (sqlite)', () => {
+describeWithRedis('logout with Redis configured (sqlite)', () => {
   const prefix = `sutazai-test:${randomUUID()}:`;
   let admin: Redis;
   beforeAll(async () => {

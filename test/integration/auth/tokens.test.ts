@@ -1,5 +1,6 @@
 // Bearer tokens on GET /api/v1/auth/me: a missing header, other schemes, and every kind of bad token (forged,
-// alg:none, other algorithm, wrong iss/aud, missing claims, wrong type, expired, of a deleted or deactivated user);
+// alg:none, other algorithm, wrong iss/aud, missing claims, wrong type, expired, issued in the future, living too long,
+// naming two users, of a deleted or deactivated user);
 // the claims of an issued token; what /me shows; and that the database keeps only hashes of tokens.
 import { SignJWT, UnsecuredJWT, decodeJwt, type JWTPayload } from 'jose';
 import { afterAll, beforeAll, expect, it } from 'vitest';
@@ -124,6 +125,35 @@ describeEachDialect('bearer tokens', (dialect) => {
     await expectRefused(await sign({ ...claims, user_id: String(claims.user_id) }));
   });
 
+  it('refuses a token issued in the future, beyond a minute of clock skew', async () => {
+    const claims = await validClaims();
+    const now = Math.floor(clock.now().getTime() / 1000);
+    const issuedIn = (seconds: number) => sign({ ...claims, iat: now + seconds, exp: now + seconds + 1800 });
+    // Another instance's clock a little ahead is fine.
+    expect((await me(bearer(await issuedIn(50)))).statusCode).toBe(200);
+    await expectRefused(await issuedIn(120));
+    await expectRefused(await issuedIn(365 * 86_400));
+  });
+
+  it('refuses a token living longer than an access token lives (30 minutes), beyond a minute of skew', async () => {
+    const claims = await validClaims();
+    const now = Math.floor(clock.now().getTime() / 1000);
+    const living = (seconds: number) => sign({ ...claims, iat: now, exp: now + seconds });
+    expect((await me(bearer(await living(1800 + 50)))).statusCode).toBe(200);
+    await expectRefused(await living(1800 + 120));
+    await expectRefused(await living(100 * 365 * 86_400));
+    // Backdating iat does not help: exp is what is absurd.
+    await expectRefused(await sign({ ...claims, iat: now - 3600, exp: now + 10 * 365 * 86_400 }));
+  });
+
+  it('refuses a token whose sub names another user than its user_id', async () => {
+    const claims = await validClaims();
+    const { user: other } = await registerAndLogin(t.app, newUser());
+    await expectRefused(await sign({ ...claims, sub: other.username }));
+    await expectRefused(await sign({ ...claims, sub: String(claims.sub).toUpperCase() }));
+    await expectRefused(await sign({ ...claims, user_id: other.id }));
+  });
+
   it('refuses a refresh token used as an access token', async () => {
     const { tokens } = await registerAndLogin(t.app, newUser());
     await expectRefused(tokens.refresh_token);
@@ -199,7 +229,7 @@ describeEachDialect('bearer tokens', (dialect) => {
 
   it('stores only hashes of tokens: no column of any table holds a raw token', async () => {
     const { user, tokens } = await registerAndLogin(t.app, newUser());
-    // Log out too, so that the access-token denylist has a row.
+    // Log out too, so that the table of ended logins has a row.
     const logout = await t.app.inject({
       method: 'POST',
       url: '/api/v1/auth/logout',
@@ -218,7 +248,7 @@ describeEachDialect('bearer tokens', (dialect) => {
 
     const tables = await db.introspection.getTables();
     const names = tables.map((table) => table.name);
-    expect(names).toEqual(expect.arrayContaining(['users', 'refresh_tokens', 'revoked_access_tokens']));
+    expect(names).toEqual(expect.arrayContaining(['users', 'refresh_tokens', 'revoked_sessions']));
     const signatures = [tokens.access_token, tokens.refresh_token].map((token) => token.split('.')[2] ?? '');
     for (const table of tables) {
       const dump = JSON.stringify(

@@ -28,7 +28,13 @@ const USER_COLUMNS = [
   'session_version',
 ];
 
-const AUTH_TABLES = ['email_outbox', 'one_time_tokens', 'refresh_tokens', 'revoked_access_tokens'];
+const AUTH_TABLES = [
+  'email_outbox',
+  'one_time_tokens',
+  'refresh_tokens',
+  'revoked_access_tokens',
+  'revoked_sessions',
+];
 const CHAT_TABLES = ['chat_messages', 'chat_sessions'];
 
 async function tableNames(database: Database): Promise<string[]> {

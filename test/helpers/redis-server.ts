@@ -1,0 +1,57 @@
+// A redis-server of a test's own, on a free loopback port and without persistence, for tests that kill and restart
+// Redis (never the shared one). Restarted, it comes back empty, as a Redis without persistence does in production.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { closedPort } from './closed-port.js';
+import { canConnect } from './services.js';
+
+/** Whether a redis-server binary is on the PATH. */
+export function redisServerInstalled(): boolean {
+  return spawnSync('redis-server', ['--version'], { stdio: 'ignore' }).status === 0;
+}
+
+export class OwnRedis {
+  private child: ChildProcess | undefined;
+
+  private constructor(readonly port: number) {}
+
+  static async start(): Promise<OwnRedis> {
+    const redis = new OwnRedis(await closedPort());
+    await redis.restart();
+    return redis;
+  }
+
+  get url(): string {
+    return `redis://127.0.0.1:${this.port}`;
+  }
+
+  /** Starts the server (again, empty) on the same port and waits until it accepts connections. */
+  async restart(): Promise<void> {
+    if (this.child) throw new Error('redis-server is already running');
+    const child = spawn(
+      'redis-server',
+      ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+      { stdio: 'ignore' },
+    );
+    this.child = child;
+    child.once('exit', () => {
+      if (this.child === child) this.child = undefined;
+    });
+    const deadline = Date.now() + 10_000;
+    while (!(await canConnect(this.url, 500))) {
+      if (!this.child) throw new Error(`redis-server on port ${this.port} exited at start`);
+      if (Date.now() > deadline) throw new Error(`redis-server on port ${this.port} did not start in 10 s`);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+
+  /** SIGKILL, as a crash: no goodbye to clients. Resolves once the process is gone. */
+  async kill(): Promise<void> {
+    const child = this.child;
+    if (!child) return;
+    const exited = once(child, 'exit');
+    child.kill('SIGKILL');
+    await exited;
+    this.child = undefined;
+  }
+}
