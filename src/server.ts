@@ -1,12 +1,19 @@
 // The process entry of one server: build the app, listen, and shut down gracefully on SIGTERM/SIGINT
-// (stop accepting, let in-flight requests finish within SHUTDOWN_TIMEOUT_MS, close DB and Redis, exit 0).
+// (stop accepting, let in-flight requests finish within SHUTDOWN_TIMEOUT_MS, close DB and Redis, exit 0). Past the
+// timeout, the requests still running are interrupted (503 / an SSE `error` event `server_shutting_down`), then
+// whatever is still open is closed, and the process exits 1.
 import { buildApp, type App } from './app.js';
 import type { Config } from './config.js';
 import { loadOrCreateDevSecret } from './lib/dev-secret.js';
 
 /** How often a shutting-down server closes keep-alive connections that have become idle. */
 const IDLE_REAP_INTERVAL_MS = 50;
-/** After SHUTDOWN_TIMEOUT_MS, how long closing the database and Redis may still take before we stop waiting. */
+/**
+ * At SHUTDOWN_TIMEOUT_MS the requests still running are interrupted (a stream's last event, a chat's partial answer
+ * stored): how long they may take to end that way before their connections are closed regardless.
+ */
+const INTERRUPT_GRACE_MS = 1_000;
+/** After that, how long closing the database and Redis may still take before we stop waiting. */
 const FORCED_CLOSE_GRACE_MS = 1_000;
 
 export interface RunningServer {
@@ -74,9 +81,20 @@ export async function startServer(config: Config, options: StartOptions = {}): P
         },
       );
       const outcome = await within(closed, config.server.shutdownTimeoutMs);
-      clearInterval(reaper);
       if (outcome === 'closed') app.log.info('shut down cleanly');
-      if (outcome !== 'timeout') return outcome === 'closed';
+      if (outcome !== 'timeout') {
+        clearInterval(reaper);
+        return outcome === 'closed';
+      }
+
+      // Closing their sockets at once would cut the streams off without a word, and the chats would see a broken
+      // answer (blaming the provider) when the database is already closing. Interrupted, they end as errors
+      // `server_shutting_down` on connections still open, with what was generated stored; the breaker sees aborts.
+      app.log.error('shutdown timeout reached: interrupting the requests still running');
+      app.interruptRequests();
+      const interrupted = await within(closed, INTERRUPT_GRACE_MS);
+      clearInterval(reaper);
+      if (interrupted !== 'timeout') return false;
 
       app.log.error('shutdown timeout reached: closing the connections still open');
       app.server.closeAllConnections();

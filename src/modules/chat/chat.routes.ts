@@ -124,8 +124,10 @@ export const chatRoutes: FastifyPluginAsyncTypebox<ChatRoutesOptions> = async (a
       }
     } catch (error) {
       const mapped = mapError(error);
-      if (mapped.status >= 500 && !(mapped.code.startsWith('llm_') || mapped.code === 'model_not_found'))
-        request.log.error({ err: error }, 'chat stream failed');
+      // The provider's failures are the LLM service's to log; a shutdown interrupting the stream is expected.
+      const expected =
+        mapped.code.startsWith('llm_') || ['model_not_found', 'server_shutting_down'].includes(mapped.code);
+      if (mapped.status >= 500 && !expected) request.log.error({ err: error }, 'chat stream failed');
       sse.send('error', {
         detail: mapped.detail,
         code: mapped.code,

@@ -5,6 +5,7 @@ import { randomUUID } from 'node:crypto';
 import type { Clock } from '../../lib/clock.js';
 import { BadRequestError, NotFoundError, UnauthorizedError } from '../../platform/errors.js';
 import type { DbExecutor, Transact } from '../../platform/db/transactions.js';
+import { ServerShuttingDownError } from '../../platform/server-shutting-down.js';
 import { StreamingSanitizer, sanitizeUserText } from '../../platform/sanitize.js';
 import type { ChatTurn, LlmService, TokenUsage } from '../llm/index.js';
 import type { ChatMetrics } from './chat.metrics.js';
@@ -60,6 +61,8 @@ export type ChatEvent =
       finishedAt: Date;
     };
 
+/** Stored with an answer the server's shutdown cut short (SHUTDOWN_TIMEOUT_MS), beside 'the client disconnected'. */
+const SHUTDOWN_REASON = 'the server shut down before the answer was complete';
 const TITLE_LENGTH = 80;
 /** A UUID's length: a client-chosen id for an anonymous session must be as hard to guess. */
 const MIN_ANONYMOUS_ID_LENGTH = 32;
@@ -162,10 +165,17 @@ export class ChatService {
       // A failure, or the consumer stopped early (the client left): keep what was generated, and say why it ended.
       if (!finished) {
         const content = answer + sanitizer.end();
+        // The server's shutdown cutting the answer short is no fault of the model: say so (the error the caller
+        // gets is the signal's reason, server_shutting_down).
+        const shutdown = signal.aborted && signal.reason instanceof ServerShuttingDownError;
         // The client leaving (an abort, or the consumer stopping early) is `partial` even before any token.
-        const clientLeft = signal.aborted || failure === undefined;
+        const clientLeft = !shutdown && (signal.aborted || failure === undefined);
         const status = content || clientLeft ? 'partial' : 'error';
-        const reason = clientLeft ? 'the client disconnected' : describe(failure);
+        const reason = shutdown
+          ? SHUTDOWN_REASON
+          : clientLeft
+            ? 'the client disconnected'
+            : describe(failure);
         await this.storeAnswer(session.id, { content, model: answeredModel, usage, status, error: reason });
         metrics.message('assistant', status);
       }
