@@ -6,6 +6,8 @@ export type LoginResult = 'success' | 'invalid_credentials' | 'locked' | 'inacti
 export interface AuthMetrics {
   login(result: LoginResult): void;
   lockout(): void;
+  /** One password compared with bcrypt at login (a name no account has included): what the lockout bounds. */
+  passwordCheck(): void;
   tokensIssued(type: 'access' | 'refresh', count?: number): void;
   refresh(result: 'success' | 'invalid' | 'reuse_detected'): void;
   registration(): void;
@@ -18,7 +20,14 @@ export function createAuthMetrics(registry: Registry): AuthMetrics {
   const counter = <L extends string>(name: string, help: string, labelNames: L[] = []) =>
     new Counter<L>({ name, help, labelNames, registers: [registry] });
   const logins = counter('auth_login_attempts_total', 'Login attempts by result.', ['result']);
-  const lockouts = counter('auth_lockouts_total', 'Accounts locked after too many failed logins.');
+  const lockouts = counter(
+    'auth_lockouts_total',
+    'Login names (an account, or a name no account has) locked after too many failed logins.',
+  );
+  const passwordChecks = counter(
+    'auth_password_checks_total',
+    'Passwords compared with bcrypt at login; attempts refused by the lockout are not compared.',
+  );
   const tokens = counter('auth_tokens_issued_total', 'Tokens issued, by type.', ['type']);
   const refreshes = counter('auth_token_refreshes_total', 'Refresh-token exchanges by result.', ['result']);
   const registrations = counter('auth_registrations_total', 'Accounts registered.');
@@ -30,6 +39,7 @@ export function createAuthMetrics(registry: Registry): AuthMetrics {
   return {
     login: (result) => logins.inc({ result }),
     lockout: () => lockouts.inc(),
+    passwordCheck: () => passwordChecks.inc(),
     tokensIssued: (type, count = 1) => tokens.inc({ type }, count),
     refresh: (result) => refreshes.inc({ result }),
     registration: () => registrations.inc(),

@@ -12,6 +12,8 @@ import { ExpiredTokenCleaner } from './expired-token-cleaner.js';
 import { createAuthMetrics } from './auth.metrics.js';
 import { authRoutes } from './auth.routes.js';
 import { registerAuthHooks } from './authenticate.js';
+import { LoginLockRepository } from './login-lock.repository.js';
+import { LoginLockService } from './login-lock.service.js';
 import { BcryptPasswordHasher } from './password-hasher.js';
 import { SessionService } from './session.service.js';
 import {
@@ -60,6 +62,13 @@ const authPlugin: FastifyPluginAsync<AuthPluginOptions> = async (app, opts) => {
   const revokedAccessTokens = new RevokedAccessTokenRepository();
   // In the database even with Redis: see access-denylist.ts.
   const denylist = new SessionDenylist(db, new RevokedSessionRepository(), clock);
+  const loginLocks = new LoginLockService({
+    db,
+    locks: new LoginLockRepository(),
+    clock,
+    metrics,
+    settings: { lockoutThreshold: auth.lockoutThreshold, lockoutMinutes: auth.lockoutMinutes },
+  });
   const sessions = new SessionService({
     db,
     transact,
@@ -67,14 +76,11 @@ const authPlugin: FastifyPluginAsync<AuthPluginOptions> = async (app, opts) => {
     refreshTokens,
     tokens,
     hasher,
+    loginLocks,
     denylist,
     clock,
     metrics,
-    settings: {
-      lockoutThreshold: auth.lockoutThreshold,
-      lockoutMinutes: auth.lockoutMinutes,
-      requireEmailVerification: auth.requireEmailVerification,
-    },
+    settings: { requireEmailVerification: auth.requireEmailVerification },
   });
   const accounts = new AccountService({
     db,
@@ -92,7 +98,7 @@ const authPlugin: FastifyPluginAsync<AuthPluginOptions> = async (app, opts) => {
       emailVerificationHours: auth.emailVerificationHours,
     },
   });
-  const admin = new UserAdminService({ db, transact, users, sessions, clock });
+  const admin = new UserAdminService({ db, transact, users, sessions, loginLocks, clock });
   const mailLimiter = createRateLimiter({
     name: 'auth-mail',
     points: MAIL_REQUESTS_PER_MINUTE,

@@ -3,6 +3,7 @@
 import { Type, type Static } from 'typebox';
 import { OffsetQuery } from '../../platform/pagination.js';
 import type { UserRecord } from './user.repository.js';
+import type { AdminUserRecord } from './user-admin.service.js';
 
 export const USERNAME_PATTERN = '^[A-Za-z0-9_.-]{3,32}$';
 /** No control characters (a newline in a name breaks mail headers and logs). */
@@ -151,7 +152,7 @@ export function userResponse(user: UserRecord): Static<typeof UserResponse> {
   };
 }
 
-export function adminUserResponse(user: UserRecord): Static<typeof AdminUserResponse> {
+export function adminUserResponse(user: AdminUserRecord): Static<typeof AdminUserResponse> {
   return {
     ...userResponse(user),
     verified_at: iso(user.verifiedAt),

@@ -3,23 +3,15 @@ import { randomUUID } from 'node:crypto';
 import type { Clock } from '../../lib/clock.js';
 import type { DbExecutor, Transact } from '../../platform/db/transactions.js';
 import type { SessionDenylist } from './access-denylist.js';
-import {
-  AccountLockedError,
-  emailNotVerified,
-  inactiveUser,
-  invalidCredentials,
-  invalidRefreshToken,
-  invalidToken,
-} from './auth.errors.js';
+import { emailNotVerified, inactiveUser, invalidRefreshToken, invalidToken } from './auth.errors.js';
 import type { AuthMetrics } from './auth.metrics.js';
+import type { LoginLockService } from './login-lock.service.js';
 import type { PasswordHasher } from './password-hasher.js';
 import type { RefreshTokenRepository } from './token.repository.js';
 import { hashToken, type IssuedPair, type TokenClaims, type TokenService } from './token.service.js';
 import type { UserRecord, UserRepository } from './user.repository.js';
 
 export interface SessionSettings {
-  lockoutThreshold: number;
-  lockoutMinutes: number;
   requireEmailVerification: boolean;
 }
 
@@ -30,6 +22,7 @@ export interface SessionServiceDeps {
   refreshTokens: RefreshTokenRepository;
   tokens: TokenService;
   hasher: PasswordHasher;
+  loginLocks: LoginLockService;
   denylist: SessionDenylist;
   clock: Clock;
   metrics: AuthMetrics;
@@ -47,33 +40,19 @@ export class SessionService {
 
   /** `login` is a username or an email address. */
   async login(login: string, password: string): Promise<IssuedPair> {
-    const { db, users, hasher, clock, metrics, settings } = this.deps;
+    const { db, users, hasher, loginLocks, clock, metrics, settings } = this.deps;
     const user = await users.findByLogin(db, login);
-    if (!user) {
-      await hasher.verifyDummy(password);
-      metrics.login('invalid_credentials');
-      throw invalidCredentials();
-    }
+    // An account locks under its username whatever name reached it; an unknown name locks under itself, through
+    // the same statements (login-lock.service.ts).
+    const lockName = user?.username ?? login;
+    await loginLocks.reserve(lockName);
+    metrics.passwordCheck();
+    const correct = user
+      ? await hasher.verify(password, user.hashedPassword)
+      : await hasher.verifyDummy(password).then(() => false);
+    if (!user || !correct) return loginLocks.fail(lockName);
+    await loginLocks.succeed(lockName);
     const now = clock.now();
-    if (user.accountLockedUntil) {
-      if (user.accountLockedUntil > now) {
-        metrics.login('locked');
-        throw new AccountLockedError((user.accountLockedUntil.getTime() - now.getTime()) / 1000);
-      }
-      // The lock has run out: the count starts again (the original kept it, so one more mistake re-locked).
-      await users.clearExpiredLock(db, user.id, now);
-    }
-    if (!(await hasher.verify(password, user.hashedPassword))) {
-      const failures = await users.recordFailedLogin(db, user.id);
-      if (failures >= settings.lockoutThreshold) {
-        await users.lockUntil(db, user.id, new Date(now.getTime() + settings.lockoutMinutes * 60_000));
-        metrics.lockout();
-        metrics.login('locked');
-        throw new AccountLockedError(settings.lockoutMinutes * 60);
-      }
-      metrics.login('invalid_credentials');
-      throw invalidCredentials();
-    }
     // Only after the password: a stranger learns nothing about the account's state.
     if (!user.isActive) {
       metrics.login('inactive');

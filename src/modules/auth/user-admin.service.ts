@@ -2,15 +2,23 @@
 import type { Clock } from '../../lib/clock.js';
 import { BadRequestError, NotFoundError } from '../../platform/errors.js';
 import type { DbExecutor, Transact } from '../../platform/db/transactions.js';
+import type { LoginLockService } from './login-lock.service.js';
 import type { SessionService } from './session.service.js';
-import type { UserPage, UserRecord, UserRepository } from './user.repository.js';
+import type { UserRecord, UserRepository } from './user.repository.js';
 
 export interface UserAdminDeps {
   db: DbExecutor;
   transact: Transact;
   users: UserRepository;
   sessions: SessionService;
+  loginLocks: LoginLockService;
   clock: Clock;
+}
+
+/** An account as superusers see it: with the lockout state of its name (login_locks). */
+export interface AdminUserRecord extends UserRecord {
+  failedLoginAttempts: number;
+  accountLockedUntil: Date | null;
 }
 
 export interface UserChanges {
@@ -22,11 +30,16 @@ export interface UserChanges {
 export class UserAdminService {
   constructor(private readonly deps: UserAdminDeps) {}
 
-  list(page: { skip: number; limit: number; search?: string }): Promise<UserPage> {
-    return this.deps.users.list(this.deps.db, page);
+  async list(page: {
+    skip: number;
+    limit: number;
+    search?: string;
+  }): Promise<{ items: AdminUserRecord[]; total: number }> {
+    const found = await this.deps.users.list(this.deps.db, page);
+    return { items: await this.withLockState(found.items), total: found.total };
   }
 
-  async update(actorId: number, userId: number, changes: UserChanges): Promise<UserRecord> {
+  async update(actorId: number, userId: number, changes: UserChanges): Promise<AdminUserRecord> {
     const { transact, users, sessions, clock } = this.deps;
     if (actorId === userId && changes.isActive === false)
       throw new BadRequestError('You cannot deactivate your own account', 'cannot_deactivate_self');
@@ -43,6 +56,19 @@ export class UserAdminService {
       return user;
     });
     if (!updated) throw new NotFoundError('User not found', 'user_not_found');
-    return updated;
+    const [withState] = await this.withLockState([updated]);
+    return withState ?? { ...updated, failedLoginAttempts: 0, accountLockedUntil: null };
+  }
+
+  private async withLockState(users: UserRecord[]): Promise<AdminUserRecord[]> {
+    const states = await this.deps.loginLocks.stateOf(users.map((u) => u.username));
+    return users.map((user) => {
+      const state = states.get(user.username);
+      return {
+        ...user,
+        failedLoginAttempts: state?.failedAttempts ?? 0,
+        accountLockedUntil: state?.lockedUntil ?? null,
+      };
+    });
   }
 }

@@ -4,6 +4,7 @@ import { isUniqueViolation } from '../../platform/db/constraint-errors.js';
 import type { UsersTable } from '../../platform/db/schema.js';
 import type { DbExecutor } from '../../platform/db/transactions.js';
 import { toBool, toDate } from '../../platform/db/values.js';
+import { LoginLockRepository, loginKey } from './login-lock.repository.js';
 
 export interface UserRecord {
   id: number;
@@ -18,8 +19,6 @@ export interface UserRecord {
   createdAt: Date;
   updatedAt: Date;
   lastLogin: Date | null;
-  failedLoginAttempts: number;
-  accountLockedUntil: Date | null;
   passwordChangedAt: Date | null;
   sessionVersion: number;
 }
@@ -52,8 +51,6 @@ function toRecord(row: Selectable<UsersTable>): UserRecord {
     createdAt: toDate(row.created_at),
     updatedAt: toDate(row.updated_at),
     lastLogin: toDate(row.last_login),
-    failedLoginAttempts: row.failed_login_attempts,
-    accountLockedUntil: toDate(row.account_locked_until),
     passwordChangedAt: toDate(row.password_changed_at),
     sessionVersion: row.session_version,
   };
@@ -65,6 +62,10 @@ function containsPattern(text: string): string {
 }
 
 export class UserRepository {
+  // The lockout lives in login_locks, per login name (0005); a new password and an unlock clear it from here, so
+  // every caller of setPassword and update keeps that effect.
+  readonly loginLocks = new LoginLockRepository();
+
   /** The new user, or 'duplicate' when the email or username (in any case) is taken, even by a concurrent insert. */
   async insert(db: DbExecutor, user: NewUser, now: Date): Promise<UserRecord | 'duplicate'> {
     try {
@@ -139,37 +140,10 @@ export class UserRepository {
     return rows.length > 0 ? 'username' : undefined;
   }
 
-  /** Clears the failure count of a lock that has expired, so the next wrong password starts from one. */
-  async clearExpiredLock(db: DbExecutor, id: number, now: Date): Promise<void> {
-    await db
-      .updateTable('users')
-      .set({ failed_login_attempts: 0, account_locked_until: null })
-      .where('id', '=', id)
-      .where('account_locked_until', '<=', now)
-      .execute();
-  }
-
-  /** Counts one failed login atomically and returns the new count. */
-  async recordFailedLogin(db: DbExecutor, id: number): Promise<number> {
-    const row = await db
-      .updateTable('users')
-      .set((eb) => ({ failed_login_attempts: eb('failed_login_attempts', '+', 1) }))
-      .where('id', '=', id)
-      .returning('failed_login_attempts')
-      .executeTakeFirst();
-    return row?.failed_login_attempts ?? 0;
-  }
-
-  async lockUntil(db: DbExecutor, id: number, until: Date): Promise<void> {
-    await db.updateTable('users').set({ account_locked_until: until }).where('id', '=', id).execute();
-  }
-
   async recordLogin(db: DbExecutor, id: number, now: Date, rehashedPassword?: string): Promise<void> {
     await db
       .updateTable('users')
       .set({
-        failed_login_attempts: 0,
-        account_locked_until: null,
         last_login: now,
         ...(rehashedPassword === undefined ? {} : { hashed_password: rehashedPassword }),
       })
@@ -179,18 +153,18 @@ export class UserRepository {
 
   /** New password: clears the lockout and raises the session version, which revokes every issued token. */
   async setPassword(db: DbExecutor, id: number, hashedPassword: string, now: Date): Promise<void> {
-    await db
+    const row = await db
       .updateTable('users')
       .set((eb) => ({
         hashed_password: hashedPassword,
         password_changed_at: now,
         updated_at: now,
-        failed_login_attempts: 0,
-        account_locked_until: null,
         session_version: eb('session_version', '+', 1),
       }))
       .where('id', '=', id)
-      .execute();
+      .returning('username')
+      .executeTakeFirst();
+    if (row) await this.loginLocks.clear(db, loginKey(row.username), now);
   }
 
   /** Revokes every access token of the user (they carry the version they were issued under). */
@@ -225,11 +199,11 @@ export class UserRepository {
         updated_at: now,
         ...(changes.isActive === undefined ? {} : { is_active: changes.isActive }),
         ...(changes.isSuperuser === undefined ? {} : { is_superuser: changes.isSuperuser }),
-        ...(changes.unlock ? { failed_login_attempts: 0, account_locked_until: null } : {}),
       })
       .where('id', '=', id)
       .returningAll()
       .executeTakeFirst();
+    if (row && changes.unlock) await this.loginLocks.clear(db, loginKey(row.username), now);
     return row && toRecord(row);
   }
 

@@ -23,7 +23,9 @@ export interface UsersTable {
   created_at: Timestamp;
   updated_at: Timestamp;
   last_login: NullableTimestamp;
+  /** Retired by 0005: login lock state lives in login_locks. */
   failed_login_attempts: Generated<number>;
+  /** Retired by 0005: login lock state lives in login_locks. */
   account_locked_until: NullableTimestamp;
   password_changed_at: NullableTimestamp;
   /** Raised to revoke every token of the user at once; access tokens carry the version they were issued under. */
@@ -64,6 +66,17 @@ export interface RevokedAccessTokensTable {
 export interface RevokedSessionsTable {
   session_id: string;
   expires_at: Timestamp;
+}
+
+/** 0005: the login lockout, per lowercased login name (an account's username, or any name tried). */
+export interface LoginLocksTable {
+  login_key: string;
+  failed_attempts: Generated<number>;
+  locked_until: NullableTimestamp;
+  /** Password checks reserved and not yet judged; they lapse at in_flight_until. */
+  in_flight: Generated<number>;
+  in_flight_until: NullableTimestamp;
+  updated_at: Timestamp;
 }
 
 export type OutboxStatus = 'pending' | 'sent' | 'failed';
@@ -122,6 +135,7 @@ export interface DB {
   one_time_tokens: OneTimeTokensTable;
   revoked_access_tokens: RevokedAccessTokensTable;
   revoked_sessions: RevokedSessionsTable;
+  login_locks: LoginLocksTable;
   email_outbox: EmailOutboxTable;
   chat_sessions: ChatSessionsTable;
   chat_messages: ChatMessagesTable;

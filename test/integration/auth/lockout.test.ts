@@ -1,6 +1,8 @@
 // Account lockout with an injected clock: the 5th consecutive failure locks for 30 minutes; while locked every
 // attempt gets 403 without extending the lock; the count resets on success and when a lock expires (the original
-// never reset it); LOCKOUT_THRESHOLD and LOCKOUT_MINUTES are honoured; unknown users lock nothing; metrics count it.
+// never reset it); LOCKOUT_THRESHOLD and LOCKOUT_MINUTES are honoured; a name no account has locks exactly like
+// one that does (same answers), without touching any account; metrics count it. Parallel attempts:
+// lockout-parallel.test.ts.
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { App } from '../../../src/app.js';
 import { ManualClock } from '../../../src/lib/clock.js';
@@ -27,12 +29,14 @@ async function fail(app: App, username: string, count: number): Promise<number[]
   return codes;
 }
 
-async function lockState(t: TestApp, id: number) {
-  return t.app.database.db
-    .selectFrom('users')
-    .select(['failed_login_attempts', 'account_locked_until'])
-    .where('id', '=', id)
-    .executeTakeFirstOrThrow();
+/** The lockout row of a login name (an account's is under its lowercased username); none is a clean slate. */
+async function lockState(t: TestApp, name: string) {
+  const row = await t.app.database.db
+    .selectFrom('login_locks')
+    .select(['failed_attempts', 'locked_until'])
+    .where('login_key', '=', name.toLowerCase())
+    .executeTakeFirst();
+  return row ?? { failed_attempts: 0, locked_until: null };
 }
 
 /** The value of one Prometheus sample in the text of GET /metrics (0 when the series does not exist yet). */
@@ -53,6 +57,18 @@ describeEachDialect('lockout', (dialect) => {
 
   const fresh = () => register(t.app, newUser());
 
+  /** What a client sees of `count` wrong-password attempts: status, body and headers, less the request's own id. */
+  async function answers(name: string, count: number) {
+    const seen = [];
+    for (let i = 0; i < count; i++) {
+      const answer = await attempt(t.app, name, WRONG);
+      const { request_id: _id, ...body } = answer.json<Record<string, unknown>>();
+      const { 'x-request-id': _rid, date: _date, ...headers } = answer.headers;
+      seen.push({ statusCode: answer.statusCode, body, headers });
+    }
+    return seen;
+  }
+
   it('answers 401 to four wrong passwords and locks on the fifth with 403 and Retry-After', async () => {
     const user = await fresh();
     const answers = [];
@@ -65,7 +81,7 @@ describeEachDialect('lockout', (dialect) => {
     expect(fifth.statusCode).toBe(403);
     expect(fifth.json()).toMatchObject({ detail: LOCKED_30, code: 'account_locked' });
     expect(fifth.headers['retry-after']).toBe('1800');
-    expect((await lockState(t, user.id)).account_locked_until).not.toBeNull();
+    expect((await lockState(t, user.username)).locked_until).not.toBeNull();
   });
 
   it('counts failures by username and by email alike', async () => {
@@ -78,7 +94,7 @@ describeEachDialect('lockout', (dialect) => {
   it('refuses the right and a wrong password while locked, without extending the lock', async () => {
     const user = await fresh();
     expect(await fail(t.app, user.username, 5)).toEqual([401, 401, 401, 401, 403]);
-    const locked = await lockState(t, user.id);
+    const locked = await lockState(t, user.username);
 
     const right = await attempt(t.app, user.username, user.password);
     expect(right.statusCode).toBe(403);
@@ -90,15 +106,15 @@ describeEachDialect('lockout', (dialect) => {
     expect(wrong.json()).toMatchObject({ code: 'account_locked' });
     // What is left of the lock, not a fresh 30 minutes.
     expect(wrong.headers['retry-after']).toBe('600');
-    expect(await lockState(t, user.id)).toEqual(locked);
+    expect(await lockState(t, user.username)).toEqual(locked);
 
     clock.advance(9 * MINUTE);
     expect((await attempt(t.app, user.username, user.password)).statusCode).toBe(403);
     clock.advance(1 * MINUTE);
     expect((await attempt(t.app, user.username, user.password)).statusCode).toBe(200);
-    expect(await lockState(t, user.id)).toMatchObject({
-      failed_login_attempts: 0,
-      account_locked_until: null,
+    expect(await lockState(t, user.username)).toMatchObject({
+      failed_attempts: 0,
+      locked_until: null,
     });
   });
 
@@ -106,7 +122,7 @@ describeEachDialect('lockout', (dialect) => {
     const user = await fresh();
     expect(await fail(t.app, user.username, 4)).toEqual([401, 401, 401, 401]);
     expect((await attempt(t.app, user.username, user.password)).statusCode).toBe(200);
-    expect((await lockState(t, user.id)).failed_login_attempts).toBe(0);
+    expect((await lockState(t, user.username)).failed_attempts).toBe(0);
     expect(await fail(t.app, user.username, 4)).toEqual([401, 401, 401, 401]);
     // Counting goes on from there: the next failure is the fifth in a row.
     expect(await fail(t.app, user.username, 1)).toEqual([403]);
@@ -119,31 +135,39 @@ describeEachDialect('lockout', (dialect) => {
     const after = await attempt(t.app, user.username, WRONG);
     expect(after.statusCode).toBe(401);
     expect(after.json()).toMatchObject({ detail: 'Incorrect username or password' });
-    expect(await lockState(t, user.id)).toMatchObject({
-      failed_login_attempts: 1,
-      account_locked_until: null,
+    expect(await lockState(t, user.username)).toMatchObject({
+      failed_attempts: 1,
+      locked_until: null,
     });
     expect(await fail(t.app, user.username, 4)).toEqual([401, 401, 401, 403]);
   });
 
-  it('never locks anything for unknown users', async () => {
+  it('locks a name no account has exactly like an account: same answers, same lock, no account touched', async () => {
     const bystander = await fresh();
-    const lockoutsBefore = await metric(t.app, 'auth_lockouts_total');
+    const known = await fresh();
     const users = await t.app.database.db
       .selectFrom('users')
       .select((eb) => eb.fn.countAll().as('n'))
       .executeTakeFirstOrThrow();
-    for (const name of ['nobody_here', `${bystander.username}x`, `x${bystander.email}`])
-      expect(await fail(t.app, name, 7)).toEqual(Array(7).fill(401));
-    expect(await metric(t.app, 'auth_lockouts_total')).toBe(lockoutsBefore);
+    // Names around the bystander's, so a lock leaking onto its row would show.
+    for (const unknown of [`${bystander.username}x`, `x${bystander.email}`]) {
+      const knownAnswers = await answers(known.username, 6);
+      const unknownAnswers = await answers(unknown, 6);
+      expect(unknownAnswers.map((a) => a.statusCode)).toEqual([401, 401, 401, 401, 403, 403]);
+      expect(unknownAnswers).toEqual(knownAnswers);
+      clock.advance(30 * MINUTE);
+      // The lock runs out for both at the same moment, and the count starts again.
+      expect((await attempt(t.app, unknown, WRONG)).statusCode).toBe(401);
+      expect((await attempt(t.app, known.username, known.password)).statusCode).toBe(200);
+    }
     const usersAfter = await t.app.database.db
       .selectFrom('users')
       .select((eb) => eb.fn.countAll().as('n'))
       .executeTakeFirstOrThrow();
     expect(Number(usersAfter.n)).toBe(Number(users.n));
-    expect(await lockState(t, bystander.id)).toMatchObject({
-      failed_login_attempts: 0,
-      account_locked_until: null,
+    expect(await lockState(t, bystander.username)).toMatchObject({
+      failed_attempts: 0,
+      locked_until: null,
     });
     expect((await attempt(t.app, bystander.username, bystander.password)).statusCode).toBe(200);
   });
