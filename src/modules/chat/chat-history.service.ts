@@ -1,13 +1,13 @@
 // Reading and managing stored conversations: a user's sessions (newest first, keyset pages), one session's messages
-// (the original's offset page, plus a keyset cursor), renaming and deleting. Only the owner sees a session: anyone
-// else gets the same 404 as for a session that does not exist.
+// (the original's offset page, plus a keyset cursor), renaming and deleting. A session id names one of the caller's
+// own sessions only (ids are scoped to their owner): another user's session of the same id is never found.
 import type { Clock } from '../../lib/clock.js';
 import { BadRequestError } from '../../platform/errors.js';
 import type { DbExecutor } from '../../platform/db/transactions.js';
 import type { CursorCodec } from '../../platform/pagination.js';
 import { sanitizeUserText } from '../../platform/sanitize.js';
 import type { ChatMessageRecord, ChatRepository, ChatSessionRecord } from './chat.repository.js';
-import { sessionNotFound } from './chat.service.js';
+import { sessionNotFound, userOwnerKey } from './chat.service.js';
 
 export interface ChatHistoryDeps {
   db: DbExecutor;
@@ -61,16 +61,17 @@ export class ChatHistoryService {
   ): Promise<MessagePage> {
     const { db, chats, cursors } = this.deps;
     const session = await this.owned(userId, sessionId);
-    const scope = `chat-messages:${session.id}`;
+    // The internal key: a cursor of another owner's session with the same public id is not one of this session's.
+    const scope = `chat-messages:${session.rowId}`;
     const after = page.cursor === undefined ? undefined : Number(cursors.decode(page.cursor, scope).id);
     const [rows, total, firstMessageAt] = await Promise.all([
-      chats.listMessages(db, session.id, {
+      chats.listMessages(db, session.rowId, {
         // One more than asked tells whether there is a next page.
         limit: page.limit + 1,
         ...(after === undefined ? { skip: page.skip } : { afterId: after }),
       }),
-      chats.countMessages(db, session.id),
-      chats.firstMessageAt(db, session.id),
+      chats.countMessages(db, session.rowId),
+      chats.firstMessageAt(db, session.rowId),
     ]);
     const messages = rows.slice(0, page.limit);
     const last = messages.at(-1);
@@ -95,7 +96,7 @@ export class ChatHistoryService {
       );
     const renamed = await this.deps.chats.renameSession(
       this.deps.db,
-      session.id,
+      session.rowId,
       clean,
       this.deps.clock.now(),
     );
@@ -105,12 +106,12 @@ export class ChatHistoryService {
 
   async delete(userId: number, sessionId: string): Promise<number> {
     const session = await this.owned(userId, sessionId);
-    return this.deps.chats.deleteSession(this.deps.db, session.id);
+    return this.deps.chats.deleteSession(this.deps.db, session.rowId);
   }
 
   private async owned(userId: number, sessionId: string): Promise<ChatSessionRecord> {
-    const session = await this.deps.chats.findSession(this.deps.db, sessionId);
-    if (!session || session.userId !== userId) throw sessionNotFound(sessionId);
+    const session = await this.deps.chats.findSession(this.deps.db, userOwnerKey(userId), sessionId);
+    if (!session) throw sessionNotFound(sessionId);
     return session;
   }
 }

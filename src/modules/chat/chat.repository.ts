@@ -1,4 +1,6 @@
-// SQL of chat sessions and messages. Records come back with Dates and booleans whatever the dialect.
+// SQL of chat sessions and messages. Records come back with Dates and booleans whatever the dialect. A session is
+// found by its owner and public id together (ids are unique per owner only); everything after that goes by its
+// internal key.
 import type { Selectable } from 'kysely';
 import type {
   ChatMessageRole,
@@ -10,7 +12,11 @@ import type { DbExecutor } from '../../platform/db/transactions.js';
 import { toBool, toDate } from '../../platform/db/values.js';
 
 export interface ChatSessionRecord {
+  /** The internal key: what messages, cursors and updates use. Never shown. */
+  rowId: number;
+  /** The API's session_id. */
   id: string;
+  ownerKey: string;
   userId: number | null;
   title: string | null;
   titleIsCustom: boolean;
@@ -24,7 +30,7 @@ export interface ChatSessionRecord {
 
 export interface ChatMessageRecord {
   id: number;
-  sessionId: string;
+  sessionRowId: number;
   role: ChatMessageRole;
   content: string;
   model: string | null;
@@ -37,7 +43,7 @@ export interface ChatMessageRecord {
 }
 
 export interface NewChatMessage {
-  sessionId: string;
+  sessionRowId: number;
   role: ChatMessageRole;
   content: string;
   model?: string | null;
@@ -50,7 +56,9 @@ export interface NewChatMessage {
 
 function toSession(row: Selectable<ChatSessionsTable>): ChatSessionRecord {
   return {
-    id: row.id,
+    rowId: row.id,
+    id: row.public_id,
+    ownerKey: row.owner_key,
     userId: row.user_id,
     title: row.title,
     titleIsCustom: toBool(row.title_is_custom),
@@ -66,7 +74,7 @@ function toSession(row: Selectable<ChatSessionsTable>): ChatSessionRecord {
 function toMessage(row: Selectable<ChatMessagesTable>): ChatMessageRecord {
   return {
     id: row.id,
-    sessionId: row.session_id,
+    sessionRowId: row.session_id,
     role: row.role,
     content: row.content,
     model: row.model,
@@ -80,24 +88,31 @@ function toMessage(row: Selectable<ChatMessagesTable>): ChatMessageRecord {
 }
 
 export class ChatRepository {
-  async findSession(db: DbExecutor, id: string): Promise<ChatSessionRecord | undefined> {
-    const row = await db.selectFrom('chat_sessions').selectAll().where('id', '=', id).executeTakeFirst();
+  /** The session `id` of `ownerKey`; another owner's session of the same id is not found. */
+  async findSession(db: DbExecutor, ownerKey: string, id: string): Promise<ChatSessionRecord | undefined> {
+    const row = await db
+      .selectFrom('chat_sessions')
+      .selectAll()
+      .where('owner_key', '=', ownerKey)
+      .where('public_id', '=', id)
+      .executeTakeFirst();
     return row && toSession(row);
   }
 
   /**
-   * The new session, or 'duplicate' when a concurrent request created one with this id first. The conflict is
-   * skipped rather than raised: inside a PostgreSQL transaction a failed statement would abort the transaction.
+   * The new session, or 'duplicate' when a concurrent request created one with this id for this owner first. The
+   * conflict is skipped rather than raised: inside a PostgreSQL transaction a failed statement would abort it.
    */
   async createSession(
     db: DbExecutor,
-    session: { id: string; userId: number | null; model: string; title: string | null },
+    session: { id: string; ownerKey: string; userId: number | null; model: string; title: string | null },
     now: Date,
   ): Promise<ChatSessionRecord | 'duplicate'> {
     const row = await db
       .insertInto('chat_sessions')
       .values({
-        id: session.id,
+        public_id: session.id,
+        owner_key: session.ownerKey,
         user_id: session.userId,
         model: session.model,
         title: session.title,
@@ -106,7 +121,7 @@ export class ChatRepository {
         updated_at: now,
         last_message_at: now,
       })
-      .onConflict((conflict) => conflict.column('id').doNothing())
+      .onConflict((conflict) => conflict.columns(['owner_key', 'public_id']).doNothing())
       .returningAll()
       .executeTakeFirst();
     return row ? toSession(row) : 'duplicate';
@@ -120,7 +135,7 @@ export class ChatRepository {
     const row = await db
       .insertInto('chat_messages')
       .values({
-        session_id: message.sessionId,
+        session_id: message.sessionRowId,
         role: message.role,
         content: message.content,
         model: message.model ?? null,
@@ -137,12 +152,12 @@ export class ChatRepository {
   }
 
   /** The last `limit` messages of a session (oldest first), for the model's context. */
-  async recentMessages(db: DbExecutor, sessionId: string, limit: number): Promise<ChatMessageRecord[]> {
+  async recentMessages(db: DbExecutor, sessionRowId: number, limit: number): Promise<ChatMessageRecord[]> {
     if (limit === 0) return [];
     const rows = await db
       .selectFrom('chat_messages')
       .selectAll()
-      .where('session_id', '=', sessionId)
+      .where('session_id', '=', sessionRowId)
       .orderBy('id', 'desc')
       .limit(limit)
       .execute();
@@ -152,10 +167,10 @@ export class ChatRepository {
   /** A page of a session's messages, oldest first: by offset, or after the message `afterId` (keyset). */
   async listMessages(
     db: DbExecutor,
-    sessionId: string,
+    sessionRowId: number,
     page: { limit: number; skip?: number; afterId?: number },
   ): Promise<ChatMessageRecord[]> {
-    let query = db.selectFrom('chat_messages').selectAll().where('session_id', '=', sessionId);
+    let query = db.selectFrom('chat_messages').selectAll().where('session_id', '=', sessionRowId);
     if (page.afterId !== undefined) query = query.where('id', '>', page.afterId);
     const rows = await query
       .orderBy('id')
@@ -165,20 +180,20 @@ export class ChatRepository {
     return rows.map(toMessage);
   }
 
-  async countMessages(db: DbExecutor, sessionId: string): Promise<number> {
+  async countMessages(db: DbExecutor, sessionRowId: number): Promise<number> {
     const row = await db
       .selectFrom('chat_messages')
       .select((eb) => eb.fn.countAll<number | string | bigint>().as('n'))
-      .where('session_id', '=', sessionId)
+      .where('session_id', '=', sessionRowId)
       .executeTakeFirstOrThrow();
     return Number(row.n);
   }
 
-  async firstMessageAt(db: DbExecutor, sessionId: string): Promise<Date | null> {
+  async firstMessageAt(db: DbExecutor, sessionRowId: number): Promise<Date | null> {
     const row = await db
       .selectFrom('chat_messages')
       .select('created_at')
-      .where('session_id', '=', sessionId)
+      .where('session_id', '=', sessionRowId)
       .orderBy('id')
       .limit(1)
       .executeTakeFirst();
@@ -197,13 +212,13 @@ export class ChatRepository {
       query = query.where((eb) =>
         eb.or([
           eb('last_message_at', '<', after.lastMessageAt),
-          eb.and([eb('last_message_at', '=', after.lastMessageAt), eb('id', '<', after.id)]),
+          eb.and([eb('last_message_at', '=', after.lastMessageAt), eb('public_id', '<', after.id)]),
         ]),
       );
     }
     const rows = await query
       .orderBy('last_message_at', 'desc')
-      .orderBy('id', 'desc')
+      .orderBy('public_id', 'desc')
       .limit(page.limit)
       .execute();
     return rows.map(toSession);
@@ -211,23 +226,23 @@ export class ChatRepository {
 
   async renameSession(
     db: DbExecutor,
-    id: string,
+    rowId: number,
     title: string,
     now: Date,
   ): Promise<ChatSessionRecord | undefined> {
     const row = await db
       .updateTable('chat_sessions')
       .set({ title, title_is_custom: true, updated_at: now })
-      .where('id', '=', id)
+      .where('id', '=', rowId)
       .returningAll()
       .executeTakeFirst();
     return row && toSession(row);
   }
 
   /** Deletes the session and its messages; returns how many messages went with it. */
-  async deleteSession(db: DbExecutor, id: string): Promise<number> {
-    const count = await this.countMessages(db, id);
-    await db.deleteFrom('chat_sessions').where('id', '=', id).execute();
+  async deleteSession(db: DbExecutor, rowId: number): Promise<number> {
+    const count = await this.countMessages(db, rowId);
+    await db.deleteFrom('chat_sessions').where('id', '=', rowId).execute();
     return count;
   }
 }

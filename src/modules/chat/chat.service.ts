@@ -75,6 +75,20 @@ export function sessionNotFound(id: string): NotFoundError {
   return new NotFoundError(`Session ${id} not found`, 'session_not_found');
 }
 
+/**
+ * Session ids are unique per owner: the same id for two owners names two sessions, and nobody learns another's ids.
+ * Every anonymous client shares one owner, so an anonymous session's id must be unguessable.
+ */
+export const ANONYMOUS_OWNER_KEY = 'anonymous';
+
+export function userOwnerKey(userId: number): string {
+  return `user:${userId}`;
+}
+
+function ownerKeyOf(caller: ChatCaller): string {
+  return caller.userId === null ? ANONYMOUS_OWNER_KEY : userOwnerKey(caller.userId);
+}
+
 /** The first line of the first message, at most 80 characters: the session's title until it is renamed. */
 function titleFrom(text: string): string {
   const line = text.split('\n', 1)[0]?.trim() ?? '';
@@ -176,11 +190,17 @@ export class ChatService {
           : clientLeft
             ? 'the client disconnected'
             : describe(failure);
-        await this.storeAnswer(session.id, { content, model: answeredModel, usage, status, error: reason });
+        await this.storeAnswer(session.rowId, {
+          content,
+          model: answeredModel,
+          usage,
+          status,
+          error: reason,
+        });
         metrics.message('assistant', status);
       }
     }
-    const messageId = await this.storeAnswer(session.id, {
+    const messageId = await this.storeAnswer(session.rowId, {
       content: answer,
       model: answeredModel,
       usage,
@@ -214,19 +234,16 @@ export class ChatService {
   }
 
   /**
-   * The caller's session with this id, or undefined when it is to be created (no id, or a new one). Someone else's
-   * session is a 404; a guessable new anonymous id is refused before anything is generated.
+   * The caller's session with this id, or undefined when it is to be created (no id, or a new one: also when another
+   * owner has a session of that id). A guessable new anonymous id is refused before anything is generated.
    */
   private async existingSession(
     caller: ChatCaller,
     id: string | null,
   ): Promise<ChatSessionRecord | undefined> {
     if (id === null) return undefined;
-    const existing = await this.deps.chats.findSession(this.deps.db, id);
-    if (existing) {
-      if (existing.userId !== caller.userId) throw sessionNotFound(id);
-      return existing;
-    }
+    const existing = await this.deps.chats.findSession(this.deps.db, ownerKeyOf(caller), id);
+    if (existing) return existing;
     if (caller.userId === null && id.length < MIN_ANONYMOUS_ID_LENGTH) {
       // Anyone who knows an anonymous session's id can continue it, and the model's answers can reveal the earlier
       // conversation: an anonymous session's id must be unguessable (ours are random UUIDs).
@@ -253,17 +270,20 @@ export class ChatService {
     const { db, chats, transact } = this.deps;
     const message = { role: 'user' as const, content: text, userId: caller.userId };
     if (existing) {
-      const userMessageId = await chats.addMessage(db, { ...message, sessionId: existing.id }, at);
+      const userMessageId = await chats.addMessage(db, { ...message, sessionRowId: existing.rowId }, at);
       return { session: existing, userMessageId };
     }
     return transact(async (trx) => {
       const session = await this.createSession(trx, caller, sessionId, model, titleFrom(text));
-      const userMessageId = await chats.addMessage(trx, { ...message, sessionId: session.id }, at);
+      const userMessageId = await chats.addMessage(trx, { ...message, sessionRowId: session.rowId }, at);
       return { session, userMessageId };
     });
   }
 
-  /** A new session (in the caller's transaction); one a concurrent request just created with this id is reused. */
+  /**
+   * A new session (in the caller's transaction); the one a concurrent request of the same owner just created with
+   * this id is reused.
+   */
   private async createSession(
     trx: DbExecutor,
     caller: ChatCaller,
@@ -272,16 +292,18 @@ export class ChatService {
     title: string,
   ): Promise<ChatSessionRecord> {
     const sessionId = id ?? randomUUID();
+    const ownerKey = ownerKeyOf(caller);
     const { chats, clock } = this.deps;
     const created = await chats.createSession(
       trx,
-      { id: sessionId, userId: caller.userId, model, title },
+      { id: sessionId, ownerKey, userId: caller.userId, model, title },
       clock.now(),
     );
     if (created !== 'duplicate') return created;
-    // Created by a concurrent request between our read and our insert: the same ownership rule applies.
-    const raced = await chats.findSession(trx, sessionId);
-    if (!raced || raced.userId !== caller.userId) throw sessionNotFound(sessionId);
+    // Created by a concurrent request of the same owner between our read and our insert (and gone only if deleted
+    // since, by that same owner).
+    const raced = await chats.findSession(trx, ownerKey, sessionId);
+    if (!raced) throw sessionNotFound(sessionId);
     return raced;
   }
 
@@ -292,7 +314,7 @@ export class ChatService {
     const recent =
       !session || session.messageCount === 0
         ? []
-        : await chats.recentMessages(db, session.id, settings.contextMessages);
+        : await chats.recentMessages(db, session.rowId, settings.contextMessages);
     const turns: ChatTurn[] = [];
     let chars = 0;
     for (const message of recent.reverse()) {
@@ -306,7 +328,7 @@ export class ChatService {
   }
 
   private async storeAnswer(
-    sessionId: string,
+    sessionRowId: number,
     answer: {
       content: string;
       model: string;
@@ -318,7 +340,7 @@ export class ChatService {
     return this.deps.chats.addMessage(
       this.deps.db,
       {
-        sessionId,
+        sessionRowId,
         role: 'assistant',
         content: answer.content,
         model: answer.model,

@@ -103,7 +103,12 @@ export type ChatMessageStatus = 'complete' | 'partial' | 'error';
 export type ChatMessageRole = 'user' | 'assistant' | 'system';
 
 export interface ChatSessionsTable {
-  id: string;
+  /** The database's key of a session (messages reference it); never shown. */
+  id: Generated<number>;
+  /** The API's session_id: chosen by the client or a UUID, unique per owner only. */
+  public_id: string;
+  /** Whose ids these are: user:<id>, or anonymous (every anonymous client; their ids must be unguessable). */
+  owner_key: string;
   user_id: number | null;
   title: string | null;
   title_is_custom: Flag;
@@ -117,7 +122,8 @@ export interface ChatSessionsTable {
 
 export interface ChatMessagesTable {
   id: Generated<number>;
-  session_id: string;
+  /** chat_sessions.id */
+  session_id: number;
   role: ChatMessageRole;
   content: string;
   model: string | null;

@@ -1,13 +1,14 @@
-// Stored chat sessions: only their owner sees, continues, renames or deletes them (anyone else gets the 404 of a
-// session that does not exist, and the model is never called); anonymous sessions cannot be read back; renaming and
-// deleting as the original's clients expect.
+// Stored chat sessions: only their owner sees, continues, renames or deletes them (a session id names one of the
+// caller's own sessions: anyone else gets the 404 of a session that does not exist, or starts a session of their own
+// under that id — chat-session-scope.test.ts); anonymous sessions cannot be read back; renaming and deleting as the
+// original's clients expect.
 import { randomBytes } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 import { buildTestApp, type TestApp } from '../../helpers/app.js';
 import { bearer, registerAndLogin } from '../../helpers/auth.js';
 import { describeEachDialect } from '../../helpers/dialects.js';
 import { startLlmStandIn, type LlmStandIn } from '../../helpers/llm-stand-in.js';
-import { chatOk, postChat, sessionPage, type SessionList, type SessionSummary } from './chat.helpers.js';
+import { chatOk, sessionPage, type SessionList, type SessionSummary } from './chat.helpers.js';
 
 describeEachDialect('chat sessions: ownership, rename, delete', (dialect) => {
   let t: TestApp;
@@ -28,7 +29,7 @@ describeEachDialect('chat sessions: ownership, rename, delete', (dialect) => {
       await t.app.inject({ url: '/api/v1/chat/sessions?limit=500', headers: bearer(owner) })
     ).json<SessionList>();
 
-  it("gives user B a 404 on A's session for GET, PATCH, DELETE and a message, without calling the model", async () => {
+  it("gives user B a 404 on A's session for GET, PATCH and DELETE, without calling the model", async () => {
     const [a, b] = [await token(), await token()];
     llm.reply({ tokens: ['Hello A'] });
     const { session_id: id } = await chatOk(t.app, { message: 'The secret plan of A' }, a);
@@ -40,8 +41,6 @@ describeEachDialect('chat sessions: ownership, rename, delete', (dialect) => {
       await t.app.inject({ url, headers: bearer(b) }),
       await t.app.inject({ method: 'PATCH', url, headers: bearer(b), payload: { title: 'Stolen' } }),
       await t.app.inject({ method: 'DELETE', url, headers: bearer(b) }),
-      await postChat(t.app, { message: 'Let me in', session_id: id }, b),
-      await postChat(t.app, { message: 'Let me in', session_id: id, stream: true }, b),
     ];
     for (const response of attempts) {
       expect(response.statusCode, response.body).toBe(404);
@@ -49,7 +48,7 @@ describeEachDialect('chat sessions: ownership, rename, delete', (dialect) => {
       expect(response.json()).toMatchObject(notFound);
       expect(response.body).not.toContain('secret plan');
     }
-    expect(llm.requests.length, 'the model was called for a foreign session').toBe(seen);
+    expect(llm.requests.length, 'the model was called').toBe(seen);
     expect((await mine(b)).items).toEqual([]);
 
     // A's session is as A left it: nothing added, renamed or deleted.
@@ -88,16 +87,30 @@ describeEachDialect('chat sessions: ownership, rename, delete', (dialect) => {
     });
     expect(read.statusCode, read.body).toBe(404);
     expect(read.body).not.toContain('Anonymous question');
-    const hijack = await postChat(t.app, { message: 'Mine now', session_id: anonymous.session_id }, a);
-    expect(hijack.statusCode, hijack.body).toBe(404);
-    expect((await mine(a)).items).toEqual([]);
+    expect(llm.requests.length).toBe(seen);
+    // The anonymous session's id, sent by A, starts a session of A's own: the model sees nothing of the other.
+    llm.reply({ tokens: ['A new one'] });
+    const own = await chatOk(t.app, { message: 'Mine now', session_id: anonymous.session_id }, a);
+    expect(own.session_id).toBe(anonymous.session_id);
+    expect(JSON.stringify(llm.requests.at(-1)?.body)).not.toContain('Anonymous question');
+    expect((await mine(a)).items).toEqual([
+      expect.objectContaining({ session_id: anonymous.session_id, message_count: 2, title: 'Mine now' }),
+    ]);
 
     llm.reply({ tokens: ['Yours'] });
     const owned = await chatOk(t.app, { message: 'Private' }, a);
-    const intrude = await postChat(t.app, { message: 'Hi', session_id: owned.session_id });
-    expect(intrude.statusCode, intrude.body).toBe(404);
-    expect(llm.requests.length).toBe(seen + 1);
+    // And A's id, sent without a token, starts an anonymous session (a UUID is long enough for one).
+    llm.reply({ tokens: ['Hello again'] });
+    await chatOk(t.app, { message: 'Hi', session_id: owned.session_id });
+    expect(JSON.stringify(llm.requests.at(-1)?.body)).not.toContain('Private');
     expect((await sessionPage(t.app, a, owned.session_id)).total).toBe(2);
+
+    // The anonymous session itself goes on as it was, for whoever holds its id.
+    llm.reply({ tokens: ['Still here'] });
+    await chatOk(t.app, { message: 'Anonymous again', session_id: anonymous.session_id });
+    const context = JSON.stringify(llm.requests.at(-1)?.body);
+    expect(context).toContain('Anonymous question');
+    expect(context).not.toContain('Mine now');
   });
 
   it('creates a session with the id a user chose, as theirs', async () => {
@@ -114,9 +127,11 @@ describeEachDialect('chat sessions: ownership, rename, delete', (dialect) => {
       ['assistant', 'Second'],
     ]);
     expect((await mine(a)).items.map((s) => s.session_id)).toEqual([id]);
-    // The id is taken: B cannot start a session of their own under it.
-    const taken = await postChat(t.app, { message: 'Three', session_id: id }, b);
-    expect(taken.statusCode, taken.body).toBe(404);
+    // The same id is B's own session for B.
+    llm.reply({ tokens: ['Third'] });
+    expect((await chatOk(t.app, { message: 'Three', session_id: id }, b)).session_id).toBe(id);
+    expect((await sessionPage(t.app, b, id)).messages.map((m) => m.content)).toEqual(['Three', 'Third']);
+    expect((await sessionPage(t.app, a, id)).total).toBe(4);
   });
 
   it('renames a session (sanitized) and keeps the name when more messages come', async () => {

@@ -126,46 +126,6 @@ describeEachDialect('migrations', (dialect) => {
     const down = await migrateDown(database.db);
     expect(down).toEqual({ applied: [last] });
     expect(await pendingMigrations(database.db)).toEqual([last]);
-    if (last === '0004_chat_message_counts') {
-      // Without the trigger, a message no longer counts on its session.
-      const now = new Date();
-      await database.db
-        .insertInto('chat_sessions')
-        .values({
-          id: 'counted',
-          user_id: null,
-          title: null,
-          title_is_custom: false,
-          model: 'm',
-          agent: null,
-          message_count: 0,
-          created_at: now,
-          updated_at: now,
-          last_message_at: now,
-        })
-        .execute();
-      await database.db
-        .insertInto('chat_messages')
-        .values({
-          session_id: 'counted',
-          role: 'user',
-          content: 'hi',
-          model: null,
-          prompt_tokens: null,
-          completion_tokens: null,
-          status: 'complete',
-          error: null,
-          user_id: null,
-          created_at: now,
-        })
-        .execute();
-      const row = await database.db
-        .selectFrom('chat_sessions')
-        .select('message_count')
-        .executeTakeFirstOrThrow();
-      expect(row.message_count).toBe(0);
-      await database.db.deleteFrom('chat_sessions').execute();
-    }
 
     expect(await migrateToLatest(database.db)).toEqual({ applied: [last] });
     expect(await tableNames(database)).toEqual(

@@ -5,6 +5,7 @@ import * as m0002 from './0002_auth.js';
 import * as m0003 from './0003_chat.js';
 import * as m0004 from './0004_chat_message_counts.js';
 import * as m0005 from './0005_login_locks.js';
+import * as m0006 from './0006_chat_session_owners.js';
 import * as m0007 from './0007_revoked_sessions.js';
 
 export const migrations: Record<string, Migration> = {
@@ -13,5 +14,6 @@ export const migrations: Record<string, Migration> = {
   '0003_chat': m0003,
   '0004_chat_message_counts': m0004,
   '0005_login_locks': m0005,
+  '0006_chat_session_owners': m0006,
   '0007_revoked_sessions': m0007,
 };
