@@ -11,6 +11,7 @@ import type {
   FastifyRequest,
 } from 'fastify';
 import fp from 'fastify-plugin';
+import { dependencyUnavailableAnswer } from './dependency-errors.js';
 import { AppError, type ErrorBody, type ValidationIssue } from './errors.js';
 import { REQUEST_ID_HEADER } from './request-context.js';
 import { SECURITY_HEADERS } from './security-headers.js';
@@ -77,6 +78,8 @@ export function mapError(error: unknown, contentType?: string): Mapped {
       'issues' in error && Array.isArray(error.issues) ? (error.issues as ValidationIssue[]) : error.message;
     return { status: error.status, code: error.code, detail, headers: error.headers };
   }
+  const unavailable = dependencyUnavailableAnswer(error);
+  if (unavailable) return unavailable;
   const fe = error as Partial<FastifyError> & { validationContext?: string };
   if (fe.validation) {
     return {

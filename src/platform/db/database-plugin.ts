@@ -13,8 +13,13 @@ declare module 'fastify' {
 
 const databasePlugin: FastifyPluginAsync<{ config: Config['db']; migrate: boolean }> = async (app, opts) => {
   const database = await openReachableDatabase(opts.config, {
+    // One line with the reason and its code, not { err }: pg-pool hangs the whole pg Client (config, socket, queues)
+    // on the error as `client`, and the error serializer would print all of it.
     onIdleError: (error) =>
-      app.log.warn({ err: error }, 'an idle database connection failed; the pool replaces it'),
+      app.log.warn(
+        { code: (error as { code?: unknown }).code, reason: error.message },
+        'an idle database connection failed; the pool replaces it',
+      ),
     logger: app.log,
   });
   app.decorate('database', database);

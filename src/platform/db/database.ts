@@ -7,6 +7,7 @@ import { Kysely, PostgresDialect, SqliteDialect, sql, type SqliteDatabase } from
 import pg from 'pg';
 import type { Config, Dialect } from '../../config.js';
 import { redactUrlPassword } from '../../lib/redact-url.js';
+import { guardedPool } from './pg-pool-guard.js';
 import type { DB } from './schema.js';
 import { startCheckpointer, type CheckpointerLogger } from './sqlite-checkpointer.js';
 import { SqliteValuesPlugin } from './sqlite-values-plugin.js';
@@ -132,7 +133,7 @@ function createPostgres(config: Config['db'], options: DatabaseOptions): Databas
     keepAlive: true,
   });
   pool.on('error', (error) => options.onIdleError?.(error));
-  const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool }) });
+  const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool: guardedPool(pool) }) });
   return {
     db,
     dialect: 'postgres',
