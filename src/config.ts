@@ -51,6 +51,10 @@ export interface Config {
     requireEmailVerification: boolean;
     passwordResetMinutes: number;
     emailVerificationHours: number;
+    /** MAIL_PER_ADDRESS_PER_HOUR, per kind of mail (0 = off). */
+    mailPerAddressPerHour: number;
+    /** REGISTER_PER_IP_PER_HOUR (0 = off). */
+    registerPerIpPerHour: number;
   };
   mail: {
     /** Unset when SMTP_HOST is: mail then stays in the outbox. */
@@ -443,6 +447,8 @@ export function parseConfig(rawEnv: Record<string, string | undefined>, version 
       requireEmailVerification: env.REQUIRE_EMAIL_VERIFICATION,
       passwordResetMinutes: env.PASSWORD_RESET_EXPIRE_MINUTES,
       emailVerificationHours: env.EMAIL_VERIFICATION_EXPIRE_HOURS,
+      mailPerAddressPerHour: env.MAIL_PER_ADDRESS_PER_HOUR,
+      registerPerIpPerHour: env.REGISTER_PER_IP_PER_HOUR,
     },
     mail,
     llm,

@@ -108,6 +108,18 @@ export const EnvSchema = Type.Object({
   REQUIRE_EMAIL_VERIFICATION: Bool('Refuse logins (403) until the email address is verified.', false),
   PASSWORD_RESET_EXPIRE_MINUTES: Int('Lifetime of a password-reset link (single use).', 60, 1, 10080),
   EMAIL_VERIFICATION_EXPIRE_HOURS: Int('Lifetime of an email-verification link (single use).', 24, 1, 720),
+  MAIL_PER_ADDRESS_PER_HOUR: Int(
+    'Password-reset mails, and verification mails, one address receives per hour, whoever asks; more are silently not sent (0 = no limit).',
+    3,
+    0,
+    1000,
+  ),
+  REGISTER_PER_IP_PER_HOUR: Int(
+    'Registrations one client IP may attempt per hour; more get 429 with Retry-After (0 = no limit).',
+    10,
+    0,
+    1_000_000,
+  ),
   SMTP_HOST: OptionalStr(
     'SMTP server for outgoing mail. Unset: mail stays in the outbox table and its link is logged.',
   ),

@@ -1,6 +1,7 @@
-// Fixed-window limits on sensitive endpoints (password reset, verification mail), with rate-limiter-flexible: in
-// Redis when configured (shared by every instance), else in process memory (one instance: WORKERS>1 needs Redis).
-// If Redis fails mid-flight the limiter falls back to memory instead of letting every request through.
+// Fixed-window limits on sensitive endpoints (registration, password reset, verification mail) and on the mail one
+// address receives, with rate-limiter-flexible: in Redis when configured (shared by every instance), else in process
+// memory (one instance: WORKERS>1 needs Redis). If Redis fails mid-flight the limiter falls back to memory instead
+// of letting every request through.
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
 import type { RedisHandle } from './redis.js';
 import { TooManyRequestsError } from './errors.js';
@@ -8,7 +9,15 @@ import { TooManyRequestsError } from './errors.js';
 export interface RateLimiter {
   /** Counts one request of `key`; throws 429 (with Retry-After) when the key is over its limit. */
   consume(key: string): Promise<void>;
+  /** Counts one request of `key` and says whether it is within the limit: for limits absorbed silently. */
+  allow(key: string): Promise<boolean>;
 }
+
+/** For a limit set to 0 (off): every request is within it. */
+export const noRateLimit: RateLimiter = {
+  consume: async () => undefined,
+  allow: async () => true,
+};
 
 export interface RateLimitOptions {
   /** Name of the limit, part of its storage keys. */
@@ -36,6 +45,15 @@ export function createRateLimiter(options: RateLimitOptions): RateLimiter {
         if (!(rejection instanceof RateLimiterRes)) throw rejection;
         const seconds = Math.max(1, Math.ceil(rejection.msBeforeNext / 1000));
         throw new TooManyRequestsError(`Rate limit exceeded. Try again in ${seconds} seconds`, seconds);
+      }
+    },
+    async allow(key) {
+      try {
+        await limiter.consume(key);
+        return true;
+      } catch (rejection) {
+        if (rejection instanceof RateLimiterRes) return false;
+        throw rejection;
       }
     },
   };

@@ -1,11 +1,15 @@
 // Registration, email verification and password reset: the flows that create or change an account and mail a
 // single-use link. The mail row is written in the same transaction as the change, and sent after it commits.
+// Anyone may ask for these mails for any address, so each address gets only MAIL_PER_ADDRESS_PER_HOUR of each kind
+// (the routes also limit each caller); a request over it is absorbed: nothing is sent and the answer is the same.
+import type { BackgroundTasks } from '../../lib/background-tasks.js';
 import type { Clock } from '../../lib/clock.js';
 import { BadRequestError } from '../../platform/errors.js';
 import type { DbExecutor, Transact } from '../../platform/db/transactions.js';
 import type { OneTimeTokenPurpose } from '../../platform/db/schema.js';
+import type { RateLimiter } from '../../platform/rate-limit.js';
 import type { MailOutbox } from '../mail/index.js';
-import { passwordResetMail, verificationMail } from './auth-mail.js';
+import { passwordResetMail, verificationMail, type AuthMailKind } from './auth-mail.js';
 import { invalidResetToken, invalidVerificationToken } from './auth.errors.js';
 import type { AuthMetrics } from './auth.metrics.js';
 import type { PasswordHasher } from './password-hasher.js';
@@ -32,6 +36,10 @@ export interface AccountServiceDeps {
   clock: Clock;
   metrics: AuthMetrics;
   settings: AccountSettings;
+  /** Counts the mails of each kind per address (MAIL_PER_ADDRESS_PER_HOUR); over it, the mail is not sent. */
+  addressLimiter: RateLimiter;
+  /** Where the mail requests do their work, after the answer (see requestPasswordReset). */
+  background: BackgroundTasks;
 }
 
 export interface Registration {
@@ -63,6 +71,8 @@ export class AccountService {
     const email = input.email.toLowerCase();
     await this.refuseTaken(email, input.username);
     const hashedPassword = await hasher.hash(input.password);
+    // The registration's mail is the first verification mail of its address, and counts as one.
+    const mail = await this.withinAddressLimit('email-verification', email);
     const now = clock.now();
     let user: UserRecord;
     try {
@@ -73,7 +83,7 @@ export class AccountService {
           now,
         );
         if (created === 'duplicate') throw new DuplicateUser();
-        await this.mailVerificationLink(trx, created, now);
+        if (mail) await this.mailVerificationLink(trx, created, now);
         return created;
       });
     } catch (error) {
@@ -109,26 +119,50 @@ export class AccountService {
     return outcome;
   }
 
-  /** Mails a fresh link (older ones stop working) when the account exists and is unverified; silent otherwise. */
-  async resendVerification(who: { userId: number } | { email: string }): Promise<void> {
+  /**
+   * Mails a fresh link when the account exists and is unverified; silent otherwise. Like a reset request, it returns
+   * at once and does the work after the answer, so that the answer's timing does not tell whether it mailed.
+   */
+  resendVerification(who: { userId: number } | { email: string }): void {
+    this.deps.background.run('verification mail', () => this.mailVerificationAgain(who));
+  }
+
+  private async mailVerificationAgain(who: { userId: number } | { email: string }): Promise<void> {
     const { db, transact, users, outbox, clock, metrics } = this.deps;
     const user =
       'userId' in who ? await users.findById(db, who.userId) : await users.findByEmail(db, who.email);
     if (!user || user.isVerified || !user.isActive) return;
+    if (!(await this.withinAddressLimit('email-verification', user.email))) return;
     const now = clock.now();
     await transact((trx) => this.mailVerificationLink(trx, user, now));
     outbox.wake();
     metrics.emailVerification('resent');
   }
 
-  /** Mails a reset link when an active account has this address; the caller answers the same either way. */
-  async requestPasswordReset(email: string): Promise<void> {
-    const { db, transact, users, oneTimeTokens, outbox, clock, metrics, settings } = this.deps;
+  /**
+   * Mails a reset link when an active account has this address; the caller answers the same either way. Returns at
+   * once: the lookup, the link and the mail happen after the answer has gone out. Done for the timing: a known address
+   * costs a lookup, a transaction with two writes and a wake of the outbox, an unknown one a lookup only, and that
+   * difference was measurable from outside (which addresses have accounts). Padding the unknown path instead would
+   * have to imitate the real work on each dialect and keep imitating it as that work changes; answering first makes
+   * the answer independent of the address by construction. A failure is logged rather than answered, which loses
+   * nothing: the answer could not tell the caller anything anyway. The app's close waits for this work.
+   */
+  requestPasswordReset(email: string): void {
+    this.deps.background.run('password reset mail', () => this.mailPasswordReset(email));
+  }
+
+  private async mailPasswordReset(email: string): Promise<void> {
+    const { db, transact, users, outbox, clock, metrics, settings } = this.deps;
     const user = await users.findByEmail(db, email);
     if (!user || !user.isActive) return;
+    // Over the address's share, nothing happens at all: in particular the links already mailed keep working.
+    if (!(await this.withinAddressLimit('password-reset', user.email))) return;
     const now = clock.now();
+    // Earlier links stay valid too, each until it expires or any one of them is used (confirming invalidates the
+    // rest). Anyone can ask for a reset of any address, so a request must not be able to kill the link its owner is
+    // about to open; MAIL_PER_ADDRESS_PER_HOUR bounds how many links are out at once.
     await transact(async (trx) => {
-      await oneTimeTokens.invalidateOutstanding(trx, user.id, 'password_reset', now);
       const link = await this.newLink(trx, user.id, 'password_reset', settings.passwordResetMinutes, now);
       await outbox.enqueue(
         trx,
@@ -174,14 +208,23 @@ export class AccountService {
   }
 
   private async mailVerificationLink(trx: DbExecutor, user: UserRecord, now: Date): Promise<void> {
-    const { oneTimeTokens, outbox, settings } = this.deps;
+    const { outbox, settings } = this.deps;
     const minutes = settings.emailVerificationHours * 60;
-    await oneTimeTokens.invalidateOutstanding(trx, user.id, 'email_verification', now);
+    // Earlier links stay valid, as reset links do (see mailPasswordReset): a resend anyone can ask for must not be
+    // able to kill the link in the owner's inbox. Verifying twice is harmless ('already verified').
     const token = await this.newLink(trx, user.id, 'email_verification', minutes, now);
     await outbox.enqueue(
       trx,
       verificationMail(user, `${settings.frontendUrl}/verify-email?token=${token}`, minutes),
     );
+  }
+
+  /** Counts one mail of `kind` to `address`; false (and counted as suppressed) when the address had its share. */
+  private async withinAddressLimit(kind: AuthMailKind, address: string): Promise<boolean> {
+    // Keyed by a hash of the address: the limiter's keys, in Redis, need not hold addresses.
+    const allowed = await this.deps.addressLimiter.allow(`${kind}:${hashToken(address.toLowerCase())}`);
+    if (!allowed) this.deps.metrics.mailSuppressed(kind);
+    return allowed;
   }
 
   /** Stores the hash of a new single-use token and returns the token, for the link. */

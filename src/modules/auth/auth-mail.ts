@@ -2,6 +2,9 @@
 // web app, and how long the link lasts.
 import type { OutgoingMail } from '../mail/index.js';
 
+/** The kinds of mail these flows send (stored with each mail; also the unit of the per-address limit). */
+export type AuthMailKind = 'email-verification' | 'password-reset';
+
 const HTML_ESCAPES: Record<string, string> = {
   '&': '&amp;',
   '<': '&lt;',
@@ -40,7 +43,7 @@ export function verificationMail(
 ): OutgoingMail {
   const valid = duration(validMinutes);
   return {
-    kind: 'email-verification',
+    kind: 'email-verification' satisfies AuthMailKind,
     to: user.email,
     subject: 'Verify Your Email - SutazAI Platform',
     headers: { 'X-Email-Type': 'email-verification' },
@@ -73,7 +76,7 @@ export function passwordResetMail(
 ): OutgoingMail {
   const valid = duration(validMinutes);
   return {
-    kind: 'password-reset',
+    kind: 'password-reset' satisfies AuthMailKind,
     to: user.email,
     subject: 'Password Reset Request - SutazAI Platform',
     headers: { 'X-Email-Type': 'password-reset', 'X-Priority': '1', Importance: 'high' },

@@ -1,5 +1,6 @@
 // auth_* Prometheus counters, registered on the app's own registry. Domain code calls these narrow functions.
 import { Counter, type Registry } from 'prom-client';
+import type { AuthMailKind } from './auth-mail.js';
 
 export type LoginResult = 'success' | 'invalid_credentials' | 'locked' | 'inactive' | 'unverified';
 
@@ -14,6 +15,8 @@ export interface AuthMetrics {
   logout(scope: 'session' | 'all_devices'): void;
   passwordReset(stage: 'requested' | 'completed' | 'invalid_token'): void;
   emailVerification(result: 'verified' | 'already_verified' | 'invalid_token' | 'resent'): void;
+  /** A mail not sent because its address had its share for the hour (MAIL_PER_ADDRESS_PER_HOUR). */
+  mailSuppressed(kind: AuthMailKind): void;
 }
 
 export function createAuthMetrics(registry: Registry): AuthMetrics {
@@ -36,6 +39,11 @@ export function createAuthMetrics(registry: Registry): AuthMetrics {
   const verifications = counter('auth_email_verifications_total', 'Email verifications by result.', [
     'result',
   ]);
+  const suppressed = counter(
+    'mail_suppressed_total',
+    'Auth mails not sent because their address reached MAIL_PER_ADDRESS_PER_HOUR, by kind.',
+    ['kind'],
+  );
   return {
     login: (result) => logins.inc({ result }),
     lockout: () => lockouts.inc(),
@@ -46,5 +54,6 @@ export function createAuthMetrics(registry: Registry): AuthMetrics {
     logout: (scope) => logouts.inc({ scope }),
     passwordReset: (stage) => resets.inc({ stage }),
     emailVerification: (result) => verifications.inc({ result }),
+    mailSuppressed: (kind) => suppressed.inc({ kind }),
   };
 }

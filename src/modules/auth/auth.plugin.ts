@@ -5,7 +5,8 @@ import fp from 'fastify-plugin';
 import type { Config } from '../../config.js';
 import type { Clock } from '../../lib/clock.js';
 import { transactor } from '../../platform/db/transactions.js';
-import { createRateLimiter } from '../../platform/rate-limit.js';
+import { BackgroundTasks } from '../../lib/background-tasks.js';
+import { createRateLimiter, noRateLimit } from '../../platform/rate-limit.js';
 import { AccountService } from './account.service.js';
 import { SessionDenylist } from './access-denylist.js';
 import { ExpiredTokenCleaner } from './expired-token-cleaner.js';
@@ -27,6 +28,13 @@ import { UserAdminService } from './user-admin.service.js';
 import { UserRepository } from './user.repository.js';
 import { userAdminRoutes } from './users.routes.js';
 
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** The mail work auth requests do after answering; the app's close waits for it, tests may too (settled()). */
+    authTasks: BackgroundTasks;
+  }
+}
+
 export interface AuthPluginOptions {
   auth: Config['auth'];
   frontendUrl: string;
@@ -37,6 +45,7 @@ export interface AuthPluginOptions {
 /** Requests that send mail (password reset, verification), per client: the original's 5 per minute. */
 const MAIL_REQUESTS_PER_MINUTE = 5;
 const CLEANUP_INTERVAL_MS = 60 * 60_000;
+const HOUR_SECONDS = 3600;
 
 const authPlugin: FastifyPluginAsync<AuthPluginOptions> = async (app, opts) => {
   const { auth, clock } = opts;
@@ -82,6 +91,12 @@ const authPlugin: FastifyPluginAsync<AuthPluginOptions> = async (app, opts) => {
     metrics,
     settings: { requireEmailVerification: auth.requireEmailVerification },
   });
+  const hourly = (name: string, points: number) =>
+    points === 0
+      ? noRateLimit
+      : createRateLimiter({ name, points, durationSeconds: HOUR_SECONDS, redis: app.redis });
+  const background = new BackgroundTasks(app.log.child({ module: 'auth' }));
+  app.decorate('authTasks', background);
   const accounts = new AccountService({
     db,
     transact,
@@ -97,6 +112,8 @@ const authPlugin: FastifyPluginAsync<AuthPluginOptions> = async (app, opts) => {
       passwordResetMinutes: auth.passwordResetMinutes,
       emailVerificationHours: auth.emailVerificationHours,
     },
+    addressLimiter: hourly('mail-address', auth.mailPerAddressPerHour),
+    background,
   });
   const admin = new UserAdminService({ db, transact, users, sessions, loginLocks, clock });
   const mailLimiter = createRateLimiter({
@@ -121,10 +138,13 @@ const authPlugin: FastifyPluginAsync<AuthPluginOptions> = async (app, opts) => {
     void hasher.prepare();
   });
   app.addHook('onClose', () => cleaner.stop());
+  // Runs before the mail and database plugins close (onClose runs in reverse order of registration).
+  app.addHook('onClose', () => background.settled());
 
   registerAuthHooks(app, sessions);
   const prefix = opts.prefix ?? '/api/v1/auth';
-  await app.register(authRoutes, { prefix, sessions, accounts, mailLimiter });
+  const registerLimiter = hourly('register', auth.registerPerIpPerHour);
+  await app.register(authRoutes, { prefix, sessions, accounts, mailLimiter, registerLimiter });
   await app.register(userAdminRoutes, { prefix, admin });
 };
 

@@ -28,6 +28,8 @@ export interface AuthRoutesOptions {
   accounts: AccountService;
   /** Limits the requests that send mail, per client address (the original: 5 per minute). */
   mailLimiter: RateLimiter;
+  /** Limits registrations per client IP (REGISTER_PER_IP_PER_HOUR). */
+  registerLimiter: RateLimiter;
 }
 
 const tags = ['auth'];
@@ -48,7 +50,7 @@ const noBodyAsEmpty = async (request: FastifyRequest) => {
 };
 
 export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (app, opts) => {
-  const { sessions, accounts, mailLimiter } = opts;
+  const { sessions, accounts, mailLimiter, registerLimiter } = opts;
 
   /**
    * For the routes a logged-out user needs (a forgotten password): a valid token identifies the caller, and a stale
@@ -59,10 +61,15 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (a
     if (token) request.auth = await sessions.authenticate(token).catch(() => null);
   };
   const limitMail = async (request: FastifyRequest) => mailLimiter.consume(clientKey(request));
+  // Per IP even with a token: each registration mails an address of the caller's choosing.
+  const limitRegistration = async (request: FastifyRequest) => registerLimiter.consume(`ip:${request.ip}`);
 
   app.post(
     '/register',
-    { schema: { tags, summary: 'Create an account', body: RegisterBody, response: { 201: UserResponse } } },
+    {
+      preHandler: limitRegistration,
+      schema: { tags, summary: 'Create an account', body: RegisterBody, response: { 201: UserResponse } },
+    },
     async (request, reply) => {
       const { email, username, password, full_name } = request.body;
       const user = await accounts.register({ email, username, password, fullName: full_name ?? null });
@@ -113,8 +120,8 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (a
   app.post(
     '/logout',
     {
-      preValidation: noBodyAsEmpty,
       preHandler: app.authenticate,
+      preValidation: noBodyAsEmpty,
       schema: {
         tags,
         summary: 'End this session (or every session)',
@@ -150,8 +157,9 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (a
         response: { 200: MessageResponse },
       },
     },
-    async (request) => {
-      await accounts.requestPasswordReset(request.body.email);
+    (request) => {
+      // Only starts the work: the answer goes out before the account is even looked up (see the service).
+      accounts.requestPasswordReset(request.body.email);
       return { message: RESET_REQUESTED_MESSAGE };
     },
   );
@@ -187,10 +195,10 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (a
         response: { 200: MessageResponse },
       },
     },
-    async (request) => {
+    (request) => {
       const email = request.body.email;
-      if (request.auth) await accounts.resendVerification({ userId: request.auth.user.id });
-      else if (email !== undefined) await accounts.resendVerification({ email });
+      if (request.auth) accounts.resendVerification({ userId: request.auth.user.id });
+      else if (email !== undefined) accounts.resendVerification({ email });
       else
         throw new ValidationFailedError([{ loc: ['body', 'email'], msg: 'Field required', type: 'missing' }]);
       return { message: VERIFICATION_RESENT_MESSAGE };

@@ -87,6 +87,7 @@ describe('auth metrics', () => {
       payload: { email: user.email },
     });
     expect(reset.statusCode).toBe(200);
+    await t.app.authTasks.settled();
 
     // Without SMTP the verification mail waits in the outbox; its text holds the link.
     const mail = await t.app.database.db
