@@ -129,6 +129,7 @@ const authPlugin: FastifyPluginAsync<AuthPluginOptions> = async (app, opts) => {
     oneTimeTokens,
     revokedAccessTokens,
     clock,
+    loginLocks,
     logger: app.log.child({ module: 'auth' }),
     intervalMs: CLEANUP_INTERVAL_MS,
   });

@@ -20,6 +20,8 @@ export interface ExpiredTokenCleanerDeps {
   oneTimeTokens: OneTimeTokenRepository;
   revokedAccessTokens: RevokedAccessTokenRepository;
   clock: Clock;
+  /** Also forgets the failures of login names nobody has tried for a day (login-lock.service.ts). */
+  loginLocks?: { deleteIdle(): Promise<number> };
   logger: CleanerLogger;
   intervalMs: number;
 }
@@ -31,13 +33,19 @@ export class ExpiredTokenCleaner {
   constructor(private readonly deps: ExpiredTokenCleanerDeps) {}
 
   /** Deletes what has expired; returns the counts. */
-  async runOnce(): Promise<{ refreshTokens: number; oneTimeTokens: number; revokedAccessTokens: number }> {
-    const { db, clock } = this.deps;
+  async runOnce(): Promise<{
+    refreshTokens: number;
+    oneTimeTokens: number;
+    revokedAccessTokens: number;
+    idleLoginLocks?: number;
+  }> {
+    const { db, clock, loginLocks } = this.deps;
     const now = clock.now();
     return {
       refreshTokens: await this.deps.refreshTokens.deleteExpired(db, now),
       oneTimeTokens: await this.deps.oneTimeTokens.deleteExpired(db, now),
       revokedAccessTokens: await this.deps.revokedAccessTokens.deleteExpired(db, now),
+      ...(loginLocks ? { idleLoginLocks: await loginLocks.deleteIdle() } : {}),
     };
   }
 
@@ -45,7 +53,7 @@ export class ExpiredTokenCleaner {
     this.timer = setInterval(() => {
       this.running ??= this.runOnce()
         .then((deleted) => {
-          if (deleted.refreshTokens + deleted.oneTimeTokens + deleted.revokedAccessTokens > 0)
+          if (Object.values(deleted).some((count) => count > 0))
             this.deps.logger.info(deleted, 'expired tokens deleted');
         })
         // A database hiccup is retried at the next interval; it must never crash the server.

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { App } from '../../../src/app.js';
 import { ManualClock } from '../../../src/lib/clock.js';
 import { buildTestApp, type TestApp } from '../../helpers/app.js';
-import { newUser, register, type RegisteredUser } from '../../helpers/auth.js';
+import { bearer, login, newUser, register, type RegisteredUser } from '../../helpers/auth.js';
 import { describeEachDialect } from '../../helpers/dialects.js';
 
 const MINUTE = 60_000;
@@ -170,6 +170,37 @@ describeEachDialect('lockout', (dialect) => {
       locked_until: null,
     });
     expect((await attempt(t.app, bystander.username, bystander.password)).statusCode).toBe(200);
+  });
+
+  it('shows superusers the lock of an account, and their unlock lifts it', async () => {
+    const admin = await fresh();
+    await t.app.database.db
+      .updateTable('users')
+      .set({ is_superuser: true })
+      .where('id', '=', admin.id)
+      .execute();
+    const token = (await login(t.app, admin.username, admin.password)).access_token;
+    const user = await fresh();
+    // Through the email: the lock is the account's, shown on its row.
+    await fail(t.app, user.email, 5);
+    const page = await t.app.inject({
+      method: 'GET',
+      url: `/api/v1/auth/users?search=${user.username}`,
+      headers: bearer(token),
+    });
+    const lockedUntil = new Date(clock.now().getTime() + 30 * MINUTE).toISOString();
+    expect(page.json<{ items: unknown[] }>().items).toEqual([
+      expect.objectContaining({ id: user.id, failed_login_attempts: 5, account_locked_until: lockedUntil }),
+    ]);
+
+    const unlocked = await t.app.inject({
+      method: 'PATCH',
+      url: `/api/v1/auth/users/${user.id}`,
+      payload: { unlock: true },
+      headers: bearer(token),
+    });
+    expect(unlocked.json()).toMatchObject({ failed_login_attempts: 0, account_locked_until: null });
+    expect((await attempt(t.app, user.username, user.password)).statusCode).toBe(200);
   });
 
   it('keeps one account locked without touching another', async () => {
