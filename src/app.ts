@@ -7,8 +7,8 @@ import type { Config, TrustProxy } from './config.js';
 import { systemClock, type Clock } from './lib/clock.js';
 import databasePlugin from './platform/db/database-plugin.js';
 import errorHandler, { answerClientError, sendError } from './platform/error-handler.js';
-import cors from './platform/cors.js';
-import { registerCompression, registerFormBodies, registerOpenApi } from './platform/http-plugins.js';
+import cors, { corsHeadersFor } from './platform/cors.js';
+import { registerBodyParsers, registerCompression, registerOpenApi } from './platform/http-plugins.js';
 import { RequestLogController, createLogger, requestChildLogger } from './platform/logger.js';
 import metricsPlugin, { createHttpMetrics } from './platform/metrics.js';
 import notFound from './platform/not-found.js';
@@ -43,6 +43,7 @@ function trustProxyOption(
 
 export async function buildApp(config: Config, options: BuildOptions = {}): Promise<App> {
   const logger = createLogger(config.log.level, options.logDestination);
+  const corsHeaders = corsHeadersFor(config.server.corsOrigins);
   const app = Fastify({
     loggerInstance: logger,
     genReqId: requestIdFor,
@@ -57,11 +58,12 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     // Errors raised before routing (a malformed URL) skip every hook: give them the same headers and body.
     frameworkErrors: (error, request, reply) => {
       applySecurityHeaders(reply);
+      void reply.headers(corsHeaders(request.headers.origin));
       void reply.header(REQUEST_ID_HEADER, request.id);
       sendError(request, reply, error);
     },
     // Requests Node's HTTP parser rejects never reach Fastify's hooks either.
-    clientErrorHandler: (error, socket) => answerClientError(error, socket, logger),
+    clientErrorHandler: (error, socket) => answerClientError(error, socket, logger, corsHeaders),
   }).withTypeProvider<TypeBoxTypeProvider>() as unknown as App;
 
   try {
@@ -71,7 +73,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     await app.register(errorHandler);
     await app.register(notFound);
     await app.register(cors, { origins: config.server.corsOrigins });
-    await registerFormBodies(app);
+    await registerBodyParsers(app);
     // Before any route, so that every route (/metrics and the docs included) is compressed.
     await registerCompression(app);
     await app.register(metricsPlugin, {

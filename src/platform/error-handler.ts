@@ -11,11 +11,12 @@ import type {
   FastifyRequest,
 } from 'fastify';
 import fp from 'fastify-plugin';
+import type { CorsHeaders } from './cors.js';
 import { dependencyUnavailableAnswer } from './dependency-errors.js';
 import { AppError, type ErrorBody, type ValidationIssue } from './errors.js';
 import { REQUEST_ID_HEADER } from './request-context.js';
 import { SECURITY_HEADERS } from './security-headers.js';
-import { toValidationIssues } from './validation-issues.js';
+import { boundIssues, toValidationIssues } from './validation-issues.js';
 
 interface Mapped {
   status: number;
@@ -41,12 +42,12 @@ const FRAMEWORK_ERRORS: Record<string, (error: FastifyError, contentType: string
     code: 'payload_too_large',
     detail: 'Request body is too large',
   }),
-  // Fastify's message names no type ("Unsupported Media Type"): say which one was refused.
+  // The refused type is not echoed: whatever a client sends must not come back in an answer.
   FST_ERR_CTP_INVALID_MEDIA_TYPE: (_e, contentType) => ({
     status: 415,
     code: 'unsupported_media_type',
     detail: contentType
-      ? `Unsupported Media Type: ${contentType.slice(0, 100)}`
+      ? 'Unsupported Media Type: this endpoint does not accept the Content-Type of the body'
       : 'Unsupported Media Type: the request has a body but no Content-Type',
   }),
   FST_ERR_CTP_INVALID_CONTENT_LENGTH: () => ({
@@ -55,6 +56,12 @@ const FRAMEWORK_ERRORS: Record<string, (error: FastifyError, contentType: string
     detail: 'Request body size did not match Content-Length',
   }),
   FST_ERR_BAD_URL: () => ({ status: 400, code: 'bad_request', detail: 'Malformed URL' }),
+  // Fastify's message quotes the whole path.
+  FST_ERR_MAX_PARAM_LENGTH: () => ({
+    status: 414,
+    code: 'uri_too_long',
+    detail: 'URI Too Long: a path parameter is longer than the server accepts',
+  }),
 };
 
 /** Codes for client errors no table above names, by status (a 415 from a plugin is not a "bad_request"). */
@@ -67,15 +74,18 @@ const CLIENT_ERROR_CODES: Record<number, string> = {
   408: 'request_timeout',
   409: 'conflict',
   413: 'payload_too_large',
+  414: 'uri_too_long',
   415: 'unsupported_media_type',
   429: 'rate_limited',
 };
 
-/** `contentType` is the request's Content-Type, when there is a request (a 415 names it). */
+/** `contentType` is the request's Content-Type, when there is a request (a 415 says whether there was one). */
 export function mapError(error: unknown, contentType?: string): Mapped {
   if (error instanceof AppError) {
     const detail =
-      'issues' in error && Array.isArray(error.issues) ? (error.issues as ValidationIssue[]) : error.message;
+      'issues' in error && Array.isArray(error.issues)
+        ? boundIssues(error.issues as ValidationIssue[])
+        : error.message;
     return { status: error.status, code: error.code, detail, headers: error.headers };
   }
   const unavailable = dependencyUnavailableAnswer(error);
@@ -124,14 +134,28 @@ export function sendError(request: FastifyRequest, reply: FastifyReply, error: u
 }
 
 /**
+ * The Origin header of a request Node's parser refused, read from the bytes it was parsing (`rawPacket`): the
+ * headers were never parsed, and without CORS headers a browser hides the answer from the page. Only ever compared
+ * with the allowed origins, never echoed as it is.
+ */
+function originOfRawRequest(rawPacket: unknown): string | undefined {
+  if (!Buffer.isBuffer(rawPacket)) return undefined;
+  const head = rawPacket.toString('latin1', 0, Math.min(rawPacket.length, 64 * 1024));
+  // One unbounded quantifier per line: no backtracking blow-up on a hostile header line.
+  return /\r\norigin[ \t]*:([^\r\n]*)\r\n/i.exec(head)?.[1]?.trim();
+}
+
+/**
  * Fastify's clientErrorHandler: a request Node's HTTP parser rejects (a broken header line, headers over the size
  * limit) never becomes a Fastify request, so no hook or error handler runs. Answer it in the same shape, with the
- * same security headers and a request id, instead of Fastify's own {"error","message","statusCode"} body.
+ * same security headers, the CORS headers of its origin and a request id, instead of Fastify's own
+ * {"error","message","statusCode"} body.
  */
 export function answerClientError(
-  error: Error & { code?: string },
+  error: Error & { code?: string; rawPacket?: unknown },
   socket: Duplex,
   log: FastifyBaseLogger,
+  corsHeaders: CorsHeaders = () => ({}),
 ): void {
   // A reset connection has nobody to answer.
   if (error.code === 'ECONNRESET' || socket.destroyed) return;
@@ -147,6 +171,7 @@ export function answerClientError(
     const body = JSON.stringify({ detail, code, request_id: requestId } satisfies ErrorBody);
     const headers = {
       ...SECURITY_HEADERS,
+      ...corsHeaders(originOfRawRequest(error.rawPacket)),
       [REQUEST_ID_HEADER]: requestId,
       'content-type': 'application/json; charset=utf-8',
       'content-length': String(Buffer.byteLength(body)),

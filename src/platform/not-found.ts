@@ -37,9 +37,11 @@ const notFoundPlugin: FastifyPluginAsync = async (app) => {
   };
 
   app.setNotFoundHandler((request, reply) => {
-    const [path = '/', query] = splitOnce(request.url, '?');
+    const [path = '/', query] = splitOnce(originForm(request.url), '?');
     if (!path.endsWith('/') && mirror.find(request.method as HTTPMethod, `${path}/`)) {
-      const target = query === undefined ? `${path}/` : `${path}/?${query}`;
+      // Our own path, never another host: "//evil.example/x" would be read as one by a browser.
+      const slashed = `/${path.replace(/^[/\\]+/, '')}/`;
+      const target = query === undefined ? slashed : `${slashed}?${query}`;
       return reply.redirect(target, 307);
     }
     const allowed = allowedMethods(path);
@@ -52,6 +54,21 @@ const notFoundPlugin: FastifyPluginAsync = async (app) => {
     return reply.code(404).send(errorBody(request, 'Not Found', 'not_found'));
   });
 };
+
+/**
+ * The path and query of a request target. A request line may name a whole URL (the absolute form, RFC 9112 3.2.2:
+ * `GET http://host/path HTTP/1.1`), which the router reads as its path; the host in it is the client's word, not
+ * ours, and a redirect built from it would send the client there.
+ */
+function originForm(target: string): string {
+  if (target.startsWith('/')) return target;
+  try {
+    const url = new URL(target);
+    return `${url.pathname}${url.search}`;
+  } catch {
+    return '/';
+  }
+}
 
 function splitOnce(value: string, separator: string): [string, string | undefined] {
   const at = value.indexOf(separator);

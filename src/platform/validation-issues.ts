@@ -1,4 +1,7 @@
 // Turns Fastify/Ajv validation errors into FastAPI's 422 items: {loc, msg, type}, so original clients can parse them.
+// A 422 lists at most MAX_LISTED_ISSUES of them; when there were more, one last item of type "too_many_errors" says
+// how many were left out (its `ctx.omitted`, as pydantic puts an error's figures in `ctx`), so the list keeps the
+// shape clients parse.
 import type { FastifySchemaValidationError } from 'fastify';
 import type { ValidationIssue } from './errors.js';
 
@@ -27,6 +30,27 @@ const TYPE_BY_KEYWORD: Record<string, (params: Record<string, unknown>) => strin
   anyOf: () => 'union_error',
   additionalProperties: () => 'extra_forbidden',
 };
+
+export const MAX_LISTED_ISSUES = 20;
+
+/** The item that stands for `omitted` issues left out of a 422. */
+export interface OmittedIssues extends ValidationIssue {
+  type: 'too_many_errors';
+  ctx: { omitted: number };
+}
+
+/** The first MAX_LISTED_ISSUES of `issues`, then one item counting the rest (if any). */
+export function boundIssues(issues: ValidationIssue[], where?: string): ValidationIssue[] {
+  if (issues.length <= MAX_LISTED_ISSUES) return issues;
+  const omitted = issues.length - MAX_LISTED_ISSUES;
+  const rest: OmittedIssues = {
+    loc: [where ?? issues[0]?.loc[0] ?? 'body'],
+    msg: `${omitted} more ${omitted === 1 ? 'error' : 'errors'} not listed`,
+    type: 'too_many_errors',
+    ctx: { omitted },
+  };
+  return [...issues.slice(0, MAX_LISTED_ISSUES), rest];
+}
 
 function pointerToLoc(pointer: string): (string | number)[] {
   if (!pointer) return [];
@@ -61,5 +85,5 @@ export function toValidationIssues(
     seen.add(key);
     issues.push({ loc, msg, type });
   }
-  return issues;
+  return boundIssues(issues, where);
 }

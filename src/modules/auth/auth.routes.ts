@@ -120,7 +120,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (a
   app.post(
     '/logout',
     {
-      preHandler: app.authenticate,
+      onRequest: app.authenticate,
       preValidation: noBodyAsEmpty,
       schema: {
         tags,
@@ -139,7 +139,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (a
   app.get(
     '/me',
     {
-      preHandler: app.authenticate,
+      onRequest: app.authenticate,
       schema: { tags, summary: 'The logged-in user', security: bearer, response: { 200: UserResponse } },
     },
     (request) => userResponse(caller(request).user),

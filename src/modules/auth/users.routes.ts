@@ -21,7 +21,7 @@ export const userAdminRoutes: FastifyPluginAsyncTypebox<{ admin: UserAdminServic
   app.get(
     '/users',
     {
-      preHandler: app.requireSuperuser,
+      onRequest: app.requireSuperuser,
       schema: {
         tags,
         summary: 'List accounts (superusers only)',
@@ -46,7 +46,7 @@ export const userAdminRoutes: FastifyPluginAsyncTypebox<{ admin: UserAdminServic
   app.patch(
     '/users/:id',
     {
-      preHandler: app.requireSuperuser,
+      onRequest: app.requireSuperuser,
       schema: {
         tags,
         summary: 'Activate, deactivate or unlock an account, or end its sessions (superusers only)',

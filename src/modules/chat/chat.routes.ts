@@ -141,7 +141,7 @@ export const chatRoutes: FastifyPluginAsyncTypebox<ChatRoutesOptions> = async (a
   };
 
   const post = {
-    preHandler: app.optionalAuth,
+    onRequest: app.optionalAuth,
     schema: {
       tags,
       summary: 'Send a message; the answer as JSON, or as server-sent events with "stream": true',
@@ -158,7 +158,7 @@ export const chatRoutes: FastifyPluginAsyncTypebox<ChatRoutesOptions> = async (a
   app.get(
     '/sessions',
     {
-      preHandler: app.authenticate,
+      onRequest: app.authenticate,
       schema: {
         tags,
         summary: 'Your chat sessions, most recently active first',
@@ -183,7 +183,7 @@ export const chatRoutes: FastifyPluginAsyncTypebox<ChatRoutesOptions> = async (a
   app.get(
     '/sessions/:session_id',
     {
-      preHandler: app.authenticate,
+      onRequest: app.authenticate,
       schema: {
         tags,
         summary: 'A page of a session’s messages (skip/limit, or cursor)',
@@ -219,7 +219,7 @@ export const chatRoutes: FastifyPluginAsyncTypebox<ChatRoutesOptions> = async (a
   app.patch(
     '/sessions/:session_id',
     {
-      preHandler: app.authenticate,
+      onRequest: app.authenticate,
       schema: {
         tags,
         summary: 'Rename a session',
@@ -238,7 +238,7 @@ export const chatRoutes: FastifyPluginAsyncTypebox<ChatRoutesOptions> = async (a
   app.delete(
     '/sessions/:session_id',
     {
-      preHandler: app.authenticate,
+      onRequest: app.authenticate,
       schema: {
         tags,
         summary: 'Delete a session',

@@ -94,7 +94,7 @@ export const modelsRoutes: FastifyPluginAsyncTypebox<{ llm: LlmService }> = asyn
   app.post(
     '/embed',
     {
-      preHandler: app.authenticate,
+      onRequest: app.authenticate,
       schema: {
         tags,
         summary: 'Embedding vectors of one text or a list of texts',

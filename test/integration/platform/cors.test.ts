@@ -5,6 +5,7 @@ import type { App } from '../../../src/app.js';
 import { DEFAULT_CORS_ORIGINS } from '../../../src/config.js';
 import { buildTestApp, type TestApp } from '../../helpers/app.js';
 import { describeEachDialect } from '../../helpers/dialects.js';
+import { listen, rawExchange } from './error-routes.js';
 
 const DEFAULT_ORIGINS = [
   'http://localhost:11000',
@@ -119,6 +120,60 @@ describeEachDialect('CORS', (dialect) => {
         });
       }
     });
+  });
+
+  describe('on answers no hook sees (Fastify routing errors, requests the HTTP parser refuses)', () => {
+    const allowed = 'http://localhost:3000';
+    let t: TestApp;
+    let baseUrl: string;
+    beforeAll(async () => {
+      t = await buildTestApp({ dialect, extend: addRoutes });
+      baseUrl = await listen(t.app);
+    });
+    afterAll(() => t.close());
+
+    const raw = (origin: string, request: (originLine: string) => string) =>
+      rawExchange(baseUrl, request(`Origin: ${origin}\r\n`));
+    const requests: [string, number, (originLine: string) => string][] = [
+      ['a malformed URL', 400, (o) => `GET /api/v1/% HTTP/1.1\r\nHost: x\r\n${o}Connection: close\r\n\r\n`],
+      [
+        'a path parameter over the length limit',
+        414,
+        (o) =>
+          `GET /api/v1/chat/sessions/${'x'.repeat(200)} HTTP/1.1\r\nHost: x\r\n${o}Connection: close\r\n\r\n`,
+      ],
+      [
+        'a broken header line',
+        400,
+        (o) => `GET /health HTTP/1.1\r\nHost: x\r\n${o}Broken header line\r\n\r\n`,
+      ],
+      [
+        'headers over the 16 KiB limit',
+        431,
+        (o) => `GET /health HTTP/1.1\r\nHost: x\r\n${o}X-Big: ${'a'.repeat(20_000)}\r\n\r\n`,
+      ],
+    ];
+
+    it.each(requests)(
+      '%s: the %i answer carries the CORS headers of an allowed origin',
+      async (_what, status, request) => {
+        const res = await raw(allowed, request);
+        expect(res.status).toBe(status);
+        expect(res.headers['access-control-allow-origin']).toBe(allowed);
+        expect(res.headers['access-control-allow-credentials']).toBe('true');
+        expect(String(res.headers['access-control-expose-headers'])).toMatch(/\bx-request-id\b/);
+        expect(String(res.headers.vary)).toMatch(/\bOrigin\b/);
+      },
+    );
+
+    it.each(requests)(
+      '%s: the %i answer has no CORS header for another origin',
+      async (_what, status, request) => {
+        const res = await raw('http://evil.example', request);
+        expect(res.status).toBe(status);
+        expect(corsHeaders(res.headers)).toEqual({});
+      },
+    );
   });
 
   describe('with CORS_ORIGINS overridden', () => {

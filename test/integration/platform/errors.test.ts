@@ -64,11 +64,11 @@ describeEachDialect('error answers', (dialect) => {
     expect(body.detail).toEqual([{ loc, msg: expect.any(String) as string, type }]);
   });
 
+  // A prototype-poisoning key is a 422 json_forbidden_key that names it: request-bodies.test.ts.
   it.each([
     ['truncated', '{"name": "a"'],
     ['not JSON at all', 'name=a'],
     ['a trailing comma', '{"name": "a",}'],
-    ['a prototype-poisoning key', '{"__proto__": {"admin": true}, "name": "a"}'],
   ])('a malformed JSON body (%s) is 422 json_invalid, not 400 or 500', async (_why, payload) => {
     const res = await t.app.inject({
       method: 'POST',

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { App } from '../../../src/app.js';
 import { buildTestApp, type TestApp } from '../../helpers/app.js';
 import { describeEachDialect } from '../../helpers/dialects.js';
+import { rawExchange } from './error-routes.js';
 
 function addRoutes(app: App): void {
   const echo = async (request: { method: string; query: unknown; body: unknown }) => ({
@@ -146,6 +147,40 @@ describeEachDialect('unmatched requests', (dialect) => {
       const head = await rawGet(baseUrl, path);
       expect(head, path).toMatch(/^HTTP\/1\.1 404 /);
       expect(head.toLowerCase(), path).not.toContain('location:');
+    }
+  });
+
+  it.each([
+    ['http://evil.example/api/v1/things', '/api/v1/things/'],
+    ['http://evil.example/api/v1/things?a=1', '/api/v1/things/?a=1'],
+    ['https://evil.example:8443/api/v1/things', '/api/v1/things/'],
+    ['http://evil.example//api/v1/things', null],
+  ])(
+    'an absolute-form request line (GET %s) is redirected to our own path, never to the host it names',
+    async (target, location) => {
+      // Sent raw: an HTTP client would send the origin form.
+      const head = await rawGet(baseUrl, target);
+      const found = /\r\nlocation: ([^\r\n]*)/i.exec(head)?.[1];
+      if (location === null) {
+        expect(found, head).toBeUndefined();
+      } else {
+        expect(head, target).toMatch(/^HTTP\/1\.1 307 /);
+        expect(found).toBe(location);
+      }
+    },
+  );
+
+  it('the real slash redirects (/api/v1/chat, /api/v1/models) stay on our host for an absolute-form request', async () => {
+    for (const [method, path] of [
+      ['GET', '/api/v1/models'],
+      ['POST', '/api/v1/chat'],
+    ]) {
+      const res = await rawExchange(
+        baseUrl,
+        `${method} http://evil.example${path} HTTP/1.1\r\nHost: evil.example\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`,
+      );
+      expect(res.status, path).toBe(307);
+      expect(res.headers.location).toBe(`${path}/`);
     }
   });
 

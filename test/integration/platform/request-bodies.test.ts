@@ -35,8 +35,8 @@ describeEachDialect('error answers', (dialect) => {
     expect(expectErrorShape(res).detail).toEqual([{ loc: ['body'], msg: 'Field required', type: 'missing' }]);
   });
 
-  it.each(['application/xml', 'multipart/form-data; boundary=x', 'text/csv'])(
-    'a body of an unsupported type (%s) is 415 naming that type',
+  it.each(['application/xml', 'multipart/form-data; boundary=x', 'text/csv', 'text/html; x=<script>'])(
+    'a body of an unsupported type (%s) is 415 that does not echo the type',
     async (contentType) => {
       const res = await t.app.inject({
         method: 'POST',
@@ -47,7 +47,10 @@ describeEachDialect('error answers', (dialect) => {
       expect(res.statusCode).toBe(415);
       const body = expectErrorShape(res);
       expect(body.code).toBe('unsupported_media_type');
-      expect(body.detail).toBe(`Unsupported Media Type: ${contentType}`);
+      expect(body.detail).toBe(
+        'Unsupported Media Type: this endpoint does not accept the Content-Type of the body',
+      );
+      expect(res.body).not.toContain(contentType.split(';')[0]);
     },
   );
 
@@ -59,17 +62,64 @@ describeEachDialect('error answers', (dialect) => {
     expect(body.detail).toMatch(/no Content-Type/);
   });
 
-  it('a request body in an unknown Content-Encoding is 415 unsupported_media_type', async () => {
+  it('a request body in an unknown Content-Encoding is 415 naming the accepted ones, not the one sent', async () => {
     const res = await t.app.inject({
       method: 'POST',
       url: '/test/echo',
-      headers: { 'content-type': 'application/json', 'content-encoding': 'rot13' },
+      headers: { 'content-type': 'application/json', 'content-encoding': 'rot13-<b>' },
       payload: '{"name":"a"}',
     });
     expect(res.statusCode).toBe(415);
     const body = expectErrorShape(res);
     expect(body.code).toBe('unsupported_media_type');
-    expect(body.detail).toBe('Unsupported Content-Encoding: rot13');
+    expect(body.detail).toBe('Unsupported Content-Encoding: send gzip, deflate, br, identity');
+    expect(res.body).not.toContain('rot13');
+  });
+
+  it('a path parameter over the length limit is 414 uri_too_long, without the path echoed', async () => {
+    const long = `${'x'.repeat(150)}-marker`;
+    const res = await t.app.inject({ url: `/test/items/${long}` });
+    expect(res.statusCode).toBe(414);
+    expect(expectErrorShape(res)).toMatchObject({ code: 'uri_too_long' });
+    expect(res.body).not.toContain('marker');
+    expect(res.headers['x-frame-options']).toBe('DENY');
+  });
+
+  it.each([
+    ['{"name":"a","__proto__":{"isAdmin":true}}', '__proto__'],
+    ['{"name":"a","nested":{"__proto__":{"x":1}}}', '__proto__'],
+    ['{"name":"a","\\u005f_proto__":{"x":1}}', '__proto__'],
+    ['{"name":"a","constructor":{"prototype":{"x":1}}}', 'constructor.prototype'],
+  ])(
+    'a JSON body with a forbidden key (%s) is 422 naming the key, not "not valid JSON"',
+    async (payload, key) => {
+      const res = await t.app.inject({
+        method: 'POST',
+        url: '/test/echo',
+        headers: { 'content-type': 'application/json' },
+        payload,
+      });
+      expect(res.statusCode).toBe(422);
+      expect(expectErrorShape(res)).toMatchObject({
+        code: 'validation_error',
+        detail: [
+          { loc: ['body'], msg: `The body must not contain the key "${key}"`, type: 'json_forbidden_key' },
+        ],
+      });
+    },
+  );
+
+  it('broken JSON is still 422 "not valid JSON"', async () => {
+    const res = await t.app.inject({
+      method: 'POST',
+      url: '/test/echo',
+      headers: { 'content-type': 'application/json' },
+      payload: '{"name":"a", "__proto__": ',
+    });
+    expect(res.statusCode).toBe(422);
+    expect(expectErrorShape(res).detail).toEqual([
+      { loc: ['body'], msg: 'JSON decode error: the body is not valid JSON', type: 'json_invalid' },
+    ]);
   });
 
   it('a body that claims gzip but is not gzip is 400 bad_request', async () => {

@@ -22,10 +22,16 @@ function addRoutes(app: App): void {
         querystring: Type.Object({
           limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500 })),
           desc: Type.Optional(Type.Boolean()),
+          ratio: Type.Optional(Type.Number()),
         }),
       },
     },
     async (request) => ({ params: request.params, query: request.query }),
+  );
+  app.post(
+    '/v/bulk',
+    { schema: { body: Type.Object({ values: Type.Array(Type.Integer()) }) } },
+    async (request) => ({ count: (request.body as { values: unknown[] }).values.length }),
   );
   app.post(
     '/v/either',
@@ -89,6 +95,71 @@ describeEachDialect('validation', (dialect) => {
     const res = await t.app.inject({ url });
     expect(res.statusCode).toBe(422);
     expect(issue(res.json())).toContainEqual(expect.objectContaining({ loc, type }));
+  });
+
+  it.each([
+    ['1.5', 1.5],
+    ['-2', -2],
+    ['1e2', 100],
+  ])('a number parameter takes decimal text (%s)', async (text, value) => {
+    const res = await t.app.inject({ url: `/v/items/1?ratio=${text}` });
+    expect(res.statusCode).toBe(200);
+    expect(res.json()).toMatchObject({ query: { ratio: value } });
+  });
+
+  it.each(['Infinity', '-Infinity', '1e400', '0x10', '%201', '1.', '.5', 'NaN'])(
+    'a number parameter refuses %s: 422 number_type',
+    async (text) => {
+      const res = await t.app.inject({ url: `/v/items/1?ratio=${text}` });
+      expect(res.statusCode).toBe(422);
+      expect(issue(res.json())).toContainEqual(
+        expect.objectContaining({ loc: ['query', 'ratio'], type: 'number_type' }),
+      );
+    },
+  );
+
+  it('a non-decimal integer is reported together with the other parameters’ errors', async () => {
+    const res = await t.app.inject({ url: '/v/items/0x1?limit=0&desc=maybe' });
+    expect(res.statusCode).toBe(422);
+    const found = issue(res.json()).map((i) => [i.loc, i.type]);
+    expect(found).toContainEqual([['path', 'id'], 'integer_type']);
+    const query = await t.app.inject({ url: '/v/items/1?limit=0x10&desc=maybe' });
+    expect(issue(query.json()).map((i) => [i.loc, i.type])).toEqual(
+      expect.arrayContaining([
+        [['query', 'limit'], 'integer_type'],
+        [['query', 'desc'], 'boolean_type'],
+      ]),
+    );
+  });
+
+  it('an input too large to check completely still passes when it is valid', async () => {
+    const values = Array.from({ length: 5000 }, (_, i) => i);
+    const res = await t.app.inject({ method: 'POST', url: '/v/bulk', payload: { values } });
+    expect(res.statusCode).toBe(200);
+    expect(res.json()).toEqual({ count: 5000 });
+  });
+
+  it('an input too large to check completely is checked up to its first error', async () => {
+    const values: unknown[] = Array.from({ length: 5000 }, (_, i) => i);
+    values[3] = 'three';
+    values[4000] = 'four thousand';
+    const res = await t.app.inject({ method: 'POST', url: '/v/bulk', payload: { values } });
+    expect(res.statusCode).toBe(422);
+    expect(issue(res.json())).toEqual([
+      expect.objectContaining({ loc: ['body', 'values', 3], type: 'integer_type' }),
+    ]);
+  });
+
+  it('a smaller input gets all its errors', async () => {
+    const values: unknown[] = Array.from({ length: 500 }, (_, i) => i);
+    values[3] = 'three';
+    values[400] = 'four hundred';
+    const res = await t.app.inject({ method: 'POST', url: '/v/bulk', payload: { values } });
+    expect(res.statusCode).toBe(422);
+    expect(issue(res.json()).map((i) => i.loc)).toEqual([
+      ['body', 'values', 3],
+      ['body', 'values', 400],
+    ]);
   });
 
   it('a form-encoded body is text, converted like a query string', async () => {
