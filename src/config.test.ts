@@ -39,6 +39,7 @@ describe('parseConfig defaults', () => {
       bodyLimit: 1048576,
       shutdownTimeoutMs: 30000,
       workers: 1,
+      workerRestart: { max: 5, windowMs: 60000 },
       corsOrigins: DEFAULT_CORS_ORIGINS.split(','),
       docsEnabled: true,
     });

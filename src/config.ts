@@ -20,6 +20,8 @@ export interface Config {
     bodyLimit: number;
     shutdownTimeoutMs: number;
     workers: number;
+    /** WORKER_RESTART_MAX restarts of one worker within WORKER_RESTART_WINDOW_MS; the crash after them stops all. */
+    workerRestart: { max: number; windowMs: number };
     corsOrigins: string[];
     docsEnabled: boolean;
   };
@@ -421,6 +423,7 @@ export function parseConfig(rawEnv: Record<string, string | undefined>, version 
       bodyLimit: env.BODY_LIMIT_BYTES,
       shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS,
       workers: env.WORKERS,
+      workerRestart: { max: env.WORKER_RESTART_MAX, windowMs: env.WORKER_RESTART_WINDOW_MS },
       corsOrigins,
       docsEnabled: env.DOCS_ENABLED,
     },

@@ -1,5 +1,6 @@
 // `sutazai serve`: one process, or WORKERS processes sharing one port through node:cluster. The primary migrates
-// once, forks the workers, restarts one that dies, and on SIGTERM/SIGINT lets each finish its requests and exits.
+// once, forks the workers, restarts one that dies (with a backoff; restart-policy.ts), stops them all with exit code 1
+// when one keeps crashing, and on SIGTERM/SIGINT lets each finish its requests and exits.
 import cluster, { type Worker } from 'node:cluster';
 import { parseConfig, type Config } from '../config.js';
 import { packageVersion } from '../lib/package-version.js';
@@ -8,6 +9,7 @@ import { createLogger } from '../platform/logger.js';
 import { exitOnSignals, startServer, withRuntimeSecrets } from '../server.js';
 import { migrateOrFail, openReachableDatabase } from '../platform/db/open-database.js';
 import { describeFailure, exitWithFailure } from './fail.js';
+import { BACKOFF, RestartPolicy } from './restart-policy.js';
 
 const STARTUP_FAILED = 'sutazai:startup-failed';
 interface StartupFailed {
@@ -58,45 +60,42 @@ async function runPrimary(config: Config): Promise<void> {
   withRuntimeSecrets(config);
   serveClusterMetrics();
 
-  let shuttingDown = false;
+  let stopping = false;
   let failureReported = false;
   cluster.on('message', (_worker, message: unknown) => {
     if (!isStartupFailed(message) || failureReported) return;
     failureReported = true;
     console.error(`sutazai serve: ${message.reason}`);
   });
-  const everListened = new WeakSet<Worker>();
-  const fork = () => {
+
+  const limits = {
+    ...BACKOFF,
+    maxRestarts: config.server.workerRestart.max,
+    windowMs: config.server.workerRestart.windowMs,
+  };
+  const slots = Array.from(
+    { length: config.server.workers },
+    () => new RestartPolicy(limits, () => performance.now()),
+  );
+  const slotOf = new Map<Worker, RestartPolicy>();
+  const pendingRestarts = new Set<NodeJS.Timeout>();
+  let anyListened = false;
+  const fork = (slot: RestartPolicy) => {
     const worker = cluster.fork();
-    worker.once('listening', () => everListened.add(worker));
-    return worker;
+    slotOf.set(worker, slot);
+    worker.once('listening', () => {
+      anyListened = true;
+      slot.started();
+    });
   };
 
-  cluster.on('exit', (worker, code, signal) => {
-    if (shuttingDown) return;
-    if (!everListened.has(worker)) {
-      // A worker that could not even start (port taken, database gone) would fail the same way again.
-      log.fatal({ worker_pid: worker.process.pid, code, signal }, 'a worker failed to start; stopping');
-      shuttingDown = true;
-      for (const other of Object.values(cluster.workers ?? {})) other?.process.kill('SIGTERM');
-      process.exitCode = 1;
-      return;
-    }
-    // worker_pid, not pid: pino already writes the primary's own pid under that name on every line.
-    log.error({ worker_pid: worker.process.pid, code, signal }, 'worker died; starting a new one');
-    setTimeout(() => {
-      if (!shuttingDown) fork();
-    }, 500).unref();
-  });
-
-  for (let i = 0; i < config.server.workers; i += 1) fork();
-  log.info({ workers: config.server.workers, port: config.server.port }, 'cluster started');
-
-  const onSignal = (signal: NodeJS.Signals) => {
-    if (shuttingDown) return;
-    shuttingDown = true;
-    log.info({ signal }, 'shutting down workers');
+  /** Stops every worker (each finishes its requests), then exits: `exitCode`, or 1 if a worker did not stop cleanly. */
+  const stopAll = (exitCode: 0 | 1) => {
+    stopping = true;
+    for (const timer of pendingRestarts) clearTimeout(timer);
+    pendingRestarts.clear();
     const workers = Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined);
+    if (workers.length === 0) process.exit(exitCode);
     let failed = false;
     let remaining = workers.length;
     const hardStop = setTimeout(() => {
@@ -105,7 +104,6 @@ async function runPrimary(config: Config): Promise<void> {
       process.exit(1);
     }, config.server.shutdownTimeoutMs + 5_000);
     hardStop.unref();
-    if (remaining === 0) process.exit(0);
     for (const worker of workers) {
       worker.once('exit', (code) => {
         if (code !== 0) failed = true;
@@ -113,11 +111,52 @@ async function runPrimary(config: Config): Promise<void> {
         if (remaining === 0) {
           clearTimeout(hardStop);
           log.info('all workers stopped');
-          process.exit(failed ? 1 : 0);
+          process.exit(failed ? 1 : exitCode);
         }
       });
       worker.process.kill('SIGTERM');
     }
+  };
+
+  cluster.on('exit', (worker, code, signal) => {
+    const slot = slotOf.get(worker);
+    slotOf.delete(worker);
+    if (stopping || !slot) return;
+    // worker_pid, not pid: pino already writes the primary's own pid under that name on every line.
+    const died = { worker_pid: worker.process.pid, code, signal };
+    if (!anyListened) {
+      // No worker has come up yet: this is a start failure (port taken, database gone), and would happen again.
+      log.fatal(died, 'a worker failed to start; stopping');
+      stopAll(1);
+      return;
+    }
+    const decision = slot.crashed();
+    if (!decision.restart) {
+      const { crashes, windowMs } = decision;
+      log.fatal({ ...died, crashes, window_ms: windowMs }, 'a worker keeps crashing; stopping the server');
+      console.error(
+        `sutazai serve: a worker crashed ${crashes} times within ${windowMs} ms; stopping the server`,
+      );
+      stopAll(1);
+      return;
+    }
+    log.error({ ...died, restart_in_ms: decision.delayMs }, 'worker died; starting a new one');
+    // Not unref'd: when every worker is gone this timer is all that keeps the primary's event loop alive. (It was
+    // unref'd, so with both workers dead the loop emptied and the primary exited 0 before starting either.)
+    const timer = setTimeout(() => {
+      pendingRestarts.delete(timer);
+      fork(slot);
+    }, decision.delayMs);
+    pendingRestarts.add(timer);
+  });
+
+  for (const slot of slots) fork(slot);
+  log.info({ workers: config.server.workers, port: config.server.port }, 'cluster started');
+
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (stopping) return;
+    log.info({ signal }, 'shutting down workers');
+    stopAll(0);
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);

@@ -86,6 +86,17 @@ export const EnvSchema = Type.Object({
     0,
   ),
   WORKERS: Int('Processes serving one port (node:cluster). More than 1 requires REDIS_URL.', 1, 1, 256),
+  WORKER_RESTART_MAX: Int(
+    'With WORKERS > 1: restarts of one worker allowed within WORKER_RESTART_WINDOW_MS; one crash more stops the server (exit 1).',
+    5,
+    0,
+    1000,
+  ),
+  WORKER_RESTART_WINDOW_MS: Int(
+    "The window over which WORKER_RESTART_MAX counts a worker's crashes.",
+    60000,
+    1000,
+  ),
   DOCS_ENABLED: Bool(
     'Serve Swagger UI at /docs (the OpenAPI document is always at /api/v1/openapi.json).',
     true,

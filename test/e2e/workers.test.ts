@@ -1,6 +1,6 @@
-// WORKERS=N: N processes serving one port through node:cluster, the primary restarting a worker that dies and
-// stopping them all on SIGTERM. Which process served a request is read from its log line (pino's `pid`), and the
-// primary's workers from /proc (its child processes).
+// WORKERS=N: N processes serving one port through node:cluster, the primary restarting a worker that dies (giving
+// up with exit code 1 when one keeps crashing) and stopping them all on SIGTERM. Which process served a request is
+// read from its log line (pino's `pid`), and the primary's workers from /proc (its child processes).
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -27,6 +27,18 @@ const isListening = (l: LogLine) => typeof l.msg === 'string' && l.msg.startsWit
 const listeningPids = (proc: Spawned) => [
   ...new Set(proc.logs.filter(isListening).map((l) => Number(l.pid))),
 ];
+
+/** The two pids once there are exactly two, else undefined (for waitFor). */
+const pairOf = (pids: number[]) => (pids.length === 2 ? pids : undefined);
+
+/** A TCP port free at the time of asking. */
+async function freePort(): Promise<number> {
+  const probe = net.createServer();
+  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+  const { port } = probe.address() as net.AddressInfo;
+  await new Promise((resolve) => probe.close(resolve));
+  return port;
+}
 
 /** Sends `count` GETs, each on a new connection, and returns the pids that logged serving them. */
 async function servedBy(proc: Spawned, port: number, prefix: string, count: number): Promise<Set<number>> {
@@ -128,6 +140,74 @@ describeWithRedis('WORKERS=2 on one port', () => {
     expect(primary.stderr).toBe('');
     await expect(httpGet(port, '/health')).rejects.toMatchObject({ code: 'ECONNREFUSED' });
   });
+
+  it('both workers killed at once: two new ones start and serve the same port, SIGTERM still exits 0', async () => {
+    // A fixed port, as in production: with every worker gone node:cluster closes the listening socket, and the new
+    // workers must open it again (with PORT=0 they would get another port).
+    const port = await freePort();
+    const primary = spawnCli(['serve'], env({ PORT: String(port) }));
+    const workers = await primary.waitFor(
+      'two workers listening',
+      () => pairOf(listeningPids(primary)),
+      30_000,
+    );
+    for (const pid of workers) process.kill(pid, 'SIGKILL');
+
+    const replacements = await primary.waitFor(
+      'two replacement workers listening',
+      () => pairOf(listeningPids(primary).filter((pid) => !workers.includes(pid))),
+      60_000,
+    );
+    const deaths = primary.logs.filter((l) => l.msg === 'worker died; starting a new one');
+    expect(deaths.map((l) => [l.worker_pid, l.signal, l.restart_in_ms]).sort()).toEqual(
+      workers.map((pid) => [pid, 'SIGKILL', 100]).sort(),
+    );
+    expect(childPids(primary.pid)).toEqual([...replacements].sort((a, b) => a - b));
+    expect(await servedBy(primary, port, 'after-both-died', 8)).toEqual(new Set(replacements));
+
+    primary.signal('SIGTERM');
+    expect(await primary.waitForExit(30_000)).toEqual({ code: 0, signal: null });
+    for (const pid of replacements) expect(isAlive(pid)).toBe(false);
+    expect(primary.stderr).toBe('');
+  }, 120_000);
+
+  it('a worker that keeps crashing: restarts with a growing delay, then the other is stopped and the exit is 1', async () => {
+    const primary = spawnCli(['serve'], env({ WORKER_RESTART_MAX: '2', WORKER_RESTART_WINDOW_MS: '60000' }));
+    const [first = 0, survivor = 0] = await primary.waitFor(
+      'two workers listening',
+      () => pairOf(listeningPids(primary)),
+      30_000,
+    );
+    // The same slot dies three times: its first worker, then each replacement as soon as it listens.
+    const killed = [first];
+    process.kill(first, 'SIGKILL');
+    for (let restart = 1; restart <= 2; restart += 1) {
+      const replacement = await primary.waitFor(
+        `replacement ${restart} listening`,
+        () => listeningPids(primary).find((pid) => pid !== survivor && !killed.includes(pid)),
+        30_000,
+      );
+      killed.push(replacement);
+      process.kill(replacement, 'SIGKILL');
+    }
+
+    expect(await primary.waitForExit(30_000)).toEqual({ code: 1, signal: null });
+    const deaths = primary.logs.filter((l) => l.msg === 'worker died; starting a new one');
+    expect(deaths.map((l) => [l.worker_pid, l.restart_in_ms])).toEqual([
+      [killed[0], 100],
+      [killed[1], 200],
+    ]);
+    const givenUp = primary.logs.filter((l) => l.msg === 'a worker keeps crashing; stopping the server');
+    expect(givenUp).toEqual([
+      expect.objectContaining({ level: 60, worker_pid: killed[2], crashes: 3, window_ms: 60000 }),
+    ]);
+    expect(primary.stderr).toBe(
+      'sutazai serve: a worker crashed 3 times within 60000 ms; stopping the server\n',
+    );
+    // The healthy worker was stopped, not abandoned: it finished cleanly and is gone.
+    expect(primary.logs).toContainEqual(expect.objectContaining({ pid: survivor, msg: 'shut down cleanly' }));
+    expect(isAlive(survivor)).toBe(false);
+  }, 120_000);
 
   it('/metrics counts the requests of every worker, whichever worker answers the scrape', async () => {
     const primary = spawnCli(['serve'], env());
