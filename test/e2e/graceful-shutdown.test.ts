@@ -2,18 +2,25 @@
 // sockets: the fixture test/fixtures/slow-server.ts adds GET /slow, which waits and THEN touches the database (and
 // Redis), so a 200 proves both were still open when the request finished.
 import http from 'node:http';
-import { describe, expect, it } from 'vitest';
-import type { Dialect } from '../../src/config.js';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { buildApp } from '../../src/app.js';
+import { parseConfig, type Dialect } from '../../src/config.js';
+import { TEST_JWT_SECRET } from '../helpers/app.js';
+import { STRONG_PASSWORD, bearer, newUser } from '../helpers/auth.js';
 import type { FreshDatabase } from '../helpers/databases.js';
 import { describeEachDialect, describeWithRedis } from '../helpers/dialects.js';
+import { startLlmStandIn, type LlmStandIn } from '../helpers/llm-stand-in.js';
 import { TEST_REDIS_URL } from '../helpers/services.js';
 import {
   freshDatabaseEachTest,
   httpGet,
   listeningPort,
+  spawnCli,
   spawnSlowServer,
   type Spawned,
 } from '../helpers/spawn.js';
+import type { SessionPage } from '../integration/chat/chat.helpers.js';
+import { openRequests, streamChat, tokensOf } from '../integration/chat/chat-socket.helpers.js';
 
 const SLOW_MS = 3000;
 // Long enough for the slow requests, shorter than they plus Node's 5 s keep-alive timeout: a server that waited
@@ -151,4 +158,117 @@ describe('graceful shutdown on SIGINT', () => {
     const server = spawnSlowServer(serverEnv(database, { SHUTDOWN_TIMEOUT_MS }));
     await drainsInFlightRequests(server, 'SIGINT', { database: 'sqlite', redis: 'none' });
   });
+});
+
+/**
+ * `sutazai serve` (WORKERS=1 or a cluster) with a chat streaming slowly from the stand-in LLM when SIGTERM comes:
+ * past SHUTDOWN_TIMEOUT_MS the stream's last event is an `error` server_shutting_down and its body ends properly,
+ * the partial answer is stored with that reason (read back through a new app on the same database), the breaker
+ * never opened, and the process exits 1 (the timeout was reached).
+ */
+async function streamInterruptedBySigterm(
+  database: FreshDatabase,
+  llm: LlmStandIn,
+  extra: Record<string, string>,
+) {
+  const env = serverEnv(database, {
+    JWT_SECRET_KEY: TEST_JWT_SECRET,
+    BCRYPT_ROUNDS: '4',
+    OLLAMA_URL: llm.url,
+    SHUTDOWN_TIMEOUT_MS: '1000',
+    LLM_BREAKER_THRESHOLD: '1',
+    ...extra,
+  });
+  const server = spawnCli(['serve'], env);
+  const base = `http://127.0.0.1:${await listeningPort(server)}`;
+  // Every worker ready, so that each of them has its signal handler when SIGTERM is forwarded.
+  const workers = Number(extra.WORKERS ?? '1');
+  await server.waitFor(`${workers} servers listening`, () =>
+    server.logs.filter((l) => String(l.msg).startsWith('Server listening at ')).length >= workers
+      ? true
+      : undefined,
+  );
+  const user = newUser();
+  const registered = await fetch(`${base}/api/v1/auth/register`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(user),
+  });
+  expect(registered.status, await registered.text()).toBe(201);
+  const login = await fetch(`${base}/api/v1/auth/login`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ username: user.username, password: STRONG_PASSWORD }).toString(),
+  });
+  const token = ((await login.json()) as { access_token: string }).access_token;
+
+  llm.reply({ tokens: Array.from({ length: 200 }, (_, i) => `w${i + 1} `), tokenDelayMs: 100 });
+  const stream = await streamChat(base, { message: 'Talk for a long while', stream: true }, { token });
+  await stream.waitFor((frames) => tokensOf(frames).length >= 3, 'three tokens arrived');
+  server.signal('SIGTERM');
+  await stream.done;
+
+  const frames = stream.frames.filter((f) => f.event !== 'comment');
+  expect(frames.at(-1)?.event, stream.text().slice(-300)).toBe('error');
+  expect(frames.at(-1)?.data).toMatchObject({ code: 'server_shutting_down', status: 503 });
+  expect(stream.res.complete).toBe(true);
+  expect(await server.waitForExit(20_000)).toEqual({ code: 1, signal: null });
+  expect(server.logs).toContainEqual(
+    expect.objectContaining({ msg: 'shutdown timeout reached: interrupting the requests still running' }),
+  );
+  // The interrupted stream ended by itself: nothing was left to cut off, and the provider was never blamed.
+  expect(server.logs).not.toContainEqual(
+    expect.objectContaining({ msg: 'shutdown timeout reached: closing the connections still open' }),
+  );
+  expect(server.logs).not.toContainEqual(expect.objectContaining({ msg: 'LLM circuit breaker opened' }));
+
+  const sessionId = (frames[0]?.data as { session_id: string }).session_id;
+  const reader = await buildApp(parseConfig({ ...env, LOG_LEVEL: 'silent' }, '0.0.0-test'), {
+    migrate: false,
+  });
+  try {
+    const page = await reader.inject({ url: `/api/v1/chat/sessions/${sessionId}`, headers: bearer(token) });
+    expect(page.json<SessionPage>().messages[1]).toMatchObject({
+      status: 'partial',
+      content: tokensOf(frames).join(''),
+      error: 'the server shut down before the answer was complete',
+    });
+  } finally {
+    await reader.close();
+  }
+}
+
+describe('a chat streaming when SIGTERM comes and SHUTDOWN_TIMEOUT_MS passes', () => {
+  const database = freshDatabaseEachTest('sqlite');
+  let llm: LlmStandIn;
+  beforeEach(async () => {
+    llm = await startLlmStandIn();
+  });
+  afterEach(async () => {
+    for (const req of openRequests.splice(0)) req.destroy();
+    llm.assertNoUnexpected();
+    await llm.close();
+  });
+
+  it('one process: the stream ends with an error event server_shutting_down, the partial answer is kept', async () => {
+    await streamInterruptedBySigterm(database, llm, {});
+  }, 90_000);
+});
+
+describeWithRedis('a chat streaming in a cluster worker when SIGTERM comes', () => {
+  const database = freshDatabaseEachTest('sqlite');
+  let llm: LlmStandIn;
+  beforeEach(async () => {
+    llm = await startLlmStandIn();
+  });
+  afterEach(async () => {
+    for (const req of openRequests.splice(0)) req.destroy();
+    llm.assertNoUnexpected();
+    await llm.close();
+  });
+
+  it('WORKERS=2: the worker forwards the same error event and keeps the partial answer', async () => {
+    // A cluster starts slowly on a busy machine (two workers, each building the app).
+    await streamInterruptedBySigterm(database, llm, { WORKERS: '2', REDIS_URL: TEST_REDIS_URL });
+  }, 90_000);
 });
