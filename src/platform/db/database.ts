@@ -1,5 +1,6 @@
 // One Kysely instance per process, on better-sqlite3 (embedded default) or a pg pool. The dialect `if`s of the
 // whole codebase live in this folder; repositories receive a ready Kysely<DB>.
+import { AsyncResource } from 'node:async_hooks';
 import fs from 'node:fs';
 import path from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
@@ -132,7 +133,12 @@ function createPostgres(config: Config['db'], options: DatabaseOptions): Databas
     ...(config.statementTimeoutMs > 0 ? { statement_timeout: config.statementTimeoutMs } : {}),
     keepAlive: true,
   });
-  pool.on('error', (error) => options.onIdleError?.(error));
+  // Bound here, at startup: a client's events otherwise run in the async context of the request that happened to
+  // open its connection, and the warning would carry that unrelated request's id.
+  pool.on(
+    'error',
+    AsyncResource.bind((error: Error) => options.onIdleError?.(error)),
+  );
   const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool: guardedPool(pool) }) });
   return {
     db,
