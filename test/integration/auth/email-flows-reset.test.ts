@@ -1,6 +1,6 @@
 // Password reset with real mail read from an SMTP sink: the same answer for known and unknown addresses, the mailed
 // link, single use, the policy, sessions ended and lockout cleared by a reset, expiry (injected clock), a newer
-// request invalidating the older link, and the mail rate limit.
+// request leaving the older link working, and the mail rate limit per caller (per address: mail-limits.test.ts).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../../src/lib/clock.js';
 import { buildTestApp, type TestApp } from '../../helpers/app.js';
