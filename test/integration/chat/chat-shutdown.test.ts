@@ -38,7 +38,7 @@ describeEachDialect('chats running when the shutdown timeout is reached', (diale
         DATABASE_URL: database.url,
         HOST: '127.0.0.1',
         PORT: '0',
-        LOG_LEVEL: process.env.ITEM10_LOG ?? 'silent',
+        LOG_LEVEL: 'silent',
         JWT_SECRET_KEY: TEST_JWT_SECRET,
         BCRYPT_ROUNDS: '4',
         OLLAMA_URL: llm.url,
