@@ -48,13 +48,22 @@ describeEachDialect('sutazai migrate', (dialect) => {
     });
 
   it('--status, apply, up to date, --down, nothing to revert', async () => {
-    const all = 'pending migrations: 0001_users, 0002_auth, 0003_chat, 0004_chat_message_counts\n';
+    const names = [
+      '0001_users',
+      '0002_auth',
+      '0003_chat',
+      '0004_chat_message_counts',
+      '0005_login_locks',
+      '0006_chat_session_owners',
+      '0007_revoked_sessions',
+    ];
+    const all = `pending migrations: ${names.join(', ')}\n`;
     expect(await migrate('--status')).toMatchObject({ code: 0, stdout: all });
     expect(await tableExists(database, 'users')).toBe(false);
 
     expect(await migrate()).toMatchObject({
       code: 0,
-      stdout: 'applied 0001_users\napplied 0002_auth\napplied 0003_chat\napplied 0004_chat_message_counts\n',
+      stdout: names.map((name) => `applied ${name}\n`).join(''),
       stderr: '',
     });
     expect(await tableExists(database, 'users')).toBe(true);
@@ -63,11 +72,9 @@ describeEachDialect('sutazai migrate', (dialect) => {
     expect(await migrate()).toMatchObject({ code: 0, stdout: 'database is up to date\n', stderr: '' });
     expect(await migrate('--status')).toMatchObject({ code: 0, stdout: 'database is up to date\n' });
 
-    expect(await migrate('--down')).toMatchObject({
-      code: 0,
-      stdout: 'reverted 0004_chat_message_counts\n',
-      stderr: '',
-    });
+    for (const name of names.slice(3).reverse()) {
+      expect(await migrate('--down')).toMatchObject({ code: 0, stdout: `reverted ${name}\n`, stderr: '' });
+    }
     expect(await migrate('--down')).toMatchObject({ code: 0, stdout: 'reverted 0003_chat\n', stderr: '' });
     expect(await tableExists(database, 'chat_messages')).toBe(false);
     expect(await migrate('--down')).toMatchObject({ code: 0, stdout: 'reverted 0002_auth\n', stderr: '' });
