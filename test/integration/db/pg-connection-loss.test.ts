@@ -1,14 +1,15 @@
 // PostgreSQL connections cut under the server (pg_terminate_backend on the test's own database, as a restart, a
 // failover or an operator does): the process stays up whatever state each connection was in (idle in the pool,
 // held by an open transaction, in the middle of a query), the requests that lose their connection answer 503
-// database_unavailable with Retry-After, and the pool's new connections serve the next ones.
+// database_unavailable with Retry-After, and the pool's new connections serve the next ones. Also: no connection
+// free within DB_POOL_TIMEOUT_MS is the same 503.
 import type { InjectOptions } from 'fastify';
 import { sql } from 'kysely';
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, beforeEach, expect, it, vi } from 'vitest';
 import { DEPENDENCY_RETRY_AFTER_SECONDS } from '../../../src/platform/dependency-errors.js';
 import { buildTestApp, type TestApp } from '../../helpers/app.js';
-import { bearer, login, register, type RegisteredUser, type TokenPair } from '../../helpers/auth.js';
+import { bearer, login, newUser, register, type RegisteredUser, type TokenPair } from '../../helpers/auth.js';
 import { describePostgres } from '../../helpers/dialects.js';
 import { startLlmStandIn, type LlmStandIn } from '../../helpers/llm-stand-in.js';
 import { TEST_POSTGRES_ADMIN_URL } from '../../helpers/services.js';
@@ -314,5 +315,45 @@ describePostgres('a cut PostgreSQL connection', () => {
       expect(response.statusCode, `${url}: ${response.body}`).toBe(200);
     }
     expect(uncaught).toEqual([]);
+  });
+});
+
+describePostgres('no PostgreSQL connection free in time', () => {
+  let t: TestApp;
+  let proceed = gate();
+  let entered = gate();
+  beforeAll(async () => {
+    t = await buildTestApp({
+      dialect: 'postgres',
+      env: { DB_POOL_SIZE: '1', DB_POOL_TIMEOUT_MS: '2000' },
+      extend: (app) => {
+        app.get('/test/held-transaction', async () => {
+          await app.database.db.transaction().execute(async (trx) => {
+            await sql`select 1`.execute(trx);
+            entered.open();
+            await proceed.wait;
+          });
+          return { ok: true };
+        });
+      },
+    });
+  });
+  afterAll(async () => {
+    proceed.open();
+    await t?.close();
+  });
+
+  it('answers 503 database_unavailable with Retry-After (the pool checkout timed out), then serves', async () => {
+    const held = t.app.inject({ url: '/test/held-transaction' });
+    await entered.wait;
+    const waiting = await t.app.inject({ method: 'POST', url: '/api/v1/auth/register', payload: newUser() });
+    expect(waiting.statusCode, waiting.body).toBe(503);
+    expect(waiting.headers['retry-after']).toBe(String(DEPENDENCY_RETRY_AFTER_SECONDS));
+    expect(waiting.json()).toMatchObject({ code: 'database_unavailable' });
+    proceed.open();
+    expect((await held).statusCode).toBe(200);
+    await register(t.app);
+    proceed = gate();
+    entered = gate();
   });
 });
