@@ -1,8 +1,8 @@
 // Chats still running when a graceful shutdown gives up waiting (SHUTDOWN_TIMEOUT_MS), on the real startServer()
-// over real sockets: a stream ends with an `error` event `server_shutting_down` (not a silent cut), a JSON chat gets
-// 503 `server_shutting_down`, the partial answer is stored with that reason, and the LLM circuit breaker does not
-// count our own cancellation as a provider failure. What was stored is read back through a second server on the
-// same database, as after a restart.
+// over real sockets: a stream ends with an `error` event `server_shutting_down` (not a silent cut), a JSON chat (and
+// an embedding) gets 503 `server_shutting_down`, the partial answer is stored with that reason, and the LLM circuit
+// breaker does not count our own cancellation as a provider failure. What was stored is read back through a second
+// server on the same database, as after a restart.
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import { buildApp } from '../../../src/app.js';
 import { parseConfig, type Config } from '../../../src/config.js';
@@ -155,6 +155,25 @@ describeEachDialect('chats running when the shutdown timeout is reached', (diale
     expect(stored?.status).toBe('partial');
     expect(stored?.content.startsWith('w1 w2 '), stored?.content).toBe(true);
     expect(PIECES.join('').startsWith(stored?.content ?? '-')).toBe(true);
+    await expectBreakerUntouched(running);
+  });
+
+  it('an embedding the model server has not answered yet gets 503 server_shutting_down, not a reset connection', async () => {
+    const running = server as RunningServer;
+    const { tokens } = await registerAndLogin(running.app);
+    llm.script('embed', { hang: true });
+    const answer = fetch(`${running.address}/api/v1/models/embed`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...bearer(tokens.access_token) },
+      body: JSON.stringify({ model: 'tinyllama:latest', input: 'a text' }),
+    });
+    await llm.waitForRequests(1);
+
+    const shutdown = running.shutdown('SIGTERM');
+    const response = await answer;
+    expect(response.status).toBe(503);
+    expect(await response.json()).toMatchObject({ code: 'server_shutting_down' });
+    expect(await shutdown).toBe(false);
     await expectBreakerUntouched(running);
   });
 });
