@@ -87,8 +87,8 @@ export async function startServer(config: Config, options: StartOptions = {}): P
         return outcome === 'closed';
       }
 
-      // Closing their sockets at once would cut the streams off without a word, and the chats would see a broken
-      // answer (blaming the provider) when the database is already closing. Interrupted, they end as errors
+      // Closing their sockets at once cut the streams off without a word, and the LLM calls broke before they saw
+      // the client leave: the provider was blamed and the breaker opened. Interrupted first, they end as errors
       // `server_shutting_down` on connections still open, with what was generated stored; the breaker sees aborts.
       app.log.error('shutdown timeout reached: interrupting the requests still running');
       app.interruptRequests();
