@@ -139,7 +139,8 @@ describeWithRedis('WORKERS=2 on one port', () => {
     expect(primary.logs).toContainEqual(expect.objectContaining({ msg: 'all workers stopped' }));
     expect(primary.stderr).toBe('');
     await expect(httpGet(port, '/health')).rejects.toMatchObject({ code: 'ECONNREFUSED' });
-  });
+    // Several process starts and waits of up to 30 s each: the default 30 s for the whole test is too short.
+  }, 120_000);
 
   it('both workers killed at once: two new ones start and serve the same port, SIGTERM still exits 0', async () => {
     // A fixed port, as in production: with every worker gone node:cluster closes the listening socket, and the new
@@ -149,7 +150,7 @@ describeWithRedis('WORKERS=2 on one port', () => {
     const workers = await primary.waitFor(
       'two workers listening',
       () => pairOf(listeningPids(primary)),
-      30_000,
+      60_000,
     );
     for (const pid of workers) process.kill(pid, 'SIGKILL');
 
@@ -166,17 +167,17 @@ describeWithRedis('WORKERS=2 on one port', () => {
     expect(await servedBy(primary, port, 'after-both-died', 8)).toEqual(new Set(replacements));
 
     primary.signal('SIGTERM');
-    expect(await primary.waitForExit(30_000)).toEqual({ code: 0, signal: null });
+    expect(await primary.waitForExit(60_000)).toEqual({ code: 0, signal: null });
     for (const pid of replacements) expect(isAlive(pid)).toBe(false);
     expect(primary.stderr).toBe('');
-  }, 120_000);
+  }, 180_000);
 
   it('a worker that keeps crashing: restarts with a growing delay, then the other is stopped and the exit is 1', async () => {
     const primary = spawnCli(['serve'], env({ WORKER_RESTART_MAX: '2', WORKER_RESTART_WINDOW_MS: '60000' }));
     const [first = 0, survivor = 0] = await primary.waitFor(
       'two workers listening',
       () => pairOf(listeningPids(primary)),
-      30_000,
+      60_000,
     );
     // The same slot dies three times: its first worker, then each replacement as soon as it listens.
     const killed = [first];
@@ -185,13 +186,13 @@ describeWithRedis('WORKERS=2 on one port', () => {
       const replacement = await primary.waitFor(
         `replacement ${restart} listening`,
         () => listeningPids(primary).find((pid) => pid !== survivor && !killed.includes(pid)),
-        30_000,
+        60_000,
       );
       killed.push(replacement);
       process.kill(replacement, 'SIGKILL');
     }
 
-    expect(await primary.waitForExit(30_000)).toEqual({ code: 1, signal: null });
+    expect(await primary.waitForExit(60_000)).toEqual({ code: 1, signal: null });
     const deaths = primary.logs.filter((l) => l.msg === 'worker died; starting a new one');
     expect(deaths.map((l) => [l.worker_pid, l.restart_in_ms])).toEqual([
       [killed[0], 100],
@@ -207,7 +208,7 @@ describeWithRedis('WORKERS=2 on one port', () => {
     // The healthy worker was stopped, not abandoned: it finished cleanly and is gone.
     expect(primary.logs).toContainEqual(expect.objectContaining({ pid: survivor, msg: 'shut down cleanly' }));
     expect(isAlive(survivor)).toBe(false);
-  }, 120_000);
+  }, 180_000);
 
   it('/metrics counts the requests of every worker, whichever worker answers the scrape', async () => {
     const primary = spawnCli(['serve'], env());
