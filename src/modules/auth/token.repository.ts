@@ -185,7 +185,10 @@ export class RevokedAccessTokenRepository {
   }
 }
 
-/** Ended logins (`sid`): their access tokens are refused until `expires_at`, when the last of them has expired. */
+/**
+ * Ended logins (`sid`): their access tokens are refused until `expires_at`, when the last of them has expired. Read
+ * by UserRepository.findWithLogin, in the same statement as the user.
+ */
 export class RevokedSessionRepository {
   async insert(db: DbExecutor, sessionId: string, expiresAt: Date): Promise<void> {
     await db
@@ -194,15 +197,6 @@ export class RevokedSessionRepository {
       // Ended twice (logout, then a replayed refresh token): the later end is the later bound.
       .onConflict((oc) => oc.column('session_id').doUpdateSet({ expires_at: expiresAt }))
       .execute();
-  }
-
-  async exists(db: DbExecutor, sessionId: string): Promise<boolean> {
-    const row = await db
-      .selectFrom('revoked_sessions')
-      .select('session_id')
-      .where('session_id', '=', sessionId)
-      .executeTakeFirst();
-    return row !== undefined;
   }
 
   async deleteExpired(db: DbExecutor, now: Date): Promise<number> {

@@ -97,6 +97,30 @@ export class UserRepository {
     return row && toRecord(row);
   }
 
+  /**
+   * The user of an access token, and whether its login (`sid`) has ended (revoked_sessions), in one statement:
+   * authenticate runs on every request, and a second query for the ended login cost a second round trip.
+   */
+  async findWithLogin(
+    db: DbExecutor,
+    id: number,
+    sessionId: string,
+  ): Promise<{ user: UserRecord; loginEnded: boolean } | undefined> {
+    const row = await db
+      .selectFrom('users')
+      .selectAll('users')
+      .select((eb) =>
+        eb
+          .exists(eb.selectFrom('revoked_sessions').select('session_id').where('session_id', '=', sessionId))
+          .as('login_ended'),
+      )
+      .where('id', '=', id)
+      .executeTakeFirst();
+    if (!row) return undefined;
+    const { login_ended: loginEnded, ...user } = row;
+    return { user: toRecord(user), loginEnded: toBool(loginEnded) };
+  }
+
   async findByEmail(db: DbExecutor, email: string): Promise<UserRecord | undefined> {
     const row = await db
       .selectFrom('users')

@@ -86,14 +86,19 @@ describeEachDialect('email flows: verification and sessions', (dialect) => {
     expect(family).toHaveLength(2);
     for (const row of family) expect(row.revoked_at).not.toBeNull();
 
+    // The reuse ended the whole login, its access tokens too (issue 9 item 8).
+    expect((await me(t.app, second.access_token)).statusCode).toBe(401);
+    expect((await me(t.app, first.access_token)).statusCode).toBe(401);
+
+    const third = await login(t.app, user.username, user.password);
     const out = await t.app.inject({
       method: 'POST',
       url: '/api/v1/auth/logout',
-      headers: bearer(second.access_token),
+      headers: bearer(third.access_token),
     });
     expect(out.statusCode, out.body).toBe(200);
     expect(out.json()).toEqual({ message: 'Successfully logged out' });
-    const revoked = await me(t.app, second.access_token);
+    const revoked = await me(t.app, third.access_token);
     expect(revoked.statusCode).toBe(401);
     expect(revoked.json()).toMatchObject({ detail: 'Could not validate credentials' });
     expect(revoked.headers['www-authenticate']).toBe('Bearer');
