@@ -3,7 +3,7 @@
 // (the rest are refused before bcrypt), the right password arriving behind them is 403 and does not unlock, and the
 // name stays locked until the lock runs out. Also with two instances on one PostgreSQL database and one Redis.
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import { buildApp, type App } from '../../../src/app.js';
 import { ManualClock } from '../../../src/lib/clock.js';
 import { buildTestApp, type TestApp } from '../../helpers/app.js';
@@ -105,16 +105,38 @@ describeEachDialect('lockout under parallel attempts', (dialect) => {
     await expectLockedOut([t.app], user, clock);
   });
 
+  it('checks exactly LOCKOUT_THRESHOLD passwords for a name no account has, too', async () => {
+    const name = `nobody-${randomUUID()}`;
+    const before = await passwordChecks([t.app]);
+    const same = await Promise.all(Array.from({ length: WRONG_ATTEMPTS }, () => attempt(t.app, name, WRONG)));
+    expect(same.filter((a) => a.statusCode === 401).length).toBe(THRESHOLD - 1);
+    expect(same.filter((a) => a.statusCode === 403).length).toBe(WRONG_ATTEMPTS - (THRESHOLD - 1));
+    expect(await checksSince([t.app], before)).toEqual(THRESHOLD_CHECKS);
+  });
+
   it('lets the right password through when it is among the first LOCKOUT_THRESHOLD checks', async () => {
     const user = await register(t.app, newUser());
-    const [first, ...rest] = await Promise.all([
-      attempt(t.app, user.username, user.password),
-      ...Array.from({ length: WRONG_ATTEMPTS }, () => attempt(t.app, user.username, WRONG)),
-    ]);
-    expect(first?.statusCode).toBe(200);
-    // Never more than LOCKOUT_THRESHOLD checks in flight; the ones judged after the success count from zero.
-    expect(rest.filter((a) => a.statusCode === 401).length).toBeLessThanOrEqual(THRESHOLD - 1);
-    expect(rest.every((a) => a.statusCode === 401 || a.statusCode === 403)).toBe(true);
+    const checksBefore = await passwordChecks([t.app]);
+    const right = attempt(t.app, user.username, user.password);
+    // Its check is reserved (the name's row exists) before any wrong password is sent.
+    await vi.waitFor(
+      async () => {
+        const row = await t.app.database.db
+          .selectFrom('login_locks')
+          .select('login_key')
+          .where('login_key', '=', user.username.toLowerCase())
+          .executeTakeFirst();
+        expect(row).toBeDefined();
+      },
+      { timeout: 10_000, interval: 1 },
+    );
+    const wrong = await Promise.all(
+      Array.from({ length: WRONG_ATTEMPTS }, () => attempt(t.app, user.username, WRONG)),
+    );
+    expect((await right).statusCode).toBe(200);
+    expect(wrong.every((a) => a.statusCode === 401 || a.statusCode === 403)).toBe(true);
+    // At most LOCKOUT_THRESHOLD checks before the success and as many after it (it starts a new count).
+    expect((await checksSince([t.app], checksBefore)).compared).toBeLessThanOrEqual(2 * THRESHOLD);
   });
 });
 

@@ -2,7 +2,11 @@
 // lock at the threshold-th failure, the re-check a right password makes after its hash (a lock set meanwhile wins),
 // lapsed reservations, the count starting again after a lock, unlock keeping checks in flight, and the idle sweep.
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { Registry } from 'prom-client';
+import { ManualClock } from '../../../src/lib/clock.js';
+import { createAuthMetrics } from '../../../src/modules/auth/auth.metrics.js';
 import { LoginLockRepository } from '../../../src/modules/auth/login-lock.repository.js';
+import { LoginLockService } from '../../../src/modules/auth/login-lock.service.js';
 import type { DbExecutor } from '../../../src/platform/db/transactions.js';
 import { buildTestApp, type TestApp } from '../../helpers/app.js';
 import { describeEachDialect } from '../../helpers/dialects.js';
@@ -105,5 +109,27 @@ describeEachDialect('login_locks statements', (dialect) => {
     expect(await locks.deleteIdle(db, at(25 * 60), at(60))).toBe(1);
     const left = await db.selectFrom('login_locks').select('login_key').orderBy('login_key').execute();
     expect(left.map((r) => r.login_key)).toEqual([busy, locked, recent].sort());
+  });
+
+  it('forgets, in the hourly cleanup, the failures of names nobody has tried for a day', async () => {
+    await db.deleteFrom('login_locks').execute();
+    const clock = new ManualClock(T0);
+    const service = new LoginLockService({
+      db,
+      locks,
+      clock,
+      metrics: createAuthMetrics(new Registry()),
+      settings: { lockoutThreshold: THRESHOLD, lockoutMinutes: 30 },
+    });
+    const [old, recent] = [key(), key()];
+    await service.reserve(old);
+    await service.fail(old).catch(() => undefined);
+    clock.advance(2 * 60 * MINUTE);
+    await service.reserve(recent);
+    await service.fail(recent).catch(() => undefined);
+    clock.advance(23 * 60 * MINUTE);
+    expect(await service.deleteIdle()).toBe(1);
+    expect(await locks.find(db, old)).toBeUndefined();
+    expect(await locks.find(db, recent)).toEqual({ failedAttempts: 1, lockedUntil: null });
   });
 });
