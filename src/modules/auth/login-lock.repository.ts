@@ -116,6 +116,15 @@ export class LoginLockRepository {
     return lockedUntil && lockedUntil > now ? lockedUntil : null;
   }
 
+  /** Gives back a reserved check that was never judged (its hash or its verdict failed): nothing is counted. */
+  async release(db: DbExecutor, key: string, now: Date): Promise<void> {
+    await db
+      .updateTable('login_locks')
+      .set({ in_flight: released, updated_at: now })
+      .where('login_key', '=', key)
+      .execute();
+  }
+
   async find(db: DbExecutor, key: string): Promise<LockState | undefined> {
     const row = await db
       .selectFrom('login_locks')

@@ -59,12 +59,14 @@ export class LoginLockService {
   async fail(name: string): Promise<never> {
     const { db, locks, clock, metrics, settings } = this.deps;
     const now = clock.now();
-    const state: LockState | undefined = await locks.recordFailure(
-      db,
-      loginKey(name),
-      now,
-      settings.lockoutThreshold,
-      new Date(now.getTime() + this.lockMs),
+    const state: LockState | undefined = await this.orRelease(name, () =>
+      locks.recordFailure(
+        db,
+        loginKey(name),
+        now,
+        settings.lockoutThreshold,
+        new Date(now.getTime() + this.lockMs),
+      ),
     );
     if (state?.lockedUntil && state.lockedUntil > now) {
       // Exactly one failure reaches the threshold per window: that one locked the name.
@@ -80,10 +82,26 @@ export class LoginLockService {
   async succeed(name: string): Promise<void> {
     const { db, locks, clock, metrics } = this.deps;
     const now = clock.now();
-    const lockedUntil = await locks.recordSuccess(db, loginKey(name), now);
+    const lockedUntil = await this.orRelease(name, () => locks.recordSuccess(db, loginKey(name), now));
     if (!lockedUntil) return;
     metrics.login('locked');
     throw this.locked(lockedUntil, now);
+  }
+
+  /**
+   * Runs `judge` (the hash, or the verdict's statement) for a reserved check of `name`; when it fails, the check is
+   * given back before the error goes on. Without this, a database blip during logins would leave reservations that
+   * nothing releases for a whole lock period: THRESHOLD of them lock the name with no wrong password typed. The
+   * release is best effort (the database may still be away), and then the reservation lapses as for a crash.
+   */
+  async orRelease<T>(name: string, judge: () => Promise<T>): Promise<T> {
+    try {
+      return await judge();
+    } catch (error) {
+      const { db, locks, clock } = this.deps;
+      await locks.release(db, loginKey(name), clock.now()).catch(() => undefined);
+      throw error;
+    }
   }
 
   /** Unlocks `name` and forgets its failures (superuser unlock, new password). */

@@ -47,9 +47,9 @@ export class SessionService {
     const lockName = user?.username ?? login;
     await loginLocks.reserve(lockName);
     metrics.passwordCheck();
-    const correct = user
-      ? await hasher.verify(password, user.hashedPassword)
-      : await hasher.verifyDummy(password).then(() => false);
+    const correct = await loginLocks.orRelease(lockName, () =>
+      user ? hasher.verify(password, user.hashedPassword) : hasher.verifyDummy(password).then(() => false),
+    );
     if (!user || !correct) return loginLocks.fail(lockName);
     await loginLocks.succeed(lockName);
     const now = clock.now();

@@ -132,4 +132,26 @@ describeEachDialect('login_locks statements', (dialect) => {
     expect(await locks.find(db, old)).toBeUndefined();
     expect(await locks.find(db, recent)).toEqual({ failedAttempts: 1, lockedUntil: null });
   });
+
+  it('gives back a check whose hash or verdict failed, so that errors never lock a name', async () => {
+    const clock = new ManualClock(T0);
+    const service = new LoginLockService({
+      db,
+      locks,
+      clock,
+      metrics: createAuthMetrics(new Registry()),
+      settings: { lockoutThreshold: THRESHOLD, lockoutMinutes: 30 },
+    });
+    const k = key();
+    // More failed judgments than the threshold: each reservation comes back, none is counted.
+    for (let i = 0; i < THRESHOLD + 2; i++) {
+      await service.reserve(k);
+      await expect(
+        service.orRelease(k, () => Promise.reject(new Error('connection terminated'))),
+      ).rejects.toThrow('connection terminated');
+    }
+    expect(await locks.find(db, k)).toEqual({ failedAttempts: 0, lockedUntil: null });
+    // All THRESHOLD checks can still be reserved at once.
+    for (let i = 0; i < THRESHOLD; i++) expect(await reserve(k)).toBe(true);
+  });
 });
