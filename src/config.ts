@@ -396,7 +396,7 @@ export function parseConfig(rawEnv: Record<string, string | undefined>, version 
   }
   if (env.WORKERS > 1 && !env.REDIS_URL) {
     problems.push(
-      'WORKERS: more than 1 requires REDIS_URL, since rate limits, token denylists and WebSocket counts would split between processes',
+      'WORKERS: more than 1 requires REDIS_URL, since rate limits, mail limits and per-user generation slots would split between processes',
     );
   }
   if (env.WORKERS > 1 && db.dialect === 'sqlite' && db.sqlitePath === ':memory:') {

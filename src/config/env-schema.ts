@@ -68,7 +68,7 @@ export const EnvSchema = Type.Object({
   ),
   MIGRATE_ON_START: Bool('Run pending database migrations when `serve` starts.', true),
   REDIS_URL: OptionalStr(
-    'redis://host:port/db. Unset: rate limits, denylists and pub/sub live in process memory (one instance).',
+    'redis://host:port/db. Shares rate limits, mail limits and per-user generation slots between instances; unset: they live in process memory (one instance).',
   ),
   REDIS_KEY_PREFIX: Str('Prefix of every Redis key this server writes.', 'sutazai:'),
   CORS_ORIGINS: Str(
@@ -81,7 +81,7 @@ export const EnvSchema = Type.Object({
   ),
   BODY_LIMIT_BYTES: Int('Largest request body accepted (413 beyond).', 1048576, 1024),
   SHUTDOWN_TIMEOUT_MS: Int(
-    'On SIGTERM/SIGINT, how long in-flight requests may take before the process exits.',
+    'On SIGTERM/SIGINT, how long in-flight requests may take; then running chats are interrupted (server_shutting_down) and the process exits.',
     30000,
     0,
   ),
