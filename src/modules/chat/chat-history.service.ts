@@ -106,7 +106,10 @@ export class ChatHistoryService {
 
   async delete(userId: number, sessionId: string): Promise<number> {
     const session = await this.owned(userId, sessionId);
-    return this.deps.chats.deleteSession(this.deps.db, session.rowId);
+    const deleted = await this.deps.chats.deleteSession(this.deps.db, session.rowId);
+    // A concurrent delete of the same session got there first: it answers for the messages, this one finds none.
+    if (deleted === undefined) throw sessionNotFound(sessionId);
+    return deleted;
   }
 
   private async owned(userId: number, sessionId: string): Promise<ChatSessionRecord> {

@@ -9,6 +9,7 @@ import type {
   ChatSessionsTable,
 } from '../../platform/db/schema.js';
 import type { DbExecutor } from '../../platform/db/transactions.js';
+import { isForeignKeyViolation } from '../../platform/db/constraint-errors.js';
 import { toBool, toDate } from '../../platform/db/values.js';
 
 export interface ChatSessionRecord {
@@ -129,9 +130,19 @@ export class ChatRepository {
 
   /**
    * Adds a message. One statement: the database counts it on its session (message count, last activity, model) in
-   * the same statement, by the trigger of migration 0004.
+   * the same statement, by the trigger of migration 0004. Undefined when the session is gone (deleted by a concurrent
+   * request since it was read).
    */
-  async addMessage(db: DbExecutor, message: NewChatMessage, now: Date): Promise<number> {
+  async addMessage(db: DbExecutor, message: NewChatMessage, now: Date): Promise<number | undefined> {
+    try {
+      return await this.insertMessage(db, message, now);
+    } catch (error) {
+      if (isForeignKeyViolation(error)) return undefined;
+      throw error;
+    }
+  }
+
+  private async insertMessage(db: DbExecutor, message: NewChatMessage, now: Date): Promise<number> {
     const row = await db
       .insertInto('chat_messages')
       .values({
@@ -239,10 +250,16 @@ export class ChatRepository {
     return row && toSession(row);
   }
 
-  /** Deletes the session and its messages; returns how many messages went with it. */
-  async deleteSession(db: DbExecutor, rowId: number): Promise<number> {
-    const count = await this.countMessages(db, rowId);
-    await db.deleteFrom('chat_sessions').where('id', '=', rowId).execute();
-    return count;
+  /**
+   * Deletes the session and its messages; returns how many messages went with it, or undefined when a concurrent
+   * request deleted it first (one statement, so of several deletes of one session exactly one gets the count).
+   */
+  async deleteSession(db: DbExecutor, rowId: number): Promise<number | undefined> {
+    const row = await db
+      .deleteFrom('chat_sessions')
+      .where('id', '=', rowId)
+      .returning('message_count')
+      .executeTakeFirst();
+    return row?.message_count;
   }
 }

@@ -207,6 +207,8 @@ export class ChatService {
       status: 'complete',
       error: null,
     });
+    // Its owner deleted the session while the model answered: the answer has nowhere to go, and says so.
+    if (messageId === undefined) throw sessionNotFound(session.id);
     metrics.message('assistant', 'complete');
     yield {
       type: 'end',
@@ -271,11 +273,13 @@ export class ChatService {
     const message = { role: 'user' as const, content: text, userId: caller.userId };
     if (existing) {
       const userMessageId = await chats.addMessage(db, { ...message, sessionRowId: existing.rowId }, at);
-      return { session: existing, userMessageId };
+      if (userMessageId !== undefined) return { session: existing, userMessageId };
+      // Deleted by its owner since it was read: a message to an id that names no session starts a new one.
     }
     return transact(async (trx) => {
       const session = await this.createSession(trx, caller, sessionId, model, titleFrom(text));
       const userMessageId = await chats.addMessage(trx, { ...message, sessionRowId: session.rowId }, at);
+      if (userMessageId === undefined) throw sessionNotFound(session.id);
       return { session, userMessageId };
     });
   }
@@ -336,7 +340,7 @@ export class ChatService {
       status: 'complete' | 'partial' | 'error';
       error: string | null;
     },
-  ): Promise<number> {
+  ): Promise<number | undefined> {
     return this.deps.chats.addMessage(
       this.deps.db,
       {
