@@ -39,6 +39,9 @@ export async function registerBodyParsers(app: FastifyInstance): Promise<void> {
     done: (error: Error | null, value?: unknown) => void,
   ) => void;
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+    // The 404/405 handler has no use for a body, which is not even decompressed there (Content-Encoding is undone
+    // per route): reading gzip bytes as JSON answered 422 instead of 404 or 405.
+    if (request.is404) return done(null, undefined);
     parseJson(request, body as string, (error, value) => {
       const key = error ? forbiddenKeyIn(body as string) : undefined;
       if (key === undefined) return done(error, value);

@@ -1,6 +1,7 @@
 // Unmatched requests: 404 {"detail":"Not Found"} for unknown paths, 405 with Allow for a known path under another
 // method, and the original's trailing-slash redirect (307, method and query kept) to slashed collection routes.
 import net from 'node:net';
+import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { App } from '../../../src/app.js';
 import { buildTestApp, type TestApp } from '../../helpers/app.js';
@@ -188,5 +189,19 @@ describeEachDialect('unmatched requests', (dialect) => {
     const res = await t.app.inject({ url: '/api/v1/things/?x=1' });
     expect(res.statusCode).toBe(200);
     expect(res.json()).toEqual({ method: 'GET', query: { x: '1' }, body: null });
+  });
+
+  it('a compressed JSON body to an unknown path or another method is 404 or 405, not a JSON error', async () => {
+    const headers = { 'content-type': 'application/json', 'content-encoding': 'gzip' };
+    const payload = gzipSync('{"a":1}');
+    const unknown = await t.app.inject({ method: 'POST', url: '/api/v1/nowhere', headers, payload });
+    expect(unknown.statusCode).toBe(404);
+    expect(unknown.json()).toMatchObject({ detail: 'Not Found', code: 'not_found' });
+    const wrongMethod = await t.app.inject({ method: 'POST', url: '/api/v1/only', headers, payload });
+    expect(wrongMethod.statusCode).toBe(405);
+    expect(wrongMethod.headers.allow).toBe('GET, HEAD');
+    // On a route, the same body is decompressed and read.
+    const route = await t.app.inject({ method: 'POST', url: '/api/v1/things/', headers, payload });
+    expect(route.json()).toMatchObject({ body: { a: 1 } });
   });
 });
