@@ -2,12 +2,31 @@
 // Redis (never the shared one). Restarted, it comes back empty, as a Redis without persistence does in production.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import { describe } from 'vitest';
+import type { App } from '../../src/app.js';
 import { closedPort } from './closed-port.js';
-import { canConnect } from './services.js';
+import { REQUIRE_SERVICES, canConnect } from './services.js';
 
 /** Whether a redis-server binary is on the PATH. */
 export function redisServerInstalled(): boolean {
   return spawnSync('redis-server', ['--version'], { stdio: 'ignore' }).status === 0;
+}
+
+/** describe() when a redis-server of the test's own can be started here; else a loud skip (a failure in CI). */
+export function describeWithOwnRedis(name: string, suite: () => void): void {
+  const installed = redisServerInstalled();
+  if (!installed && REQUIRE_SERVICES) throw new Error('redis-server is not installed and REQUIRE_SERVICES=1');
+  if (!installed) console.warn(`\n*** redis-server is not installed: "${name}" is SKIPPED. ***\n`);
+  (installed ? describe : describe.skip)(name, suite);
+}
+
+/** Waits (bounded) until the app's Redis client is, or is no longer, ready. */
+export async function redisReady(app: App, ready: boolean): Promise<void> {
+  const deadline = Date.now() + 15_000;
+  while ((app.redis?.client.status === 'ready') !== ready) {
+    if (Date.now() > deadline) throw new Error(`the app's Redis client did not become ready=${ready}`);
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
 }
 
 export class OwnRedis {

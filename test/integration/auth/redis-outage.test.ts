@@ -2,13 +2,12 @@
 // their real answer (200 for a valid token, 401 for a logged-out one, never a 500), logout and refresh still work,
 // and a Redis restarted empty (no persistence) does not bring logged-out tokens back. Uses a redis-server of its
 // own, on a free port, never the shared one.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { App } from '../../../src/app.js';
 import { buildTestApp, type TestApp } from '../../helpers/app.js';
 import { bearer, login, newUser, registerAndLogin, type TokenPair } from '../../helpers/auth.js';
 import { describeEachDialect } from '../../helpers/dialects.js';
-import { OwnRedis, redisServerInstalled } from '../../helpers/redis-server.js';
-import { REQUIRE_SERVICES } from '../../helpers/services.js';
+import { OwnRedis, describeWithOwnRedis, redisReady } from '../../helpers/redis-server.js';
 
 const me = (app: App, token: string) =>
   app.inject({ method: 'GET', url: '/api/v1/auth/me', headers: bearer(token) });
@@ -17,21 +16,7 @@ const logout = (app: App, token: string) =>
 const refresh = (app: App, token: string) =>
   app.inject({ method: 'POST', url: '/api/v1/auth/refresh', payload: { refresh_token: token } });
 
-/** Waits (bounded) until the app's Redis client is, or is no longer, ready. */
-async function redisReady(app: App, ready: boolean): Promise<void> {
-  const deadline = Date.now() + 15_000;
-  while ((app.redis?.client.status === 'ready') !== ready) {
-    if (Date.now() > deadline) throw new Error(`the app's Redis client did not become ready=${ready}`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-}
-
-const installed = redisServerInstalled();
-if (!installed && REQUIRE_SERVICES) throw new Error('redis-server is not installed and REQUIRE_SERVICES=1');
-if (!installed)
-  console.warn('\n*** redis-server is not installed: the Redis outage suites are SKIPPED. ***\n');
-
-(installed ? describe : describe.skip)('Redis outage', () => {
+describeWithOwnRedis('Redis outage', () => {
   describeEachDialect('authentication while Redis is down and after it restarts empty', (dialect) => {
     let redis: OwnRedis;
     let t: TestApp;

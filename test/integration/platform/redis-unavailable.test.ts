@@ -2,31 +2,15 @@
 // redis_unavailable with Retry-After (logged once, no driver text in the body), and the routes that use Redis
 // (rate limits, mail limits, generation slots, authentication) keep answering while it is down. Uses a
 // redis-server of its own, on a free port, never the shared one.
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { App } from '../../../src/app.js';
+import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 import { DEPENDENCY_RETRY_AFTER_SECONDS } from '../../../src/platform/dependency-errors.js';
 import { buildTestApp, type TestApp } from '../../helpers/app.js';
 import { bearer, login, register } from '../../helpers/auth.js';
 import { describeEachDialect } from '../../helpers/dialects.js';
 import { startLlmStandIn, type LlmStandIn } from '../../helpers/llm-stand-in.js';
-import { OwnRedis, redisServerInstalled } from '../../helpers/redis-server.js';
-import { REQUIRE_SERVICES } from '../../helpers/services.js';
+import { OwnRedis, describeWithOwnRedis, redisReady } from '../../helpers/redis-server.js';
 
-/** Waits (bounded) until the app's Redis client is, or is no longer, ready. */
-async function redisReady(app: App, ready: boolean): Promise<void> {
-  const deadline = Date.now() + 15_000;
-  while ((app.redis?.client.status === 'ready') !== ready) {
-    if (Date.now() > deadline) throw new Error(`the app's Redis client did not become ready=${ready}`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-}
-
-const installed = redisServerInstalled();
-if (!installed && REQUIRE_SERVICES) throw new Error('redis-server is not installed and REQUIRE_SERVICES=1');
-if (!installed)
-  console.warn('\n*** redis-server is not installed: the Redis-unavailable suites are SKIPPED. ***\n');
-
-(installed ? describe : describe.skip)('Redis unavailable', () => {
+describeWithOwnRedis('Redis unavailable', () => {
   describeEachDialect('answers while Redis is down', (dialect) => {
     let redis: OwnRedis;
     let llm: LlmStandIn;
