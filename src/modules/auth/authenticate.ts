@@ -1,7 +1,8 @@
 // The hooks other modules put on their routes: `authenticate` (a valid bearer token is required), `optionalAuth`
 // (anonymous is fine, but a token that is sent must be valid: a client that believes it is logged in must not be
-// served as a stranger), and `requireSuperuser`. They leave the caller in `request.auth`.
-import type { FastifyInstance, FastifyRequest, preHandlerAsyncHookHandler } from 'fastify';
+// served as a stranger), and `requireSuperuser`. They leave the caller in `request.auth`. Routes run them in
+// `onRequest`, before the body is read: a caller without a valid token costs no decompression, parsing or validation.
+import type { FastifyInstance, FastifyRequest, onRequestAsyncHookHandler } from 'fastify';
 import { UnauthorizedError } from '../../platform/errors.js';
 import { notSuperuser } from './auth.errors.js';
 import type { Authenticated, SessionService } from './session.service.js';
@@ -12,10 +13,10 @@ declare module 'fastify' {
     auth: Authenticated | null;
   }
   interface FastifyInstance {
-    authenticate: preHandlerAsyncHookHandler;
-    optionalAuth: preHandlerAsyncHookHandler;
+    authenticate: onRequestAsyncHookHandler;
+    optionalAuth: onRequestAsyncHookHandler;
     /** Runs `authenticate`, then refuses (403) anyone but a superuser. */
-    requireSuperuser: preHandlerAsyncHookHandler;
+    requireSuperuser: onRequestAsyncHookHandler;
   }
 }
 
@@ -45,18 +46,18 @@ export function clientKey(request: FastifyRequest): string {
 export function registerAuthHooks(app: FastifyInstance, sessions: SessionService): void {
   app.decorateRequest('auth', null);
 
-  const authenticate: preHandlerAsyncHookHandler = async (request) => {
+  const authenticate: onRequestAsyncHookHandler = async (request) => {
     const token = bearerToken(request);
     if (!token) throw new UnauthorizedError();
     request.auth = await sessions.authenticate(token);
   };
-  const optionalAuth: preHandlerAsyncHookHandler = async (request) => {
+  const optionalAuth: onRequestAsyncHookHandler = async (request) => {
     const token = bearerToken(request);
     if (token === undefined) return;
     if (token === null) throw new UnauthorizedError();
     request.auth = await sessions.authenticate(token);
   };
-  const requireSuperuser: preHandlerAsyncHookHandler = async function (request, reply) {
+  const requireSuperuser: onRequestAsyncHookHandler = async function (request, reply) {
     await authenticate.call(this, request, reply);
     if (!caller(request).user.isSuperuser) throw notSuperuser();
   };
