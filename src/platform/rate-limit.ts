@@ -37,24 +37,25 @@ export function createRateLimiter(options: RateLimitOptions): RateLimiter {
   const limiter = options.redis
     ? new RateLimiterRedis({ ...base, storeClient: options.redis.client, insuranceLimiter: memory })
     : memory;
+  /** Counts one request of `key`: undefined when within the limit, else the limiter's answer (when to retry). */
+  const refusal = async (key: string): Promise<RateLimiterRes | undefined> => {
+    try {
+      await limiter.consume(key);
+      return undefined;
+    } catch (rejection) {
+      if (rejection instanceof RateLimiterRes) return rejection;
+      throw rejection;
+    }
+  };
   return {
     async consume(key) {
-      try {
-        await limiter.consume(key);
-      } catch (rejection) {
-        if (!(rejection instanceof RateLimiterRes)) throw rejection;
-        const seconds = Math.max(1, Math.ceil(rejection.msBeforeNext / 1000));
-        throw new TooManyRequestsError(`Rate limit exceeded. Try again in ${seconds} seconds`, seconds);
-      }
+      const refused = await refusal(key);
+      if (!refused) return;
+      const seconds = Math.max(1, Math.ceil(refused.msBeforeNext / 1000));
+      throw new TooManyRequestsError(`Rate limit exceeded. Try again in ${seconds} seconds`, seconds);
     },
     async allow(key) {
-      try {
-        await limiter.consume(key);
-        return true;
-      } catch (rejection) {
-        if (rejection instanceof RateLimiterRes) return false;
-        throw rejection;
-      }
+      return (await refusal(key)) === undefined;
     },
   };
 }

@@ -4,7 +4,7 @@
 //
 // The gate also holds the app's "shutting down" signal: when the shutdown stops waiting for the requests still
 // running (server.ts, at SHUTDOWN_TIMEOUT_MS), it aborts it with ServerShuttingDownError, and work done for a
-// request (clientGone() in platform/client-gone.ts) stops and answers `server_shutting_down` before its connection
+// request (requestAbortSignal() in platform/request-abort-signal.ts) stops and answers `server_shutting_down` before its connection
 // is closed, instead of being cut off mid-answer.
 import type { FastifyPluginAsync } from 'fastify';
 import fp from 'fastify-plugin';

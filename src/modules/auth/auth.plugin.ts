@@ -49,6 +49,7 @@ const HOUR_SECONDS = 3600;
 
 const authPlugin: FastifyPluginAsync<AuthPluginOptions> = async (app, opts) => {
   const { auth, clock } = opts;
+  const log = app.log.child({ module: 'auth' });
   if (!auth.jwtSecret)
     throw new Error('auth: no JWT secret (withRuntimeSecrets() fills one in outside production)');
   const db = app.database.db;
@@ -95,7 +96,7 @@ const authPlugin: FastifyPluginAsync<AuthPluginOptions> = async (app, opts) => {
     points === 0
       ? noRateLimit
       : createRateLimiter({ name, points, durationSeconds: HOUR_SECONDS, redis: app.redis });
-  const background = new BackgroundTasks(app.log.child({ module: 'auth' }));
+  const background = new BackgroundTasks(log);
   app.decorate('authTasks', background);
   const accounts = new AccountService({
     db,
@@ -130,7 +131,7 @@ const authPlugin: FastifyPluginAsync<AuthPluginOptions> = async (app, opts) => {
     revokedAccessTokens,
     clock,
     loginLocks,
-    logger: app.log.child({ module: 'auth' }),
+    logger: log,
     intervalMs: CLEANUP_INTERVAL_MS,
   });
   app.addHook('onReady', async () => {

@@ -23,7 +23,7 @@ import {
 } from './chat.schemas.js';
 import type { ChatCaller, ChatEvent, ChatInput, ChatService } from './chat.service.js';
 import { errorText, messageItem, sessionSummary } from './chat.views.js';
-import { clientGone } from '../../platform/client-gone.js';
+import { requestAbortSignal } from '../../platform/request-abort-signal.js';
 
 export interface ChatRoutesOptions {
   chat: ChatService;
@@ -59,7 +59,7 @@ export const chatRoutes: FastifyPluginAsyncTypebox<ChatRoutesOptions> = async (a
         temperature: input.temperature ?? null,
         maxTokens: input.max_tokens ?? null,
       },
-      clientGone(reply),
+      requestAbortSignal(reply),
     );
     if (!input.stream) {
       let end: Extract<ChatEvent, { type: 'end' }> | undefined;

@@ -2,7 +2,7 @@
 // down it says so (available: false, error) instead of the original's made-up fallback list —, one model's details,
 // and embeddings for signed-in users.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { clientGone } from '../../platform/client-gone.js';
+import { requestAbortSignal } from '../../platform/request-abort-signal.js';
 import { clientKey } from '../auth/index.js';
 import type { LlmService, ModelDetails } from '../llm/index.js';
 import { errorText } from './chat.views.js';
@@ -85,7 +85,7 @@ export const modelsRoutes: FastifyPluginAsyncTypebox<{ llm: LlmService }> = asyn
     async (request, reply) => {
       const details = await llm.showModel(request.params['*'], {
         requestId: request.id,
-        signal: clientGone(reply),
+        signal: requestAbortSignal(reply),
       });
       return detailsView(details, llm.providerName);
     },
@@ -109,7 +109,7 @@ export const modelsRoutes: FastifyPluginAsyncTypebox<{ llm: LlmService }> = asyn
         // The key chat uses for the same user: embeddings and chats share LLM_MAX_CONCURRENT_PER_USER.
         key: clientKey(request),
         requestId: request.id,
-        signal: clientGone(reply),
+        signal: requestAbortSignal(reply),
       });
       return {
         model: result.model,

@@ -3,12 +3,12 @@
 // (the rest are refused before bcrypt), the right password arriving behind them is 403 and does not unlock, and the
 // name stays locked until the lock runs out. Also with two instances on one PostgreSQL database and one Redis.
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
+import { afterAll, beforeAll, expect, it, vi } from 'vitest';
 import { buildApp, type App } from '../../../src/app.js';
 import { ManualClock } from '../../../src/lib/clock.js';
 import { buildTestApp, type TestApp } from '../../helpers/app.js';
 import { newUser, register, type RegisteredUser } from '../../helpers/auth.js';
-import { describeEachDialect } from '../../helpers/dialects.js';
+import { describeEachDialect, describePostgres, describeWithRedis } from '../../helpers/dialects.js';
 import { TEST_REDIS_URL } from '../../helpers/services.js';
 
 const MINUTE = 60_000;
@@ -140,13 +140,8 @@ describeEachDialect('lockout under parallel attempts', (dialect) => {
   });
 });
 
-// Skipped loudly (as describeEachDialect does) when PostgreSQL or Redis is missing.
-const withPostgresAndRedis =
-  inject('postgresAvailable') && inject('redisAvailable') ? describe : describe.skip;
-
-withPostgresAndRedis(
-  'lockout under parallel attempts, two instances on one database [postgres] [redis]',
-  () => {
+describePostgres('lockout under parallel attempts, two instances on one database', () =>
+  describeWithRedis('sharing one Redis', () => {
     const clock = new ManualClock(START);
     let t: TestApp;
     let second: App;
@@ -176,5 +171,5 @@ withPostgresAndRedis(
       expect(await checksSince(apps, checksBefore)).toEqual(THRESHOLD_CHECKS);
       await expectLockedOut(apps, user, clock);
     });
-  },
+  }),
 );

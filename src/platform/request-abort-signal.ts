@@ -4,7 +4,7 @@
 // ends with a `server_shutting_down` answer while the connection is still open; platform/shutdown-gate.ts).
 import type { FastifyReply } from 'fastify';
 
-export function clientGone(reply: FastifyReply): AbortSignal {
+export function requestAbortSignal(reply: FastifyReply): AbortSignal {
   const controller = new AbortController();
   const shutdown = reply.server.shutdownSignal;
   const interrupted = () => controller.abort(shutdown.reason);
