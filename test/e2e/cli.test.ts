@@ -84,7 +84,7 @@ describeEachDialect('sutazai migrate', (dialect) => {
     expect(await tableExists(database, 'users')).toBe(false);
     expect(await migrate('--down')).toMatchObject({ code: 0, stdout: 'nothing to revert\n' });
     expect(await migrate('--status')).toMatchObject({ code: 0, stdout: all });
-  });
+  }, 120_000); // 13 runs of the CLI, each a new Node process: over 30 s on a busy 2-core machine.
 });
 
 describe('sutazai command line', () => {
