@@ -102,10 +102,10 @@ describe('mapError for dependency outages', () => {
       status: 503,
       code: 'database_unavailable',
       detail: 'The database is unavailable; try again shortly',
-      headers: { 'Retry-After': String(DEPENDENCY_RETRY_AFTER_SECONDS) },
+      retryAfterSeconds: DEPENDENCY_RETRY_AFTER_SECONDS,
     });
     const redis = mapError(new Error("Stream isn't writeable and enableOfflineQueue options is false"));
-    expect(redis).toMatchObject({ status: 503, code: 'redis_unavailable', headers: { 'Retry-After': '5' } });
+    expect(redis).toMatchObject({ status: 503, code: 'redis_unavailable', retryAfterSeconds: 5 });
     expect(redis.detail).not.toMatch(/stream|offline/i);
   });
 

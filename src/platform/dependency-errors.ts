@@ -109,12 +109,12 @@ export function unavailableDependency(error: unknown): Dependency | undefined {
 /** The error handler's answer for a dependency outage, or undefined when `error` is not one. */
 export function dependencyUnavailableAnswer(
   error: unknown,
-): { status: 503; code: string; detail: string; headers: Record<string, string> } | undefined {
+): { status: 503; code: string; detail: string; retryAfterSeconds: number } | undefined {
   const dependency = unavailableDependency(error);
   if (!dependency) return undefined;
   return {
     status: 503,
     ...ANSWERS[dependency],
-    headers: { 'Retry-After': String(DEPENDENCY_RETRY_AFTER_SECONDS) },
+    retryAfterSeconds: DEPENDENCY_RETRY_AFTER_SECONDS,
   };
 }

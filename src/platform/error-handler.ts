@@ -22,7 +22,8 @@ interface Mapped {
   status: number;
   detail: string | ValidationIssue[];
   code: string;
-  headers?: Record<string, string>;
+  /** Sent as Retry-After. */
+  retryAfterSeconds?: number;
 }
 
 /** Fastify's own error codes that mean "the client sent something wrong", with our answer for each. */
@@ -86,7 +87,12 @@ export function mapError(error: unknown, contentType?: string): Mapped {
       'issues' in error && Array.isArray(error.issues)
         ? boundIssues(error.issues as ValidationIssue[])
         : error.message;
-    return { status: error.status, code: error.code, detail, headers: error.headers };
+    return {
+      status: error.status,
+      code: error.code,
+      detail,
+      ...(error.retryAfterSeconds === undefined ? {} : { retryAfterSeconds: error.retryAfterSeconds }),
+    };
   }
   const unavailable = dependencyUnavailableAnswer(error);
   if (unavailable) return unavailable;
@@ -126,7 +132,9 @@ export function sendError(request: FastifyRequest, reply: FastifyReply, error: u
   } else {
     request.log.info({ status: mapped.status, code: mapped.code }, 'request rejected');
   }
-  if (mapped.headers) void reply.headers(mapped.headers);
+  if (mapped.retryAfterSeconds !== undefined) void reply.header('retry-after', String(mapped.retryAfterSeconds));
+  // Every 401 names the scheme that would be accepted (RFC 9110 §11.6.1).
+  if (mapped.status === 401) void reply.header('www-authenticate', 'Bearer');
   return reply
     .code(mapped.status)
     .type('application/json; charset=utf-8')

@@ -1,23 +1,24 @@
-// Domain errors. Services throw these; they know nothing of HTTP beyond a default status, which the one error
-// handler (platform/error-handler.ts) and the WebSocket error frames use.
+// Domain errors. Services throw these; they know nothing of HTTP beyond a default status and, for refusals that end,
+// how long until they do: the one error handler (platform/error-handler.ts) turns those into status and headers.
 
 export class AppError extends Error {
   /** Default HTTP status; the error handler may still map it. */
   readonly status: number;
   /** Stable machine-readable code, sent to clients as `code`. */
   readonly code: string;
-  /** Extra headers the HTTP answer must carry (for example Retry-After or WWW-Authenticate). */
-  readonly headers: Record<string, string>;
+  /** Whole seconds (at least 1) after which the same request may succeed; the error handler sends Retry-After. */
+  readonly retryAfterSeconds: number | undefined;
 
   constructor(
     message: string,
-    options: { status: number; code: string; headers?: Record<string, string>; cause?: unknown },
+    options: { status: number; code: string; retryAfterSeconds?: number; cause?: unknown },
   ) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = new.target.name;
     this.status = options.status;
     this.code = options.code;
-    this.headers = options.headers ?? {};
+    this.retryAfterSeconds =
+      options.retryAfterSeconds === undefined ? undefined : Math.max(1, Math.ceil(options.retryAfterSeconds));
   }
 }
 
@@ -29,7 +30,7 @@ export class BadRequestError extends AppError {
 
 export class UnauthorizedError extends AppError {
   constructor(message = 'Not authenticated', code = 'not_authenticated') {
-    super(message, { status: 401, code, headers: { 'WWW-Authenticate': 'Bearer' } });
+    super(message, { status: 401, code });
   }
 }
 
@@ -53,23 +54,13 @@ export class ConflictError extends AppError {
 
 export class TooManyRequestsError extends AppError {
   constructor(message: string, retryAfterSeconds: number, code = 'rate_limited') {
-    super(message, {
-      status: 429,
-      code,
-      headers: { 'Retry-After': String(Math.max(1, Math.ceil(retryAfterSeconds))) },
-    });
+    super(message, { status: 429, code, retryAfterSeconds });
   }
 }
 
 export class ServiceUnavailableError extends AppError {
   constructor(message: string, code = 'service_unavailable', retryAfterSeconds?: number) {
-    super(message, {
-      status: 503,
-      code,
-      ...(retryAfterSeconds === undefined
-        ? {}
-        : { headers: { 'Retry-After': String(Math.ceil(retryAfterSeconds)) } }),
-    });
+    super(message, { status: 503, code, ...(retryAfterSeconds === undefined ? {} : { retryAfterSeconds }) });
   }
 }
 

@@ -15,11 +15,7 @@ export class AccountLockedError extends AppError {
     const minutes = Math.max(1, Math.ceil(retryAfterSeconds / 60));
     super(
       `Account locked due to multiple failed login attempts. Try again in ${minutes} minute${minutes === 1 ? '' : 's'}.`,
-      {
-        status: 403,
-        code: 'account_locked',
-        headers: { 'Retry-After': String(Math.ceil(retryAfterSeconds)) },
-      },
+      { status: 403, code: 'account_locked', retryAfterSeconds },
     );
   }
 }

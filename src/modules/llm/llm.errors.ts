@@ -87,7 +87,7 @@ export class LlmCircuitOpenError extends LlmError {
     super(`The ${provider} service is temporarily unavailable (circuit breaker open)`, {
       status: 503,
       code: 'llm_circuit_open',
-      headers: { 'Retry-After': String(Math.max(1, Math.ceil(retryAfterSeconds))) },
+      retryAfterSeconds,
     });
   }
 }
@@ -101,7 +101,7 @@ export class LlmBusyError extends LlmError {
     super('The server is busy with other generations; try again shortly', {
       status: 503,
       code: 'llm_busy',
-      headers: { 'Retry-After': '1' },
+      retryAfterSeconds: 1,
     });
   }
 }
@@ -115,7 +115,7 @@ export class LlmUserLimitError extends LlmError {
     super(`Too many generations in flight: at most ${limit} at a time`, {
       status: 429,
       code: 'llm_user_limit',
-      headers: { 'Retry-After': '1' },
+      retryAfterSeconds: 1,
     });
   }
 }

@@ -171,7 +171,7 @@ describe('LlmService circuit breaker', () => {
 
     const refused = await start().catch((error: unknown) => error);
     expect(refused).toBeInstanceOf(LlmCircuitOpenError);
-    expect(refused).toMatchObject({ status: 503, headers: { 'Retry-After': '30' } });
+    expect(refused).toMatchObject({ status: 503, retryAfterSeconds: 30 });
     await expect(service.listModels()).rejects.toBeInstanceOf(LlmCircuitOpenError);
     expect(provider.calls).toBe(6);
     expect(provider.listCalls).toBe(0);
