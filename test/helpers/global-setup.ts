@@ -27,5 +27,8 @@ export default async function setup(project: TestProject): Promise<void> {
   }
   project.provide('postgresAvailable', postgres);
   project.provide('redisAvailable', redis);
-  execFileSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { stdio: 'inherit' });
+  // TEST_SKIP_BUILD=1 saves the build when only tests that never spawn dist/ run (test/e2e needs it).
+  if (process.env.TEST_SKIP_BUILD !== '1') {
+    execFileSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { stdio: 'inherit' });
+  }
 }

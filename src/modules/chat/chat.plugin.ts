@@ -1,4 +1,4 @@
-// Composition of the chat module: repository, services and routes under /api/v1/chat and /api/v1/models.
+// Composition of the chat module: repository, services and routes under /api/v1/chat.
 import type { FastifyPluginAsync } from 'fastify';
 import fp from 'fastify-plugin';
 import type { Config } from '../../config.js';
@@ -10,7 +10,6 @@ import { createChatMetrics } from './chat.metrics.js';
 import { ChatRepository } from './chat.repository.js';
 import { chatRoutes } from './chat.routes.js';
 import { ChatService } from './chat.service.js';
-import { modelsRoutes } from './models.routes.js';
 
 export interface ChatPluginOptions {
   chat: Config['chat'];
@@ -52,11 +51,9 @@ const chatPlugin: FastifyPluginAsync<ChatPluginOptions> = async (app, opts) => {
     prefix: '/api/v1/chat',
     chat,
     history,
-    llm: app.llm,
     maxTokens: opts.maxTokens,
     keepAliveMs: opts.chat.keepAliveMs,
   });
-  await app.register(modelsRoutes, { prefix: '/api/v1/models', llm: app.llm });
 };
 
 export default fp(chatPlugin, { name: 'chat', dependencies: ['database', 'metrics', 'llm', 'auth'] });

@@ -1,16 +1,13 @@
-// /api/v1/chat: the original's three message endpoints (one handler), JSON or SSE answers, the caller's stored
-// sessions, and the provider's models and health.
+// /api/v1/chat: the original's three message endpoints (one handler), JSON or SSE answers, and the caller's stored
+// sessions. /chat/models and /chat/health belong to the llm module (llm/models.routes.ts).
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { mapError } from '../../platform/error-handler.js';
 import { CursorQuery } from '../../platform/pagination.js';
 import { openSse } from '../../platform/sse.js';
 import { caller as authenticated, clientKey } from '../auth/index.js';
-import type { LlmService } from '../llm/index.js';
 import type { ChatHistoryService } from './chat-history.service.js';
 import {
-  ChatHealth,
-  ChatModels,
   ChatResponse,
   RenameBody,
   SessionCleared,
@@ -22,13 +19,12 @@ import {
   chatMessageBody,
 } from './chat.schemas.js';
 import type { ChatCaller, ChatEvent, ChatInput, ChatService } from './chat.service.js';
-import { errorText, messageItem, sessionSummary } from './chat.views.js';
+import { messageItem, sessionSummary } from './chat.views.js';
 import { requestAbortSignal } from '../../platform/request-abort-signal.js';
 
 export interface ChatRoutesOptions {
   chat: ChatService;
   history: ChatHistoryService;
-  llm: LlmService;
   maxTokens: number;
   keepAliveMs: number;
 }
@@ -41,7 +37,7 @@ function chatCaller(request: FastifyRequest): ChatCaller {
 }
 
 export const chatRoutes: FastifyPluginAsyncTypebox<ChatRoutesOptions> = async (app, opts) => {
-  const { chat, history, llm, keepAliveMs } = opts;
+  const { chat, history, keepAliveMs } = opts;
   const body = chatMessageBody(opts.maxTokens);
 
   const answer = async (request: FastifyRequest, reply: FastifyReply) => {
@@ -251,53 +247,6 @@ export const chatRoutes: FastifyPluginAsyncTypebox<ChatRoutesOptions> = async (a
       const id = request.params.session_id;
       const deleted = await history.delete(authenticated(request).user.id, id);
       return { status: 'success' as const, message: `Session ${id} cleared`, messages_deleted: deleted };
-    },
-  );
-
-  app.get(
-    '/models',
-    { schema: { tags, summary: 'Models of the LLM server', response: { 200: ChatModels } } },
-    async (request) => {
-      const base = { ollama_url: llm.baseUrl, provider: llm.providerName };
-      try {
-        const models = await llm.listModels({ requestId: request.id });
-        return {
-          ...base,
-          models: models.map((m) => ({ name: m.name, size: m.size, modified: m.modifiedAt })),
-          count: models.length,
-          available: true,
-        };
-      } catch (error) {
-        return { ...base, models: [], count: 0, available: false, error: errorText(error) };
-      }
-    },
-  );
-
-  app.get(
-    '/health',
-    { schema: { tags, summary: 'Whether the LLM server answers', response: { 200: ChatHealth } } },
-    async (request) => {
-      const base = {
-        ollama_url: llm.baseUrl,
-        provider: llm.providerName,
-        circuit_breaker: llm.breakerState(),
-      };
-      try {
-        const models = await llm.listModels({ requestId: request.id });
-        return {
-          ...base,
-          status: 'healthy' as const,
-          model_count: models.length,
-          timestamp: new Date().toISOString(),
-        };
-      } catch (error) {
-        return {
-          ...base,
-          status: 'unhealthy' as const,
-          error: errorText(error),
-          timestamp: new Date().toISOString(),
-        };
-      }
     },
   );
 };

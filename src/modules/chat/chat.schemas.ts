@@ -1,15 +1,10 @@
-// Shapes of /api/v1/chat and /api/v1/models/: the original's (reference §4.2, §6.1), with message ids, usage, status
-// and keyset cursors added.
+// Shapes of /api/v1/chat: the original's (reference §4.2), with message ids, usage, status and keyset cursors added.
 import { Type } from 'typebox';
 import { Cursor, OffsetQuery } from '../../platform/pagination.js';
+import { MODEL_PATTERN } from '../llm/index.js';
 
 /** The original accepted any string; ids are kept to what fits a URL path segment and the column. */
 export const SESSION_ID_PATTERN = '^[A-Za-z0-9_.:-]{1,64}$';
-/**
- * Model names as Ollama and OpenAI-compatible servers spell them (llama3.1:8b, hf.co/org/repo:Q4_K_M, org/model);
- * empty means the default. Nothing that could carry markup into an error message.
- */
-export const MODEL_PATTERN = '^[A-Za-z0-9._:/@+-]{0,255}$';
 
 export function chatMessageBody(maxTokens: number) {
   return Type.Object({
@@ -95,45 +90,4 @@ export const SessionCleared = Type.Object({
   status: Type.Literal('success'),
   message: Type.String(),
   messages_deleted: Type.Integer(),
-});
-
-export const ChatModels = Type.Object({
-  models: Type.Array(
-    Type.Object({
-      name: Type.String(),
-      size: Type.Union([Type.Integer(), Type.Null()]),
-      modified: Type.Union([Type.String(), Type.Null()]),
-    }),
-  ),
-  count: Type.Integer(),
-  ollama_url: Type.String(),
-  provider: Type.String(),
-  available: Type.Boolean(),
-  error: Type.Optional(Type.String()),
-});
-
-export const ChatHealth = Type.Object({
-  status: Type.Union([Type.Literal('healthy'), Type.Literal('unhealthy')]),
-  ollama_url: Type.String(),
-  provider: Type.String(),
-  model_count: Type.Optional(Type.Integer()),
-  circuit_breaker: Type.String(),
-  error: Type.Optional(Type.String()),
-  timestamp: Type.String(),
-});
-
-export const ModelCatalog = Type.Object({
-  models: Type.Array(Type.String()),
-  available_detailed: Type.Array(
-    Type.Object({
-      name: Type.String(),
-      provider: Type.String(),
-      size: Type.Union([Type.Integer(), Type.Null()]),
-      available: Type.Boolean(),
-    }),
-  ),
-  count: Type.Integer(),
-  available: Type.Boolean(),
-  error: Type.Optional(Type.String()),
-  note: Type.String(),
 });

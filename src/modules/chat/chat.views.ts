@@ -1,12 +1,5 @@
 // Stored records to the JSON the API answers with.
-import { mapError } from '../../platform/error-handler.js';
 import type { ChatMessageRecord, ChatSessionRecord } from './chat.repository.js';
-
-/** What a health or model-list answer says went wrong: the error's public message, as an error answer gives it. */
-export function errorText(error: unknown): string {
-  const { detail } = mapError(error);
-  return typeof detail === 'string' ? detail : detail.map((issue) => issue.msg).join('; ');
-}
 
 export function sessionSummary(session: ChatSessionRecord) {
   return {

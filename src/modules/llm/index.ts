@@ -27,3 +27,4 @@ export {
   ModelCannotEmbedError,
   ModelNotFoundError,
 } from './llm.errors.js';
+export { MODEL_PATTERN } from './models.schemas.js';

@@ -1,5 +1,6 @@
 // Builds the LLM provider from config (unless one is given, as tests do), wraps it in LlmService and exposes that as
-// app.llm; the provider's connections close with the app.
+// app.llm, and its routes (/api/v1/models/*, /api/v1/chat/models, /api/v1/chat/health); the provider's connections
+// close with the app.
 import type { FastifyPluginAsync } from 'fastify';
 import fp from 'fastify-plugin';
 import type { Config } from '../../config.js';
@@ -8,6 +9,7 @@ import type { LlmProvider } from './llm.port.js';
 import { LlmService } from './llm.service.js';
 import { createLlmProvider } from './provider-factory.js';
 import { createUserSlots } from './user-slots.js';
+import { chatModelsRoutes, modelsRoutes } from './models.routes.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -43,6 +45,8 @@ const llmPlugin: FastifyPluginAsync<LlmPluginOptions> = async (app, opts) => {
     userSlots,
   });
   app.decorate('llm', llm);
+  await app.register(modelsRoutes, { prefix: '/api/v1/models', llm });
+  await app.register(chatModelsRoutes, { prefix: '/api/v1/chat', llm });
 };
 
-export default fp(llmPlugin, { name: 'llm', dependencies: ['metrics', 'redis'] });
+export default fp(llmPlugin, { name: 'llm', dependencies: ['metrics', 'redis', 'auth'] });

@@ -1,7 +1,12 @@
-// Shapes of one model's details (GET /api/v1/models/{name}) and of embeddings (POST /api/v1/models/embed). The
-// catalogue's shape, ModelCatalog, lives with the original's chat shapes in chat.schemas.ts.
+// Shapes of the model routes: the original's catalogue and chat model list and health (reference §4.2, §6.1), one
+// model's details (GET /api/v1/models/{name}) and embeddings (POST /api/v1/models/embed).
 import { Type, type TSchema } from 'typebox';
-import { MODEL_PATTERN } from './chat.schemas.js';
+
+/**
+ * Model names as Ollama and OpenAI-compatible servers spell them (llama3.1:8b, hf.co/org/repo:Q4_K_M, org/model);
+ * empty means the default. Nothing that could carry markup into an error message.
+ */
+export const MODEL_PATTERN = '^[A-Za-z0-9._:/@+-]{0,255}$';
 
 /** Most texts in one embeddings request. */
 export const EMBED_MAX_INPUTS = 256;
@@ -75,4 +80,45 @@ export const EmbedResponse = Type.Object({
   usage: Type.Object({
     prompt_tokens: orNull(Count, 'Tokens the server read, when it says.'),
   }),
+});
+
+export const ChatModels = Type.Object({
+  models: Type.Array(
+    Type.Object({
+      name: Type.String(),
+      size: Type.Union([Type.Integer(), Type.Null()]),
+      modified: Type.Union([Type.String(), Type.Null()]),
+    }),
+  ),
+  count: Type.Integer(),
+  ollama_url: Type.String(),
+  provider: Type.String(),
+  available: Type.Boolean(),
+  error: Type.Optional(Type.String()),
+});
+
+export const ChatHealth = Type.Object({
+  status: Type.Union([Type.Literal('healthy'), Type.Literal('unhealthy')]),
+  ollama_url: Type.String(),
+  provider: Type.String(),
+  model_count: Type.Optional(Type.Integer()),
+  circuit_breaker: Type.String(),
+  error: Type.Optional(Type.String()),
+  timestamp: Type.String(),
+});
+
+export const ModelCatalog = Type.Object({
+  models: Type.Array(Type.String()),
+  available_detailed: Type.Array(
+    Type.Object({
+      name: Type.String(),
+      provider: Type.String(),
+      size: Type.Union([Type.Integer(), Type.Null()]),
+      available: Type.Boolean(),
+    }),
+  ),
+  count: Type.Integer(),
+  available: Type.Boolean(),
+  error: Type.Optional(Type.String()),
+  note: Type.String(),
 });

@@ -3,13 +3,27 @@
 // and embeddings for signed-in users.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { requestAbortSignal } from '../../platform/request-abort-signal.js';
+import { mapError } from '../../platform/error-handler.js';
 import { clientKey } from '../auth/index.js';
-import type { LlmService, ModelDetails } from '../llm/index.js';
-import { errorText } from './chat.views.js';
-import { ModelCatalog } from './chat.schemas.js';
-import { EmbedBody, EmbedResponse, ModelDetailsResponse, ModelNameParams } from './models.schemas.js';
+import type { LlmService } from './llm.service.js';
+import type { ModelDetails } from './llm.port.js';
+import {
+  ChatHealth,
+  ChatModels,
+  EmbedBody,
+  EmbedResponse,
+  ModelCatalog,
+  ModelDetailsResponse,
+  ModelNameParams,
+} from './models.schemas.js';
 
 const tags = ['models'];
+
+/** What a health or model-list answer says went wrong: the error's public message, as an error answer gives it. */
+function errorText(error: unknown): string {
+  const { detail } = mapError(error);
+  return typeof detail === 'string' ? detail : detail.map((issue) => issue.msg).join('; ');
+}
 
 function detailsView(details: ModelDetails, provider: string) {
   return {
@@ -116,6 +130,56 @@ export const modelsRoutes: FastifyPluginAsyncTypebox<{ llm: LlmService }> = asyn
         embeddings: result.embeddings,
         usage: { prompt_tokens: result.promptTokens },
       };
+    },
+  );
+};
+
+/** The original's /api/v1/chat/models and /api/v1/chat/health: the same provider questions, in the chat's shapes. */
+export const chatModelsRoutes: FastifyPluginAsyncTypebox<{ llm: LlmService }> = async (app, { llm }) => {
+  app.get(
+    '/models',
+    { schema: { tags: ['chat'], summary: 'Models of the LLM server', response: { 200: ChatModels } } },
+    async (request) => {
+      const base = { ollama_url: llm.baseUrl, provider: llm.providerName };
+      try {
+        const models = await llm.listModels({ requestId: request.id });
+        return {
+          ...base,
+          models: models.map((m) => ({ name: m.name, size: m.size, modified: m.modifiedAt })),
+          count: models.length,
+          available: true,
+        };
+      } catch (error) {
+        return { ...base, models: [], count: 0, available: false, error: errorText(error) };
+      }
+    },
+  );
+
+  app.get(
+    '/health',
+    { schema: { tags: ['chat'], summary: 'Whether the LLM server answers', response: { 200: ChatHealth } } },
+    async (request) => {
+      const base = {
+        ollama_url: llm.baseUrl,
+        provider: llm.providerName,
+        circuit_breaker: llm.breakerState(),
+      };
+      try {
+        const models = await llm.listModels({ requestId: request.id });
+        return {
+          ...base,
+          status: 'healthy' as const,
+          model_count: models.length,
+          timestamp: new Date().toISOString(),
+        };
+      } catch (error) {
+        return {
+          ...base,
+          status: 'unhealthy' as const,
+          error: errorText(error),
+          timestamp: new Date().toISOString(),
+        };
+      }
     },
   );
 };
