@@ -29,7 +29,7 @@ export function createRedis(config: Config['redis'] & { url: string }, connectio
   const client = new Redis(config.url, {
     lazyConnect: true,
     connectionName,
-    // REDIS_KEY_PREFIX applied once, here, to every key of every command (not to pub/sub channel names).
+    // REDIS_KEY_PREFIX applied once, here, to every key of every command.
     keyPrefix: config.keyPrefix,
     keepAlive: 30_000,
     connectTimeout: 5_000,

@@ -21,7 +21,7 @@ export function currentRequestId(): string | undefined {
   return storage.getStore()?.requestId;
 }
 
-/** Runs fn with the given context (for WebSocket messages, background jobs started for a request, tests). */
+/** Runs fn with the given context (background work started for a request, tests). */
 export function runWithRequestContext<T>(context: RequestContext, fn: () => T): T {
   return storage.run(context, fn);
 }
