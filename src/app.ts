@@ -92,7 +92,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
 
     await app.register(rootRoutes, { appName: config.app.name, version: config.app.version });
     await app.register(authPlugin, { auth: config.auth, frontendUrl: config.mail.frontendUrl, clock });
-    await app.register(llmPlugin, { config: config.llm });
+    await app.register(llmPlugin, { config: config.llm, clock });
     await app.register(chatPlugin, {
       chat: config.chat,
       maxTokens: config.llm.maxTokens,

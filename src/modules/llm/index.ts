@@ -1,5 +1,5 @@
 // What other modules may use of the llm module.
-export { LlmService, type LlmCaller, type LlmServiceDeps } from './llm.service.js';
+export { LlmService, type LlmCaller, type LlmServiceDeps, type ModelCatalog } from './llm.service.js';
 export { MemoryUserSlots, RedisUserSlots, createUserSlots, type UserSlots } from './user-slots.js';
 export { default as llmPlugin, type LlmPluginOptions } from './llm.plugin.js';
 export { createLlmMetrics, type BreakerState, type LlmMetrics } from './llm.metrics.js';

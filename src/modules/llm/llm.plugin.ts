@@ -4,6 +4,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 import fp from 'fastify-plugin';
 import type { Config } from '../../config.js';
+import type { Clock } from '../../lib/clock.js';
 import { createLlmMetrics } from './llm.metrics.js';
 import type { LlmProvider } from './llm.port.js';
 import { LlmService } from './llm.service.js';
@@ -19,6 +20,8 @@ declare module 'fastify' {
 
 export interface LlmPluginOptions {
   config: Config['llm'];
+  /** Time of the circuit breaker and of /api/v1/chat/health's timestamp. */
+  clock: Clock;
   /** A provider to use instead of the one config names; its owner closes it. */
   provider?: LlmProvider;
 }
@@ -41,12 +44,13 @@ const llmPlugin: FastifyPluginAsync<LlmPluginOptions> = async (app, opts) => {
     provider,
     config: opts.config,
     metrics: createLlmMetrics(app.metrics.registry),
+    clock: opts.clock,
     logger,
     userSlots,
   });
   app.decorate('llm', llm);
   await app.register(modelsRoutes, { prefix: '/api/v1/models', llm });
-  await app.register(chatModelsRoutes, { prefix: '/api/v1/chat', llm });
+  await app.register(chatModelsRoutes, { prefix: '/api/v1/chat', llm, clock: opts.clock });
 };
 
 export default fp(llmPlugin, { name: 'llm', dependencies: ['metrics', 'redis', 'auth'] });

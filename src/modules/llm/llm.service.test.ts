@@ -1,8 +1,9 @@
 // LlmService against a hand-written fake of the LlmProvider port: breaker, retries, bulkheads and their metrics.
-// Breaker timeouts run in real time with small LLM_BREAKER_OPEN_MS values (cockatiel reads Date.now() itself).
+// The breaker's open time passes on a ManualClock (the breaker alone: circuit-breaker.test.ts).
 import { Registry } from 'prom-client';
 import { describe, expect, it, vi } from 'vitest';
 import { parseConfig } from '../../config.js';
+import { ManualClock } from '../../lib/clock.js';
 import {
   LlmBusyError,
   LlmCircuitOpenError,
@@ -21,7 +22,7 @@ import type {
   ModelDetails,
   ModelInfo,
 } from './llm.port.js';
-import { LlmService } from './llm.service.js';
+import { CATALOG_UNREACHABLE, LlmService } from './llm.service.js';
 
 type Script = (request: GenerationRequest) => AsyncIterable<GenerationEvent>;
 
@@ -97,12 +98,18 @@ const inTurn = (...scripts: Script[]): Script => {
 };
 const unreachable = () => new LlmUnavailableError('fake');
 
-/** A generation that sends one token, then waits for release() — or fails as an adapter would when aborted. */
+/**
+ * A generation that sends one token, then waits for release() — or fails as an adapter would when aborted.
+ * `waiting` resolves once the first token was read and the generation waits.
+ */
 function held() {
   let release = () => {};
+  let nowWaiting = () => {};
   const released = new Promise<void>((resolve) => (release = resolve));
+  const waiting = new Promise<void>((resolve) => (nowWaiting = resolve));
   const script: Script = async function* (request) {
     yield { type: 'token', text: 'first' };
+    nowWaiting();
     await new Promise<void>((resolve, reject) => {
       // Deliberately a breaker-failure error: an abort must not count whatever the adapter throws.
       request.signal?.addEventListener('abort', () => reject(unreachable()), { once: true });
@@ -110,7 +117,7 @@ function held() {
     });
     yield { type: 'done', usage, model: 'm:latest' };
   };
-  return { script, release };
+  return { script, release, waiting };
 }
 
 function setup(script: Script, env: Record<string, string> = {}) {
@@ -123,7 +130,10 @@ function setup(script: Script, env: Record<string, string> = {}) {
   }).llm;
   const registry = new Registry();
   const provider = new FakeProvider(script);
-  const service = new LlmService({ provider, config, metrics: createLlmMetrics(registry) });
+  const clock = new ManualClock();
+  const service = new LlmService({ provider, config, metrics: createLlmMetrics(registry), clock });
+  /** Moves time exactly to the end of the open time (LLM_BREAKER_OPEN_MS). */
+  const passOpenTime = () => clock.advance(config.breaker.openMs);
   const start = (key = 'alice', signal?: AbortSignal) =>
     service.start({ model: 'm:latest', messages: [{ role: 'user', content: 'hi' }], signal }, { key });
   /** Runs one generation to its end: the texts received, and the error it ended with. */
@@ -145,10 +155,8 @@ function setup(script: Script, env: Record<string, string> = {}) {
     );
     return hit?.value ?? 0;
   };
-  return { service, provider, start, run, metric };
+  return { service, provider, start, run, metric, clock, passOpenTime };
 }
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe('LlmService circuit breaker', () => {
   it('opens after exactly `threshold` consecutive failures, then refuses without calling the provider', async () => {
@@ -182,9 +190,9 @@ describe('LlmService circuit breaker', () => {
   });
 
   it('lets exactly one probe through after openMs, refusing a concurrent call; its success closes', async () => {
-    const { service, provider, run, start, metric } = setup(failing(unreachable));
+    const { service, provider, run, start, metric, passOpenTime } = setup(failing(unreachable));
     for (let i = 0; i < 3; i++) await run();
-    await sleep(150);
+    passOpenTime();
     const { script, release } = held();
     provider.script = script;
     const probe = await start('alice');
@@ -209,9 +217,9 @@ describe('LlmService circuit breaker', () => {
   });
 
   it('re-opens when the probe fails', async () => {
-    const { service, provider, run, start } = setup(failing(unreachable));
+    const { service, provider, run, start, passOpenTime } = setup(failing(unreachable));
     for (let i = 0; i < 3; i++) await run();
-    await sleep(150);
+    passOpenTime();
     expect((await run()).error).toBeInstanceOf(LlmUnavailableError);
     expect(service.breakerState()).toBe('open');
     await expect(start()).rejects.toBeInstanceOf(LlmCircuitOpenError);
@@ -219,14 +227,14 @@ describe('LlmService circuit breaker', () => {
   });
 
   it('counts an aborted probe as nothing: the next caller becomes the probe', async () => {
-    const { service, provider, run } = setup(failing(unreachable));
+    const { service, provider, run, passOpenTime } = setup(failing(unreachable));
     for (let i = 0; i < 3; i++) await run();
-    await sleep(150);
-    const { script } = held();
+    passOpenTime();
+    const { script, waiting } = held();
     provider.script = script;
     const client = new AbortController();
     const aborted = run('alice', client.signal);
-    await sleep(5);
+    await waiting;
     client.abort();
     expect((await aborted).texts).toEqual(['first']);
     expect(service.breakerState()).toBe('half_open');
@@ -289,25 +297,24 @@ describe('LlmService retries', () => {
   });
 
   it('stops waiting out the backoff when the client leaves, and gives the slots back at once', async () => {
-    // Math.random 0.5: cockatiel's decorrelated jitter then waits 0.9 × LLM_RETRY_BASE_MS, here 3.6 s.
+    // Math.random 0.5: cockatiel's decorrelated jitter then waits 0.9 × LLM_RETRY_BASE_MS, here 54 minutes: the
+    // test ends in time only if the abort ends the wait.
     const random = vi.spyOn(Math, 'random').mockReturnValue(0.5);
     try {
       const { provider, run, metric } = setup(failing(unreachable), {
         ...env,
-        LLM_RETRY_BASE_MS: '4000',
+        LLM_RETRY_BASE_MS: '3600000',
         LLM_MAX_CONCURRENT_PER_USER: '1',
         LLM_MAX_CONCURRENT: '1',
         LLM_QUEUE_SIZE: '0',
       });
       const client = new AbortController();
-      const began = performance.now();
       const leaving = run('alice', client.signal);
-      await vi.waitFor(() => expect(provider.calls).toBe(1));
-      await sleep(20);
+      // Counted just as the backoff begins.
+      await vi.waitFor(async () => expect(await metric('llm_retries_total', { provider: 'fake' })).toBe(1));
       const reason = new Error('the client disconnected');
       client.abort(reason);
       const { error } = await leaving;
-      expect(performance.now() - began).toBeLessThan(1000);
       expect(error).toBe(reason);
       expect(provider.calls).toBe(1); // not tried again for nobody
       expect(await metric('llm_generations_in_flight')).toBe(0);
@@ -394,7 +401,7 @@ describe('LlmService concurrency limits', () => {
   });
 
   it('gives the slots back on a client abort and counts it neither as success nor as failure', async () => {
-    const { script } = held();
+    const { script, waiting } = held();
     const { service, provider, run, metric } = setup(script, { LLM_MAX_CONCURRENT_PER_USER: '1' });
     provider.script = failing(unreachable);
     await run();
@@ -402,7 +409,7 @@ describe('LlmService concurrency limits', () => {
     provider.script = script;
     const client = new AbortController();
     const aborted = run('alice', client.signal);
-    await sleep(5);
+    await waiting;
     client.abort();
     expect((await aborted).error).toBeInstanceOf(LlmUnavailableError);
     expect(service.breakerState()).toBe('closed'); // 2 of 3 failures: the abort did not count
@@ -410,6 +417,29 @@ describe('LlmService concurrency limits', () => {
     provider.script = failing(unreachable);
     await run('alice'); // the slot came back, and this third failure opens the breaker
     expect(service.breakerState()).toBe('open');
+  });
+});
+
+describe('LlmService catalog', () => {
+  it('answers the models, or the public message of an LlmError, or a generic one for anything else', async () => {
+    const { service, provider, run } = setup(failing(unreachable));
+    expect(await service.catalog({ requestId: 'req-1' })).toEqual({
+      available: true,
+      models: [{ name: 'm:latest', size: null, modifiedAt: null }],
+    });
+    provider.listResult = async () => Promise.reject(new LlmUpstreamError(500, 'fake'));
+    expect(await service.catalog()).toEqual({
+      available: false,
+      error: 'The fake service answered with an error (HTTP 500)',
+    });
+    provider.listResult = async () => Promise.reject(new TypeError('secret internals at 10.0.0.7'));
+    expect(await service.catalog()).toEqual({ available: false, error: CATALOG_UNREACHABLE });
+    expect(CATALOG_UNREACHABLE).toBe('The LLM server could not be reached');
+    for (let i = 0; i < 3; i++) await run();
+    expect(await service.catalog()).toEqual({
+      available: false,
+      error: 'The fake service is temporarily unavailable (circuit breaker open)',
+    });
   });
 });
 
@@ -447,7 +477,7 @@ describe('LlmService model details', () => {
   });
 
   it('closes a half-open breaker as its probe, but never wipes out the failures counted', async () => {
-    const { service, provider, run } = setup(failing(unreachable));
+    const { service, provider, run, passOpenTime } = setup(failing(unreachable));
     await run();
     await run();
     await service.showModel('m:latest'); // the server answers /api/show while every chat fails
@@ -455,10 +485,9 @@ describe('LlmService model details', () => {
     expect(service.breakerState()).toBe('open');
     await expect(service.showModel('m:latest')).rejects.toBeInstanceOf(LlmCircuitOpenError);
     expect(provider.shown).toHaveLength(1);
-    await sleep(150);
+    passOpenTime();
     await service.showModel('m:latest');
-    // cockatiel closes a few microtasks after the probe's verdict.
-    await vi.waitFor(() => expect(service.breakerState()).toBe('closed'));
+    expect(service.breakerState()).toBe('closed');
   });
 });
 
@@ -534,20 +563,20 @@ describe('LlmService embeddings', () => {
   });
 
   it('may be the half-open probe: its failure re-opens, its success closes', async () => {
-    const { service, provider, run } = setup(failing(unreachable));
+    const { service, provider, run, passOpenTime } = setup(failing(unreachable));
     for (let i = 0; i < 3; i++) await run();
-    await sleep(150);
+    passOpenTime();
     provider.embedResult = async () => Promise.reject(unreachable());
     await expect(embedOf(service)).rejects.toBeInstanceOf(LlmUnavailableError);
     expect(service.breakerState()).toBe('open');
-    await sleep(150);
+    passOpenTime();
     const release = heldEmbedding(provider);
     const probe = embedOf(service, 'alice');
     await vi.waitFor(() => expect(service.breakerState()).toBe('half_open'));
     await expect(embedOf(service, 'bob')).rejects.toBeInstanceOf(LlmCircuitOpenError);
     release();
     await probe;
-    await vi.waitFor(() => expect(service.breakerState()).toBe('closed'));
+    expect(service.breakerState()).toBe('closed');
   });
 
   it('retries a retryable failure, up to LLM_RETRY_ATTEMPTS calls', async () => {
@@ -586,12 +615,12 @@ describe('LlmService embeddings', () => {
   });
 
   it('gives the slots back when the client leaves, mid-call or in a backoff, counting nothing', async () => {
-    const random = vi.spyOn(Math, 'random').mockReturnValue(0.5); // backoff: 0.9 × 4 s
+    const random = vi.spyOn(Math, 'random').mockReturnValue(0.5); // backoff: 0.9 × 1 h, ended only by the abort
     try {
       const { service, provider, metric } = setup(answer(), {
         LLM_MAX_CONCURRENT_PER_USER: '1',
         LLM_RETRY_ATTEMPTS: '3',
-        LLM_RETRY_BASE_MS: '4000',
+        LLM_RETRY_BASE_MS: '3600000',
         LLM_BREAKER_THRESHOLD: '1',
       });
       heldEmbedding(provider);
@@ -604,13 +633,11 @@ describe('LlmService embeddings', () => {
 
       provider.embedResult = async () => Promise.reject(unreachable());
       const leaving = new AbortController();
-      const began = performance.now();
       const inBackoff = embedOf(service, 'alice', leaving.signal);
-      await vi.waitFor(() => expect(provider.embedded).toHaveLength(2));
-      await sleep(20);
+      // Counted just as the backoff begins.
+      await vi.waitFor(async () => expect(await metric('llm_retries_total', { provider: 'fake' })).toBe(1));
       leaving.abort();
       await expect(inBackoff).rejects.toMatchObject({ name: 'AbortError' });
-      expect(performance.now() - began).toBeLessThan(1000);
       expect(provider.embedded).toHaveLength(2);
       expect(service.breakerState()).toBe('closed');
       expect(await metric('llm_embedding_requests_total', { provider: 'fake', outcome: 'aborted' })).toBe(2);

@@ -1,39 +1,23 @@
-// The resilient face of the LLM port that chat uses: per-user and per-instance concurrency limits, a circuit breaker
-// per provider and retries before the first token, with their metrics. Free of HTTP: it throws LlmError subclasses.
+// The resilient face of the LLM port that chat uses: per-user and per-instance concurrency limits, the circuit
+// breaker (circuit-breaker.ts) and the retries before the first token (retry-loop.ts), with their metrics. Free of
+// HTTP: it throws LlmError subclasses.
 //
-// Bridging cockatiel (which wraps promises) and a streamed generation (an async iterator):
-// - Retries wrap *opening* the stream up to its first event. Until then nothing has reached the consumer, so trying
-//   again is invisible to it; after it, any failure surfaces as it is, after the tokens already yielded. A client who
-//   leaves during a backoff ends the wait at once (see #retrying).
-// - The breaker decides admission and records outcomes: each generation runs `breaker.execute(() => verdict)` where
-//   `verdict` is a promise this service settles when the generation ends (resolved on completion, rejected with
-//   its error). The events themselves flow straight from the provider to the consumer, with no queue in between
-//   and the consumer's own back-pressure. Consuming the whole stream inside execute() would need a buffer and a
-//   second task per generation for the same effect.
-// - A client abort (or the consumer stopping early) counts as neither success nor failure: outside half-open the
-//   verdict is rejected with an error the breaker's filter ignores; an aborted half-open probe proved nothing, so
-//   its unsettled verdict passes to the next caller, who becomes the probe (cockatiel would close the circuit on
-//   an ignored error in half-open, and has no way to say "no outcome").
-// - An error that is not the server's fault (unknown model, HTTP 4xx: `breakerFailure` false) is ignored by the
-//   breaker while closed, and proves the server alive when it ends a half-open probe (cockatiel closes the circuit).
-// - An embedding is real work of the model server: it runs like a generation (slots, admission, retries) and its
-//   outcome counts for the breaker as a generation's does. Questions about the models (their list, one's details)
-//   only close a half-open breaker as its probe (see #lookup).
-import { setTimeout as sleep } from 'node:timers/promises';
-import {
-  CircuitState,
-  ConsecutiveBreaker,
-  ExponentialBackoff,
-  circuitBreaker,
-  handleWhen,
-  type CircuitBreakerPolicy,
-  type IBackoff,
-} from 'cockatiel';
+// - Generations and embeddings are real work of the model server: they pass one admission (#admit: fail fast when
+//   the circuit is open, the caller's slot, an instance slot, the breaker's admission) and their outcome counts for
+//   the breaker. Questions about the models (their list, one's details) take no slot and only close a half-open
+//   breaker as its probe (see #lookup).
+// - Retries wrap *opening* a stream up to its first event. Until then nothing has reached the consumer, so trying
+//   again is invisible to it; after it, any failure surfaces as it is, after the tokens already yielded.
+// - The events flow straight from the provider to the consumer, with no queue in between and the consumer's own
+//   back-pressure; the generation's end (completed, failed, or stopped early) settles its breaker ticket.
+// - A client abort (or the consumer stopping early) counts as neither success nor failure; an aborted half-open
+//   probe hands the probe to the next caller.
 import type { BaseLogger } from 'pino';
 import type { Config } from '../../config.js';
-import { LlmCircuitOpenError, LlmError, LlmProtocolError } from './llm.errors.js';
-import { InstanceSlots, abortError } from './instance-slots.js';
-import { MemoryUserSlots, type UserSlots } from './user-slots.js';
+import type { Clock } from '../../lib/clock.js';
+import { CircuitBreaker, type BreakerTicket } from './circuit-breaker.js';
+import { InstanceSlots } from './instance-slots.js';
+import { LlmError, LlmProtocolError } from './llm.errors.js';
 import type { BreakerState, LlmMetrics } from './llm.metrics.js';
 import type {
   EmbeddingResult,
@@ -44,11 +28,15 @@ import type {
   ModelDetails,
   ModelInfo,
 } from './llm.port.js';
+import { RetryLoop } from './retry-loop.js';
+import { MemoryUserSlots, type UserSlots } from './user-slots.js';
 
 export interface LlmServiceDeps {
   provider: LlmProvider;
   config: Config['llm'];
   metrics: LlmMetrics;
+  /** Time of the circuit breaker (its open time). */
+  clock: Clock;
   logger?: Pick<BaseLogger, 'info' | 'warn'>;
   /** Per-user generation slots; default: counted in this process. */
   userSlots?: UserSlots;
@@ -59,24 +47,21 @@ export interface LlmCaller {
   key: string;
 }
 
+/** The provider's models, or why they cannot be listed: `error` is a message fit for any client. */
+export type ModelCatalog = { available: true; models: ModelInfo[] } | { available: false; error: string };
+
+/** What a catalog says when the provider failed with something other than an LlmError. */
+export const CATALOG_UNREACHABLE = 'The LLM server could not be reached';
+
 type Outcome = { kind: 'success' } | { kind: 'error'; error: unknown } | { kind: 'aborted' };
 
-/** The breaker's pending verdict on one admitted call; `probe` when it is the half-open test call. */
-interface Verdict {
-  probe: boolean;
-  resolve(): void;
-  reject(error: unknown): void;
+/** An admitted call: its breaker ticket, and the slots it holds until release(). */
+interface Admission {
+  ticket: BreakerTicket;
+  release(): void;
 }
 
-/** Settles an aborted call's verdict without counting it: the breaker's filter lets it through unrecorded. */
-class NotCounted extends Error {}
-
-const countsAgainstBreaker = (error: unknown): boolean =>
-  !(error instanceof NotCounted) && (error instanceof LlmError ? error.breakerFailure : true);
-
 const errorKind = (error: unknown): string => (error instanceof LlmError ? error.kind : 'unknown');
-
-const retryable = (error: unknown): boolean => error instanceof LlmError && error.retryable;
 
 export class LlmService {
   readonly providerName: string;
@@ -85,53 +70,42 @@ export class LlmService {
   readonly #provider: LlmProvider;
   readonly #config: Config['llm'];
   readonly #metrics: LlmMetrics;
-  readonly #breaker: CircuitBreakerPolicy;
-  /** Decorrelated jitter around LLM_RETRY_BASE_MS, 2×, 4×…: concurrent retries miss each other. */
-  readonly #backoff: ExponentialBackoff<unknown>;
-  readonly #maxRetries: number;
+  readonly #logger: Pick<BaseLogger, 'info' | 'warn'> | undefined;
+  readonly #breaker: CircuitBreaker;
+  readonly #retries: RetryLoop;
   readonly #slots: InstanceSlots;
   readonly #userSlots: UserSlots;
-  #openedAt = 0;
-  /** An aborted half-open probe's verdict, waiting for the next caller to carry it. */
-  #orphanedProbe: Verdict | undefined;
 
-  constructor({ provider, config, metrics, logger, userSlots }: LlmServiceDeps) {
+  constructor({ provider, config, metrics, clock, logger, userSlots }: LlmServiceDeps) {
     this.#userSlots = userSlots ?? new MemoryUserSlots();
     this.#provider = provider;
     this.#config = config;
     this.#metrics = metrics;
+    this.#logger = logger;
     this.providerName = provider.name;
     this.baseUrl = provider.baseUrl;
     this.defaultModel = config.defaultModel;
     const name = provider.name;
 
-    this.#breaker = circuitBreaker(handleWhen(countsAgainstBreaker), {
-      halfOpenAfter: config.breaker.openMs,
-      breaker: new ConsecutiveBreaker(config.breaker.threshold),
-    });
     metrics.breakerState(name, 'closed');
-    // cockatiel reads Date.now() when it opens; so does this, just after, for the Retry-After of refusals.
-    this.#breaker.onBreak(() => {
-      this.#openedAt = Date.now();
+    this.#breaker = new CircuitBreaker({
+      name,
+      threshold: config.breaker.threshold,
+      openMs: config.breaker.openMs,
+      clock,
+      isFailure: (error) => (error instanceof LlmError ? error.breakerFailure : true),
+      onTransition: (to) => {
+        metrics.breakerTransition(name, to);
+        if (to === 'open') logger?.warn({ provider: name }, 'LLM circuit breaker opened');
+        else
+          logger?.info({ provider: name }, `LLM circuit breaker ${to === 'closed' ? 'closed' : 'half-open'}`);
+      },
     });
-    this.#breaker.onStateChange((state) => {
-      const to = breakerStateOf(state);
-      metrics.breakerTransition(name, to);
-      if (to === 'open') logger?.warn({ provider: name }, 'LLM circuit breaker opened');
-      else
-        logger?.info({ provider: name }, `LLM circuit breaker ${to === 'closed' ? 'closed' : 'half-open'}`);
-      // An older call's failure re-opened the circuit while an aborted probe waited for a carrier: drop it.
-      if (state !== CircuitState.HalfOpen && this.#orphanedProbe) {
-        this.#orphanedProbe.reject(new NotCounted());
-        this.#orphanedProbe = undefined;
-      }
+    this.#retries = new RetryLoop({
+      attempts: config.retry.attempts,
+      baseMs: config.retry.baseMs,
+      onRetry: () => metrics.retry(name),
     });
-
-    this.#backoff = new ExponentialBackoff({
-      initialDelay: config.retry.baseMs,
-      maxDelay: Math.max(30_000, config.retry.baseMs),
-    });
-    this.#maxRetries = config.retry.attempts - 1;
     this.#slots = new InstanceSlots(config.maxConcurrent, config.queueSize, (active, queued) =>
       metrics.slots(active, queued),
     );
@@ -144,39 +118,43 @@ export class LlmService {
   }
 
   breakerState(): BreakerState {
-    return breakerStateOf(this.#breaker.state);
+    return this.#breaker.state;
   }
 
   /**
-   * Resolves once the generation may begin (the caller's slot, an instance slot and the breaker's admission are
-   * taken), with its events. The slots are held until the iteration ends: completed, failed, or stopped early by
-   * `return()` / `break` (a caller that will not read it must call `return()`), or the signal aborts before it.
+   * Resolves once the generation may begin (see #admit), with its events. The slots are held until the iteration
+   * ends: completed, failed, or stopped early by `return()` / `break` (a caller that will not read it must call
+   * `return()`), or the signal aborts before it.
    */
   async start(request: GenerationRequest, caller: LlmCaller): Promise<AsyncIterable<GenerationEvent>> {
     const startedAt = performance.now();
-    const releases: (() => void)[] = [];
-    const release = () => {
-      for (const give of releases.splice(0).reverse()) give();
-    };
+    let admission: Admission;
     try {
-      request.signal?.throwIfAborted();
-      // Fail fast, before taking or queueing for anything; the real admission is below, once a slot is held.
-      this.#refuseIfOpen();
-      releases.push(await this.#takeUserSlot(caller.key));
-      releases.push(await this.#slots.acquire(request.signal));
-      request.signal?.throwIfAborted();
-      const verdict = this.#admit();
-      return this.#generation(request, verdict, release, startedAt);
+      admission = await this.#admit(caller, request.signal);
     } catch (error) {
-      release();
       this.#recordEnd(outcomeOf(error, request.signal));
       throw error;
     }
+    return this.#generation(request, admission, startedAt);
   }
 
   /** The provider's models, through the breaker and the retries (a cheap call, it may serve as the probe). */
   listModels(options: LlmCallOptions = {}): Promise<ModelInfo[]> {
     return this.#lookup(() => this.#provider.listModels(options), options.signal);
+  }
+
+  /**
+   * listModels for answers that report an unavailable provider instead of failing: the error's message when it is
+   * an LlmError (their messages are written for clients), CATALOG_UNREACHABLE for anything else.
+   */
+  async catalog(options: LlmCallOptions = {}): Promise<ModelCatalog> {
+    try {
+      return { available: true, models: await this.listModels(options) };
+    } catch (error) {
+      if (error instanceof LlmError) return { available: false, error: error.message };
+      this.#logger?.warn({ provider: this.providerName, err: error }, 'Listing the LLM models failed');
+      return { available: false, error: CATALOG_UNREACHABLE };
+    }
   }
 
   /** One model's details (the name normalised), as listModels goes; ModelNotFoundError for an unknown model. */
@@ -186,8 +164,8 @@ export class LlmService {
   }
 
   /**
-   * Embeddings of `inputs` (at least one) with `model` (normalised), run as a generation is: the caller's slot and an
-   * instance slot (held until the answer, or until the signal aborts), the breaker's admission, retries.
+   * Embeddings of `inputs` (at least one) with `model` (normalised), run as a generation is: admitted as one (its
+   * slots held until the answer, or until the signal aborts), with retries, its outcome counted by the breaker.
    */
   async embed(
     model: string | null | undefined,
@@ -199,32 +177,49 @@ export class LlmService {
     // Embedding models are not chat models: a request naming none gets EMBEDDING_MODEL (DEFAULT_MODEL when unset).
     const name = asked === '' ? this.#config.embeddingModel : this.normaliseModel(asked);
     const startedAt = performance.now();
-    const releases: (() => void)[] = [];
-    let verdict: Verdict | undefined;
+    let admission: Admission | undefined;
     try {
-      signal?.throwIfAborted();
-      // Fail fast, before taking or queueing for anything; the real admission is below, once a slot is held.
-      this.#refuseIfOpen();
-      releases.push(await this.#takeUserSlot(key));
-      releases.push(await this.#slots.acquire(signal));
-      signal?.throwIfAborted();
-      verdict = this.#admit();
-      const result = await this.#retrying(
+      admission = await this.#admit({ key }, signal);
+      const result = await this.#retries.run(
         () => this.#provider.embed(name, inputs, { signal, requestId }),
         signal,
       );
-      this.#settle(verdict, { kind: 'success' });
+      settle(admission.ticket, { kind: 'success' });
       this.#metrics.embeddingEnded(this.providerName, 'success', (performance.now() - startedAt) / 1000);
       this.#metrics.tokens(this.providerName, { promptTokens: result.promptTokens, completionTokens: null });
       return result;
     } catch (error) {
       const outcome = outcomeOf(error, signal);
-      if (verdict) this.#settle(verdict, outcome);
+      if (admission) settle(admission.ticket, outcome);
       if (outcome.kind === 'error') this.#metrics.error(this.providerName, errorKind(error));
       this.#metrics.embeddingEnded(this.providerName, outcome.kind, (performance.now() - startedAt) / 1000);
       throw error;
     } finally {
-      for (const give of releases.reverse()) give();
+      admission?.release();
+    }
+  }
+
+  /**
+   * The one admission of generations and embeddings: fail fast when the circuit is open (before taking or queueing
+   * for anything), the caller's slot (LLM_MAX_CONCURRENT_PER_USER, shared by every instance when Redis is
+   * configured), an instance slot, then the breaker's admission, which may make this call the half-open probe.
+   * Throws with nothing held.
+   */
+  async #admit(caller: LlmCaller, signal: AbortSignal | undefined): Promise<Admission> {
+    const releases: (() => void)[] = [];
+    const release = () => {
+      for (const give of releases.splice(0).reverse()) give();
+    };
+    try {
+      signal?.throwIfAborted();
+      this.#breaker.check();
+      releases.push(await this.#userSlots.take(caller.key, this.#config.maxConcurrentPerUser));
+      releases.push(await this.#slots.acquire(signal));
+      signal?.throwIfAborted();
+      return { ticket: this.#breaker.admit(), release };
+    } catch (error) {
+      release();
+      throw error;
     }
   }
 
@@ -234,47 +229,23 @@ export class LlmService {
    * /api/chat): it closes a half-open breaker as its probe, but never wipes out the failures counted so far.
    */
   async #lookup<T>(call: () => Promise<T>, signal: AbortSignal | undefined): Promise<T> {
-    let verdict: Verdict | undefined;
+    let ticket: BreakerTicket | undefined;
     try {
-      verdict = this.#admit();
-      const answer = await this.#retrying(call, signal);
-      this.#settle(verdict, verdict.probe ? { kind: 'success' } : { kind: 'aborted' });
+      ticket = this.#breaker.admit();
+      const answer = await this.#retries.run(call, signal);
+      settle(ticket, ticket.probe ? { kind: 'success' } : { kind: 'aborted' });
       return answer;
     } catch (error) {
       const outcome = outcomeOf(error, signal);
-      if (verdict) this.#settle(verdict, outcome);
+      if (ticket) settle(ticket, outcome);
       if (outcome.kind === 'error') this.#metrics.error(this.providerName, errorKind(error));
       throw error;
     }
   }
 
-  /**
-   * Calls `attempt` until it succeeds, fails with an error that is not retryable, or LLM_RETRY_ATTEMPTS calls were
-   * made, with a backoff between two calls. Not cockatiel's RetryPolicy: its execute(fn, signal) (3.2.1) sleeps the
-   * backoff on a timer that ignores the signal and then calls fn once more, so a client who left during a 4 s backoff
-   * held its slots for those 4 s. Here an abort ends the wait at once, with the abort error, and nothing more is
-   * tried. An attempt that fails once the signal has aborted is not tried again either.
-   */
-  async #retrying<T>(attempt: () => Promise<T>, signal: AbortSignal | undefined): Promise<T> {
-    let backoff: IBackoff<unknown> | undefined;
-    for (let retries = 0; ; retries++) {
-      try {
-        return await attempt();
-      } catch (error) {
-        if (signal?.aborted || retries >= this.#maxRetries || !retryable(error)) throw error;
-        backoff = backoff ? backoff.next(undefined) : this.#backoff.next();
-        this.#metrics.retry(this.providerName);
-        await sleep(backoff.duration, undefined, { signal }).catch((failure: unknown) => {
-          throw signal?.aborted ? abortError(signal) : failure;
-        });
-      }
-    }
-  }
-
   #generation(
     request: GenerationRequest,
-    verdict: Verdict,
-    release: () => void,
+    admission: Admission,
     startedAt: number,
   ): AsyncIterable<GenerationEvent> {
     const signal = request.signal;
@@ -284,8 +255,8 @@ export class LlmService {
       if (ended) return;
       ended = true;
       signal?.removeEventListener('abort', abortedUnread);
-      release();
-      this.#settle(verdict, outcome);
+      admission.release();
+      settle(admission.ticket, outcome);
       this.#recordEnd(outcome, startedAt);
     };
     // Once reading has begun, the stream's own ending releases; before, an abort or return() must.
@@ -318,7 +289,7 @@ export class LlmService {
     let finished = false;
     let sawDone = false;
     try {
-      const opened = await this.#retrying(async () => {
+      const opened = await this.#retries.run(async () => {
         const iterator = this.#provider.generate(request)[Symbol.asyncIterator]();
         return { iterator, first: await iterator.next() };
       }, request.signal);
@@ -357,56 +328,6 @@ export class LlmService {
     }
   }
 
-  /** The caller's slot (LLM_MAX_CONCURRENT_PER_USER, shared by every instance when Redis is configured). */
-  #takeUserSlot(key: string): Promise<() => void> {
-    return this.#userSlots.take(key, this.#config.maxConcurrentPerUser);
-  }
-
-  #refuseIfOpen(): void {
-    const state = this.#breaker.state;
-    if (state === CircuitState.HalfOpen && !this.#orphanedProbe) throw this.#circuitOpen();
-    if (state === CircuitState.Isolated) throw this.#circuitOpen();
-    if (state === CircuitState.Open && Date.now() - this.#openedAt < this.#config.breaker.openMs) {
-      throw this.#circuitOpen();
-    }
-  }
-
-  /** The breaker's admission of one call, or LlmCircuitOpenError. */
-  #admit(): Verdict {
-    const state = this.#breaker.state;
-    if (state === CircuitState.HalfOpen) {
-      // cockatiel would hold further calls until the probe ends (minutes, for a loading model): refuse them.
-      const orphan = this.#orphanedProbe;
-      if (!orphan) throw this.#circuitOpen();
-      this.#orphanedProbe = undefined;
-      return orphan;
-    }
-    let resolve: () => void = () => undefined;
-    let reject: (error: unknown) => void = () => undefined;
-    const outcome = new Promise<void>((ok, fail) => ((resolve = ok), (reject = fail)));
-    // The rejection echoes an outcome this service already knows and reports itself.
-    this.#breaker.execute(() => outcome).catch(() => undefined);
-    // execute() decides synchronously: still open means refused, open → half-open means this call is the probe.
-    const now = this.#breaker.state;
-    if (now === CircuitState.Open || now === CircuitState.Isolated) throw this.#circuitOpen();
-    return { probe: state === CircuitState.Open, resolve, reject };
-  }
-
-  #settle(verdict: Verdict, outcome: Outcome): void {
-    if (outcome.kind === 'success') verdict.resolve();
-    else if (outcome.kind === 'error') verdict.reject(outcome.error);
-    else if (verdict.probe && this.#breaker.state === CircuitState.HalfOpen) this.#orphanedProbe = verdict;
-    else verdict.reject(new NotCounted());
-  }
-
-  #circuitOpen(): LlmCircuitOpenError {
-    const leftMs =
-      this.#breaker.state === CircuitState.Open
-        ? this.#openedAt + this.#config.breaker.openMs - Date.now()
-        : 0;
-    return new LlmCircuitOpenError(this.providerName, leftMs / 1000);
-  }
-
   #recordEnd(outcome: Outcome, startedAt?: number): void {
     if (outcome.kind === 'error') this.#metrics.error(this.providerName, errorKind(outcome.error));
     const seconds = startedAt === undefined ? undefined : (performance.now() - startedAt) / 1000;
@@ -418,14 +339,8 @@ function outcomeOf(error: unknown, signal: AbortSignal | undefined): Outcome {
   return signal?.aborted ? { kind: 'aborted' } : { kind: 'error', error };
 }
 
-function breakerStateOf(state: CircuitState): BreakerState {
-  switch (state) {
-    case CircuitState.Closed:
-      return 'closed';
-    case CircuitState.HalfOpen:
-      return 'half_open';
-    case CircuitState.Open:
-    case CircuitState.Isolated:
-      return 'open';
-  }
+function settle(ticket: BreakerTicket, outcome: Outcome): void {
+  if (outcome.kind === 'success') ticket.succeeded();
+  else if (outcome.kind === 'error') ticket.failed(outcome.error);
+  else ticket.abandoned();
 }

@@ -2,8 +2,8 @@
 // down it says so (available: false, error) instead of the original's made-up fallback list —, one model's details,
 // and embeddings for signed-in users.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { Clock } from '../../lib/clock.js';
 import { requestAbortSignal } from '../../platform/request-abort-signal.js';
-import { mapError } from '../../platform/error-handler.js';
 import { clientKey } from '../auth/index.js';
 import type { LlmService } from './llm.service.js';
 import type { ModelDetails } from './llm.port.js';
@@ -18,12 +18,6 @@ import {
 } from './models.schemas.js';
 
 const tags = ['models'];
-
-/** What a health or model-list answer says went wrong: the error's public message, as an error answer gives it. */
-function errorText(error: unknown): string {
-  const { detail } = mapError(error);
-  return typeof detail === 'string' ? detail : detail.map((issue) => issue.msg).join('; ');
-}
 
 function detailsView(details: ModelDetails, provider: string) {
   return {
@@ -55,30 +49,23 @@ export const modelsRoutes: FastifyPluginAsyncTypebox<{ llm: LlmService }> = asyn
     },
     async (request) => {
       const note = `Models served by the ${llm.providerName} server at ${llm.baseUrl}`;
-      try {
-        const models = await llm.listModels({ requestId: request.id });
-        return {
-          models: models.map((m) => m.name),
-          available_detailed: models.map((m) => ({
-            name: m.name,
-            provider: llm.providerName,
-            size: m.size,
-            available: true,
-          })),
-          count: models.length,
-          available: true,
-          note,
-        };
-      } catch (error) {
-        return {
-          models: [],
-          available_detailed: [],
-          count: 0,
-          available: false,
-          error: errorText(error),
-          note,
-        };
+      const catalog = await llm.catalog({ requestId: request.id });
+      if (!catalog.available) {
+        return { models: [], available_detailed: [], count: 0, available: false, error: catalog.error, note };
       }
+      const { models } = catalog;
+      return {
+        models: models.map((m) => m.name),
+        available_detailed: models.map((m) => ({
+          name: m.name,
+          provider: llm.providerName,
+          size: m.size,
+          available: true,
+        })),
+        count: models.length,
+        available: true,
+        note,
+      };
     },
   );
 
@@ -135,23 +122,24 @@ export const modelsRoutes: FastifyPluginAsyncTypebox<{ llm: LlmService }> = asyn
 };
 
 /** The original's /api/v1/chat/models and /api/v1/chat/health: the same provider questions, in the chat's shapes. */
-export const chatModelsRoutes: FastifyPluginAsyncTypebox<{ llm: LlmService }> = async (app, { llm }) => {
+export const chatModelsRoutes: FastifyPluginAsyncTypebox<{ llm: LlmService; clock: Clock }> = async (
+  app,
+  { llm, clock },
+) => {
   app.get(
     '/models',
     { schema: { tags: ['chat'], summary: 'Models of the LLM server', response: { 200: ChatModels } } },
     async (request) => {
       const base = { ollama_url: llm.baseUrl, provider: llm.providerName };
-      try {
-        const models = await llm.listModels({ requestId: request.id });
-        return {
-          ...base,
-          models: models.map((m) => ({ name: m.name, size: m.size, modified: m.modifiedAt })),
-          count: models.length,
-          available: true,
-        };
-      } catch (error) {
-        return { ...base, models: [], count: 0, available: false, error: errorText(error) };
-      }
+      const catalog = await llm.catalog({ requestId: request.id });
+      if (!catalog.available)
+        return { ...base, models: [], count: 0, available: false, error: catalog.error };
+      return {
+        ...base,
+        models: catalog.models.map((m) => ({ name: m.name, size: m.size, modified: m.modifiedAt })),
+        count: catalog.models.length,
+        available: true,
+      };
     },
   );
 
@@ -164,22 +152,11 @@ export const chatModelsRoutes: FastifyPluginAsyncTypebox<{ llm: LlmService }> = 
         provider: llm.providerName,
         circuit_breaker: llm.breakerState(),
       };
-      try {
-        const models = await llm.listModels({ requestId: request.id });
-        return {
-          ...base,
-          status: 'healthy' as const,
-          model_count: models.length,
-          timestamp: new Date().toISOString(),
-        };
-      } catch (error) {
-        return {
-          ...base,
-          status: 'unhealthy' as const,
-          error: errorText(error),
-          timestamp: new Date().toISOString(),
-        };
-      }
+      const catalog = await llm.catalog({ requestId: request.id });
+      const timestamp = clock.now().toISOString();
+      return catalog.available
+        ? { ...base, status: 'healthy' as const, model_count: catalog.models.length, timestamp }
+        : { ...base, status: 'unhealthy' as const, error: catalog.error, timestamp };
     },
   );
 };
