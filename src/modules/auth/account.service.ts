@@ -5,13 +5,14 @@
 import type { BackgroundTasks } from '../../lib/background-tasks.js';
 import type { Clock } from '../../lib/clock.js';
 import { BadRequestError } from '../../platform/errors.js';
-import type { DbExecutor, Transact } from '../../platform/db/transactions.js';
+import type { Transact, Tx } from '../../platform/db/transactions.js';
 import type { OneTimeTokenPurpose } from '../../platform/db/schema.js';
 import type { RateLimiter } from '../../platform/rate-limit.js';
 import type { MailOutbox } from '../mail/index.js';
 import { passwordResetMail, verificationMail, type AuthMailKind } from './auth-mail.js';
 import { invalidResetToken, invalidVerificationToken } from './auth.errors.js';
 import type { AuthMetrics } from './auth.metrics.js';
+import type { LoginLockService } from './login-lock.service.js';
 import type { PasswordHasher } from './password-hasher.js';
 import { passwordProblem } from './password-policy.js';
 import type { OneTimeTokenRepository } from './token.repository.js';
@@ -26,11 +27,12 @@ export interface AccountSettings {
 }
 
 export interface AccountServiceDeps {
-  db: DbExecutor;
   transact: Transact;
   users: UserRepository;
   oneTimeTokens: OneTimeTokenRepository;
   sessions: SessionService;
+  /** A new password clears the lockout of the account's name. */
+  loginLocks: LoginLockService;
   hasher: PasswordHasher;
   outbox: MailOutbox;
   clock: Clock;
@@ -76,14 +78,14 @@ export class AccountService {
     const now = clock.now();
     let user: UserRecord;
     try {
-      user = await transact(async (trx) => {
+      user = await transact(async (tx) => {
         const created = await users.insert(
-          trx,
           { email, username: input.username, fullName: input.fullName, hashedPassword },
           now,
+          tx,
         );
         if (created === 'duplicate') throw new DuplicateUser();
-        if (mail) await this.mailVerificationLink(trx, created, now);
+        if (mail) await this.mailVerificationLink(created, now, tx);
         return created;
       });
     } catch (error) {
@@ -104,10 +106,10 @@ export class AccountService {
     const { transact, users, oneTimeTokens, clock, metrics } = this.deps;
     const now = clock.now();
     const tokenHash = hashToken(token);
-    const outcome = await transact(async (trx) => {
-      const userId = await oneTimeTokens.consume(trx, tokenHash, 'email_verification', now);
+    const outcome = await transact(async (tx) => {
+      const userId = await oneTimeTokens.consume(tokenHash, 'email_verification', now, tx);
       if (userId === undefined) return 'invalid' as const;
-      return (await users.markVerified(trx, userId, now))
+      return (await users.markVerified(userId, now, tx))
         ? ('verified' as const)
         : ('already_verified' as const);
     });
@@ -128,13 +130,12 @@ export class AccountService {
   }
 
   private async mailVerificationAgain(who: { userId: number } | { email: string }): Promise<void> {
-    const { db, transact, users, outbox, clock, metrics } = this.deps;
-    const user =
-      'userId' in who ? await users.findById(db, who.userId) : await users.findByEmail(db, who.email);
+    const { transact, users, outbox, clock, metrics } = this.deps;
+    const user = 'userId' in who ? await users.findById(who.userId) : await users.findByEmail(who.email);
     if (!user || user.isVerified || !user.isActive) return;
     if (!(await this.withinAddressLimit('email-verification', user.email))) return;
     const now = clock.now();
-    await transact((trx) => this.mailVerificationLink(trx, user, now));
+    await transact((tx) => this.mailVerificationLink(user, now, tx));
     outbox.wake();
     metrics.emailVerification('resent');
   }
@@ -153,8 +154,8 @@ export class AccountService {
   }
 
   private async mailPasswordReset(email: string): Promise<void> {
-    const { db, transact, users, outbox, clock, metrics, settings } = this.deps;
-    const user = await users.findByEmail(db, email);
+    const { transact, users, outbox, clock, metrics, settings } = this.deps;
+    const user = await users.findByEmail(email);
     if (!user || !user.isActive) return;
     // Over the address's share, nothing happens at all: in particular the links already mailed keep working.
     if (!(await this.withinAddressLimit('password-reset', user.email))) return;
@@ -162,15 +163,15 @@ export class AccountService {
     // Earlier links stay valid too, each until it expires or any one of them is used (confirming invalidates the
     // rest). Anyone can ask for a reset of any address, so a request must not be able to kill the link its owner is
     // about to open; MAIL_PER_ADDRESS_PER_HOUR bounds how many links are out at once.
-    await transact(async (trx) => {
-      const link = await this.newLink(trx, user.id, 'password_reset', settings.passwordResetMinutes, now);
+    await transact(async (tx) => {
+      const link = await this.newLink(user.id, 'password_reset', settings.passwordResetMinutes, now, tx);
       await outbox.enqueue(
-        trx,
         passwordResetMail(
           user,
           `${settings.frontendUrl}/reset-password?token=${link}`,
           settings.passwordResetMinutes,
         ),
+        tx,
       );
     });
     outbox.wake();
@@ -182,16 +183,17 @@ export class AccountService {
    * lockout. The password is checked first, so a weak one does not use up the link.
    */
   async confirmPasswordReset(token: string, newPassword: string): Promise<void> {
-    const { transact, users, oneTimeTokens, sessions, hasher, clock, metrics } = this.deps;
+    const { transact, users, oneTimeTokens, sessions, loginLocks, hasher, clock, metrics } = this.deps;
     AccountService.checkPassword(newPassword);
     const hashedPassword = await hasher.hash(newPassword);
     const now = clock.now();
-    const done = await transact(async (trx) => {
-      const userId = await oneTimeTokens.consume(trx, hashToken(token), 'password_reset', now);
+    const done = await transact(async (tx) => {
+      const userId = await oneTimeTokens.consume(hashToken(token), 'password_reset', now, tx);
       if (userId === undefined) return false;
-      await users.setPassword(trx, userId, hashedPassword, now);
-      await sessions.revokeAllSessions(userId, trx);
-      await oneTimeTokens.invalidateOutstanding(trx, userId, 'password_reset', now);
+      const user = await users.setPassword(userId, hashedPassword, now, tx);
+      if (user) await loginLocks.clear(user.username, tx);
+      await sessions.revokeAllSessions(userId, tx);
+      await oneTimeTokens.invalidateOutstanding(userId, 'password_reset', now, tx);
       return true;
     });
     if (!done) {
@@ -202,20 +204,20 @@ export class AccountService {
   }
 
   private async refuseTaken(email: string, username: string): Promise<void> {
-    const taken = await this.deps.users.findTaken(this.deps.db, email, username);
+    const taken = await this.deps.users.findTaken(email, username);
     if (taken === 'email') throw new BadRequestError('Email already registered', 'email_taken');
     if (taken === 'username') throw new BadRequestError('Username already taken', 'username_taken');
   }
 
-  private async mailVerificationLink(trx: DbExecutor, user: UserRecord, now: Date): Promise<void> {
+  private async mailVerificationLink(user: UserRecord, now: Date, tx: Tx): Promise<void> {
     const { outbox, settings } = this.deps;
     const minutes = settings.emailVerificationHours * 60;
     // Earlier links stay valid, as reset links do (see mailPasswordReset): a resend anyone can ask for must not be
     // able to kill the link in the owner's inbox. Verifying twice is harmless ('already verified').
-    const token = await this.newLink(trx, user.id, 'email_verification', minutes, now);
+    const token = await this.newLink(user.id, 'email_verification', minutes, now, tx);
     await outbox.enqueue(
-      trx,
       verificationMail(user, `${settings.frontendUrl}/verify-email?token=${token}`, minutes),
+      tx,
     );
   }
 
@@ -229,20 +231,23 @@ export class AccountService {
 
   /** Stores the hash of a new single-use token and returns the token, for the link. */
   private async newLink(
-    trx: DbExecutor,
     userId: number,
     purpose: OneTimeTokenPurpose,
     validMinutes: number,
     now: Date,
+    tx: Tx,
   ): Promise<string> {
     const token = newOpaqueToken();
-    await this.deps.oneTimeTokens.insert(trx, {
-      userId,
-      purpose,
-      tokenHash: hashToken(token),
-      createdAt: now,
-      expiresAt: new Date(now.getTime() + validMinutes * 60_000),
-    });
+    await this.deps.oneTimeTokens.insert(
+      {
+        userId,
+        purpose,
+        tokenHash: hashToken(token),
+        createdAt: now,
+        expiresAt: new Date(now.getTime() + validMinutes * 60_000),
+      },
+      tx,
+    );
     return token;
   }
 }

@@ -54,9 +54,9 @@ const authPlugin: FastifyPluginAsync<AuthPluginOptions> = async (app, opts) => {
     throw new Error('auth: no JWT secret (withRuntimeSecrets() fills one in outside production)');
   const db = app.database.db;
   const transact = transactor(db);
-  const users = new UserRepository();
-  const refreshTokens = new RefreshTokenRepository();
-  const oneTimeTokens = new OneTimeTokenRepository();
+  const users = new UserRepository(db);
+  const refreshTokens = new RefreshTokenRepository(db);
+  const oneTimeTokens = new OneTimeTokenRepository(db);
   const metrics = createAuthMetrics(app.metrics.registry);
   const hasher = new BcryptPasswordHasher(auth.bcryptRounds);
   const tokens = new TokenService(
@@ -69,18 +69,16 @@ const authPlugin: FastifyPluginAsync<AuthPluginOptions> = async (app, opts) => {
     },
     clock,
   );
-  const revokedAccessTokens = new RevokedAccessTokenRepository();
+  const revokedAccessTokens = new RevokedAccessTokenRepository(db);
   // In the database even with Redis: see access-denylist.ts.
-  const denylist = new SessionDenylist(db, new RevokedSessionRepository(), clock);
+  const denylist = new SessionDenylist(new RevokedSessionRepository(db), clock);
   const loginLocks = new LoginLockService({
-    db,
-    locks: new LoginLockRepository(),
+    locks: new LoginLockRepository(db),
     clock,
     metrics,
     settings: { lockoutThreshold: auth.lockoutThreshold, lockoutMinutes: auth.lockoutMinutes },
   });
   const sessions = new SessionService({
-    db,
     transact,
     users,
     refreshTokens,
@@ -99,11 +97,11 @@ const authPlugin: FastifyPluginAsync<AuthPluginOptions> = async (app, opts) => {
   const background = new BackgroundTasks(log);
   app.decorate('authTasks', background);
   const accounts = new AccountService({
-    db,
     transact,
     users,
     oneTimeTokens,
     sessions,
+    loginLocks,
     hasher,
     outbox: app.mailOutbox,
     clock,
@@ -116,7 +114,7 @@ const authPlugin: FastifyPluginAsync<AuthPluginOptions> = async (app, opts) => {
     addressLimiter: hourly('mail-address', auth.mailPerAddressPerHour),
     background,
   });
-  const admin = new UserAdminService({ db, transact, users, sessions, loginLocks, clock });
+  const admin = new UserAdminService({ transact, users, sessions, loginLocks, clock });
   const mailLimiter = createRateLimiter({
     name: 'auth-mail',
     points: MAIL_REQUESTS_PER_MINUTE,
@@ -125,7 +123,6 @@ const authPlugin: FastifyPluginAsync<AuthPluginOptions> = async (app, opts) => {
   });
 
   const cleaner = new ExpiredTokenCleaner({
-    db,
     refreshTokens,
     oneTimeTokens,
     revokedAccessTokens,

@@ -2,7 +2,6 @@
 // access token past its expiry, is refused by its expiry before any row is read. Keeps the tables as small as the
 // set of live sessions.
 import type { Clock } from '../../lib/clock.js';
-import type { DbExecutor } from '../../platform/db/transactions.js';
 import type {
   OneTimeTokenRepository,
   RefreshTokenRepository,
@@ -15,7 +14,6 @@ export interface CleanerLogger {
 }
 
 export interface ExpiredTokenCleanerDeps {
-  db: DbExecutor;
   refreshTokens: RefreshTokenRepository;
   oneTimeTokens: OneTimeTokenRepository;
   revokedAccessTokens: RevokedAccessTokenRepository;
@@ -39,12 +37,12 @@ export class ExpiredTokenCleaner {
     revokedAccessTokens: number;
     idleLoginLocks?: number;
   }> {
-    const { db, clock, loginLocks } = this.deps;
+    const { clock, loginLocks } = this.deps;
     const now = clock.now();
     return {
-      refreshTokens: await this.deps.refreshTokens.deleteExpired(db, now),
-      oneTimeTokens: await this.deps.oneTimeTokens.deleteExpired(db, now),
-      revokedAccessTokens: await this.deps.revokedAccessTokens.deleteExpired(db, now),
+      refreshTokens: await this.deps.refreshTokens.deleteExpired(now),
+      oneTimeTokens: await this.deps.oneTimeTokens.deleteExpired(now),
+      revokedAccessTokens: await this.deps.revokedAccessTokens.deleteExpired(now),
       ...(loginLocks ? { idleLoginLocks: await loginLocks.deleteIdle() } : {}),
     };
   }

@@ -1,7 +1,7 @@
 // SQL of login_locks: the lockout per login name. Each step is one statement, so it is atomic on SQLite and on
 // PostgreSQL (a row lock), and holds across instances sharing the database. See login-lock.service.ts for the rules.
 import { sql, type RawBuilder } from 'kysely';
-import type { DbExecutor } from '../../platform/db/transactions.js';
+import { Repository, type Tx } from '../../platform/db/transactions.js';
 import { toDate } from '../../platform/db/values.js';
 
 export interface LockState {
@@ -36,13 +36,13 @@ function toState(row: { failed_attempts: number; locked_until: Date | string | n
   return { failedAttempts: row.failed_attempts, lockedUntil: toDate(row.locked_until) };
 }
 
-export class LoginLockRepository {
+export class LoginLockRepository extends Repository {
   /**
    * Reserves one password check for `key`: true unless the name is locked or its counted failures and live
    * reservations already reach the threshold. A lock that has run out is cleared here (the count starts again).
    */
-  async reserve(db: DbExecutor, key: string, now: Date, limits: LockLimits): Promise<boolean> {
-    const row = await db
+  async reserve(key: string, now: Date, limits: LockLimits, tx?: Tx): Promise<boolean> {
+    const row = await this.on(tx)
       .insertInto('login_locks')
       .values({
         login_key: key,
@@ -75,13 +75,13 @@ export class LoginLockRepository {
    * the threshold (a lock already in force is kept as it is). Undefined when the row is gone.
    */
   async recordFailure(
-    db: DbExecutor,
     key: string,
     now: Date,
     threshold: number,
     lockUntil: Date,
+    tx?: Tx,
   ): Promise<LockState | undefined> {
-    const row = await db
+    const row = await this.on(tx)
       .updateTable('login_locks')
       .set({
         failed_attempts: sql`${col('failed_attempts')} + 1`,
@@ -100,8 +100,8 @@ export class LoginLockRepository {
    * Judges a reserved check right: releases it and, unless a lock is in force, clears the count. Returns the lock
    * in force (the caller refuses the login), or null.
    */
-  async recordSuccess(db: DbExecutor, key: string, now: Date): Promise<Date | null> {
-    const row = await db
+  async recordSuccess(key: string, now: Date, tx?: Tx): Promise<Date | null> {
+    const row = await this.on(tx)
       .updateTable('login_locks')
       .set({
         failed_attempts: sql`case when ${lockedAt(now)} then ${col('failed_attempts')} else 0 end`,
@@ -117,16 +117,16 @@ export class LoginLockRepository {
   }
 
   /** Gives back a reserved check that was never judged (its hash or its verdict failed): nothing is counted. */
-  async release(db: DbExecutor, key: string, now: Date): Promise<void> {
-    await db
+  async release(key: string, now: Date, tx?: Tx): Promise<void> {
+    await this.on(tx)
       .updateTable('login_locks')
       .set({ in_flight: released, updated_at: now })
       .where('login_key', '=', key)
       .execute();
   }
 
-  async find(db: DbExecutor, key: string): Promise<LockState | undefined> {
-    const row = await db
+  async find(key: string, tx?: Tx): Promise<LockState | undefined> {
+    const row = await this.on(tx)
       .selectFrom('login_locks')
       .select(['failed_attempts', 'locked_until'])
       .where('login_key', '=', key)
@@ -135,9 +135,9 @@ export class LoginLockRepository {
   }
 
   /** The state of each key that has a row. */
-  async findMany(db: DbExecutor, keys: string[]): Promise<Map<string, LockState>> {
+  async findMany(keys: string[], tx?: Tx): Promise<Map<string, LockState>> {
     if (keys.length === 0) return new Map();
-    const rows = await db
+    const rows = await this.on(tx)
       .selectFrom('login_locks')
       .select(['login_key', 'failed_attempts', 'locked_until'])
       .where('login_key', 'in', keys)
@@ -146,8 +146,8 @@ export class LoginLockRepository {
   }
 
   /** Unlocks and forgets the failures (superuser unlock, new password); checks in flight stay reserved. */
-  async clear(db: DbExecutor, key: string, now: Date): Promise<void> {
-    await db
+  async clear(key: string, now: Date, tx?: Tx): Promise<void> {
+    await this.on(tx)
       .updateTable('login_locks')
       .set({ failed_attempts: 0, locked_until: null, updated_at: now })
       .where('login_key', '=', key)
@@ -158,8 +158,8 @@ export class LoginLockRepository {
    * Deletes the rows of names not tried since `idleSince` that are neither locked nor holding a live reservation:
    * their failures are forgotten. Bounds the table, which any stranger can grow by trying new names.
    */
-  async deleteIdle(db: DbExecutor, now: Date, idleSince: Date): Promise<number> {
-    const result = await db
+  async deleteIdle(now: Date, idleSince: Date, tx?: Tx): Promise<number> {
+    const result = await this.on(tx)
       .deleteFrom('login_locks')
       .where('updated_at', '<', idleSince)
       .where(sql<boolean>`not ${lockedAt(now)}`)

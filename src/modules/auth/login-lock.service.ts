@@ -10,7 +10,7 @@
 // The key is the name, not the account: a name no account has locks the same way, with the same answers and the
 // same statements, so neither the answers nor their timing tell which names exist.
 import type { Clock } from '../../lib/clock.js';
-import type { DbExecutor } from '../../platform/db/transactions.js';
+import type { Tx } from '../../platform/db/transactions.js';
 import { AccountLockedError, invalidCredentials } from './auth.errors.js';
 import type { AuthMetrics } from './auth.metrics.js';
 import { loginKey, type LockState, type LoginLockRepository } from './login-lock.repository.js';
@@ -21,7 +21,6 @@ export interface LoginLockSettings {
 }
 
 export interface LoginLockDeps {
-  db: DbExecutor;
   locks: LoginLockRepository;
   clock: Clock;
   metrics: AuthMetrics;
@@ -40,7 +39,7 @@ export class LoginLockService {
 
   /** Reserves one password check for `name`; throws 403 (nothing to hash) when it may not have one. */
   async reserve(name: string): Promise<void> {
-    const { db, locks, clock, metrics, settings } = this.deps;
+    const { locks, clock, metrics, settings } = this.deps;
     const key = loginKey(name);
     const now = clock.now();
     // A reservation that is never judged (its instance died) lapses after as long as a lock would last.
@@ -48,20 +47,19 @@ export class LoginLockService {
       threshold: settings.lockoutThreshold,
       inFlightUntil: new Date(now.getTime() + this.lockMs),
     };
-    if (await locks.reserve(db, key, now, limits)) return;
+    if (await locks.reserve(key, now, limits)) return;
     metrics.login('locked');
     // Locked, or THRESHOLD checks are in flight and will most likely lock it: either way, the lock's time.
-    const state = await locks.find(db, key);
+    const state = await locks.find(key);
     throw this.locked(state?.lockedUntil ?? null, now);
   }
 
   /** Judges the reserved check of `name` wrong: always throws, 401 or, from the threshold on, 403. */
   async fail(name: string): Promise<never> {
-    const { db, locks, clock, metrics, settings } = this.deps;
+    const { locks, clock, metrics, settings } = this.deps;
     const now = clock.now();
     const state: LockState | undefined = await this.orRelease(name, () =>
       locks.recordFailure(
-        db,
         loginKey(name),
         now,
         settings.lockoutThreshold,
@@ -80,9 +78,9 @@ export class LoginLockService {
 
   /** Judges the reserved check of `name` right: clears its count, or throws 403 when it got locked meanwhile. */
   async succeed(name: string): Promise<void> {
-    const { db, locks, clock, metrics } = this.deps;
+    const { locks, clock, metrics } = this.deps;
     const now = clock.now();
-    const lockedUntil = await this.orRelease(name, () => locks.recordSuccess(db, loginKey(name), now));
+    const lockedUntil = await this.orRelease(name, () => locks.recordSuccess(loginKey(name), now));
     if (!lockedUntil) return;
     metrics.login('locked');
     throw this.locked(lockedUntil, now);
@@ -98,21 +96,21 @@ export class LoginLockService {
     try {
       return await judge();
     } catch (error) {
-      const { db, locks, clock } = this.deps;
-      await locks.release(db, loginKey(name), clock.now()).catch(() => undefined);
+      const { locks, clock } = this.deps;
+      await locks.release(loginKey(name), clock.now()).catch(() => undefined);
       throw error;
     }
   }
 
-  /** Unlocks `name` and forgets its failures (superuser unlock, new password). */
-  async clear(name: string, db: DbExecutor = this.deps.db): Promise<void> {
-    await this.deps.locks.clear(db, loginKey(name), this.deps.clock.now());
+  /** Unlocks `name` and forgets its failures (superuser unlock, new password), in the caller's transaction `tx`. */
+  async clear(name: string, tx?: Tx): Promise<void> {
+    await this.deps.locks.clear(loginKey(name), this.deps.clock.now(), tx);
   }
 
   /** The lock state of each account name, for superusers (a lock that has run out shows as none). */
   async stateOf(names: string[]): Promise<Map<string, LockState>> {
     const now = this.deps.clock.now();
-    const rows = await this.deps.locks.findMany(this.deps.db, names.map(loginKey));
+    const rows = await this.deps.locks.findMany(names.map(loginKey));
     const none: LockState = { failedAttempts: 0, lockedUntil: null };
     return new Map(
       names.map((name) => {
@@ -125,7 +123,7 @@ export class LoginLockService {
   /** Deletes the rows of names idle for FORGET_FAILURES_AFTER_MS and not locked. */
   deleteIdle(): Promise<number> {
     const now = this.deps.clock.now();
-    return this.deps.locks.deleteIdle(this.deps.db, now, new Date(now.getTime() - FORGET_FAILURES_AFTER_MS));
+    return this.deps.locks.deleteIdle(now, new Date(now.getTime() - FORGET_FAILURES_AFTER_MS));
   }
 
   private locked(lockedUntil: Date | null, now: Date): AccountLockedError {

@@ -1,7 +1,7 @@
 // Logins, refresh-token rotation with reuse detection, logout, and the check behind every authenticated request.
 import { randomUUID } from 'node:crypto';
 import type { Clock } from '../../lib/clock.js';
-import type { DbExecutor, Transact } from '../../platform/db/transactions.js';
+import type { Transact, Tx } from '../../platform/db/transactions.js';
 import type { SessionDenylist } from './access-denylist.js';
 import { emailNotVerified, inactiveUser, invalidRefreshToken, invalidToken } from './auth.errors.js';
 import type { AuthMetrics } from './auth.metrics.js';
@@ -16,7 +16,6 @@ export interface SessionSettings {
 }
 
 export interface SessionServiceDeps {
-  db: DbExecutor;
   transact: Transact;
   users: UserRepository;
   refreshTokens: RefreshTokenRepository;
@@ -40,8 +39,8 @@ export class SessionService {
 
   /** `login` is a username or an email address. */
   async login(login: string, password: string): Promise<IssuedPair> {
-    const { db, users, hasher, loginLocks, clock, metrics, settings } = this.deps;
-    const user = await users.findByLogin(db, login);
+    const { users, hasher, loginLocks, clock, metrics, settings } = this.deps;
+    const user = await users.findByLogin(login);
     // An account locks under its username whatever name reached it; an unknown name locks under itself, through
     // the same statements (login-lock.service.ts).
     const lockName = user?.username ?? login;
@@ -66,9 +65,9 @@ export class SessionService {
     // Signed before the transaction: signing waits for libuv's thread pool, busy with other logins' bcrypt, and
     // on SQLite the transaction holds the only connection meanwhile.
     const pair = await this.deps.tokens.issuePair(user, randomUUID());
-    await this.deps.transact(async (trx) => {
-      await users.recordLogin(trx, user.id, now, rehashed);
-      await this.store(trx, user, pair, now);
+    await this.deps.transact(async (tx) => {
+      await users.recordLogin(user.id, now, rehashed, tx);
+      await this.store(user, pair, now, tx);
     });
     metrics.login('success');
     return pair;
@@ -79,9 +78,9 @@ export class SessionService {
    * exchanged means it leaked (or a client replays it): the whole family is revoked, so the thief's copy dies too.
    */
   async refresh(refreshToken: string): Promise<IssuedPair> {
-    const { db, users, refreshTokens, tokens, clock, metrics } = this.deps;
+    const { users, refreshTokens, tokens, clock, metrics } = this.deps;
     const claims = await tokens.verify(refreshToken, 'refresh');
-    const record = claims && (await refreshTokens.findByHash(db, hashToken(refreshToken)));
+    const record = claims && (await refreshTokens.findByHash(hashToken(refreshToken)));
     if (!claims || !record || record.userId !== claims.userId) {
       metrics.refresh('invalid');
       throw invalidRefreshToken();
@@ -92,16 +91,16 @@ export class SessionService {
       else metrics.refresh('invalid');
       throw invalidRefreshToken(record.revokedAt ? 'invalid_refresh_token' : 'refresh_token_reused');
     }
-    const user = await users.findById(db, record.userId);
+    const user = await users.findById(record.userId);
     if (!user || !this.isValidFor(user, claims)) {
       metrics.refresh('invalid');
       throw invalidRefreshToken();
     }
     const pair = await tokens.issuePair(user, record.familyId);
-    const rotated = await this.deps.transact(async (trx) => {
+    const rotated = await this.deps.transact(async (tx) => {
       // Conditional on the row being unused: of two concurrent refreshes with one token, one wins.
-      if (!(await refreshTokens.consume(trx, record.id, now))) return false;
-      await this.store(trx, user, pair, now);
+      if (!(await refreshTokens.consume(record.id, now, tx))) return false;
+      await this.store(user, pair, now, tx);
       return true;
     });
     if (!rotated) {
@@ -122,20 +121,24 @@ export class SessionService {
     this.deps.metrics.logout(allDevices ? 'all_devices' : 'session');
   }
 
-  /** Revokes every refresh token and every access token of the user (password reset, admin, logout everywhere). */
-  async revokeAllSessions(userId: number, trx: DbExecutor = this.deps.db): Promise<void> {
+  /**
+   * Revokes every refresh token and every access token of the user (password reset, admin, logout everywhere), in
+   * the caller's transaction `tx`, or in one of its own: both revocations or neither.
+   */
+  async revokeAllSessions(userId: number, tx?: Tx): Promise<void> {
+    if (tx === undefined) return this.deps.transact((own) => this.revokeAllSessions(userId, own));
     const now = this.deps.clock.now();
-    await this.deps.refreshTokens.revokeAllOfUser(trx, userId, now);
-    await this.deps.users.bumpSessionVersion(trx, userId);
+    await this.deps.refreshTokens.revokeAllOfUser(userId, now, tx);
+    await this.deps.users.bumpSessionVersion(userId, tx);
   }
 
   /** The user of a valid, unrevoked access token; throws 401 otherwise. */
   async authenticate(accessToken: string): Promise<Authenticated> {
-    const { db, users, tokens } = this.deps;
+    const { users, tokens } = this.deps;
     const token = await tokens.verify(accessToken, 'access');
     if (!token) throw invalidToken();
     // The user and whether the login has ended, in one statement (see access-denylist.ts for why not Redis).
-    const found = await users.findWithLogin(db, token.userId, token.sessionId);
+    const found = await users.findWithLogin(token.userId, token.sessionId);
     if (!found || found.loginEnded || !this.isValidFor(found.user, token)) throw invalidToken();
     return { user: found.user, token };
   }
@@ -149,14 +152,17 @@ export class SessionService {
   }
 
   /** Records the new refresh token in its login's family; only its hash is stored. */
-  private async store(trx: DbExecutor, user: UserRecord, pair: IssuedPair, now: Date): Promise<void> {
-    await this.deps.refreshTokens.insert(trx, {
-      userId: user.id,
-      familyId: pair.sessionId,
-      tokenHash: hashToken(pair.refreshToken),
-      issuedAt: now,
-      expiresAt: pair.refreshExpiresAt,
-    });
+  private async store(user: UserRecord, pair: IssuedPair, now: Date, tx: Tx): Promise<void> {
+    await this.deps.refreshTokens.insert(
+      {
+        userId: user.id,
+        familyId: pair.sessionId,
+        tokenHash: hashToken(pair.refreshToken),
+        issuedAt: now,
+        expiresAt: pair.refreshExpiresAt,
+      },
+      tx,
+    );
     this.deps.metrics.tokensIssued('access');
     this.deps.metrics.tokensIssued('refresh');
   }
@@ -171,9 +177,9 @@ export class SessionService {
   private async endLogin(sessionId: string): Promise<void> {
     const { refreshTokens, denylist, tokens, clock } = this.deps;
     const now = clock.now();
-    await this.deps.transact(async (trx) => {
-      await refreshTokens.revokeFamily(trx, sessionId, now);
-      await denylist.revoke(trx, sessionId, tokens.accessTokensExpireBy(now));
+    await this.deps.transact(async (tx) => {
+      await refreshTokens.revokeFamily(sessionId, now, tx);
+      await denylist.revoke(sessionId, tokens.accessTokensExpireBy(now), tx);
     });
     await denylist.purgeExpired();
   }

@@ -1,7 +1,7 @@
 // SQL of the stored tokens: refresh-token families, single-use reset/verification tokens, and the ended logins whose
 // access tokens are refused. Only hashes of tokens are stored.
 import type { OneTimeTokenPurpose } from '../../platform/db/schema.js';
-import type { DbExecutor } from '../../platform/db/transactions.js';
+import { Repository, type Tx } from '../../platform/db/transactions.js';
 import { toDate } from '../../platform/db/values.js';
 
 export interface RefreshTokenRecord {
@@ -13,12 +13,12 @@ export interface RefreshTokenRecord {
   revokedAt: Date | null;
 }
 
-export class RefreshTokenRepository {
+export class RefreshTokenRepository extends Repository {
   async insert(
-    db: DbExecutor,
     token: { userId: number; familyId: string; tokenHash: string; issuedAt: Date; expiresAt: Date },
+    tx?: Tx,
   ): Promise<void> {
-    await db
+    await this.on(tx)
       .insertInto('refresh_tokens')
       .values({
         user_id: token.userId,
@@ -30,8 +30,8 @@ export class RefreshTokenRepository {
       .execute();
   }
 
-  async findByHash(db: DbExecutor, tokenHash: string): Promise<RefreshTokenRecord | undefined> {
-    const row = await db
+  async findByHash(tokenHash: string, tx?: Tx): Promise<RefreshTokenRecord | undefined> {
+    const row = await this.on(tx)
       .selectFrom('refresh_tokens')
       .select(['id', 'user_id', 'family_id', 'expires_at', 'used_at', 'revoked_at'])
       .where('token_hash', '=', tokenHash)
@@ -49,8 +49,8 @@ export class RefreshTokenRepository {
   }
 
   /** Marks the token used, once: false when it was already used or revoked (a concurrent refresh won). */
-  async consume(db: DbExecutor, id: number, now: Date): Promise<boolean> {
-    const result = await db
+  async consume(id: number, now: Date, tx?: Tx): Promise<boolean> {
+    const result = await this.on(tx)
       .updateTable('refresh_tokens')
       .set({ used_at: now })
       .where('id', '=', id)
@@ -60,8 +60,8 @@ export class RefreshTokenRepository {
     return result.numUpdatedRows > 0n;
   }
 
-  async revokeFamily(db: DbExecutor, familyId: string, now: Date): Promise<number> {
-    const result = await db
+  async revokeFamily(familyId: string, now: Date, tx?: Tx): Promise<number> {
+    const result = await this.on(tx)
       .updateTable('refresh_tokens')
       .set({ revoked_at: now })
       .where('family_id', '=', familyId)
@@ -70,8 +70,8 @@ export class RefreshTokenRepository {
     return Number(result.numUpdatedRows);
   }
 
-  async revokeAllOfUser(db: DbExecutor, userId: number, now: Date): Promise<number> {
-    const result = await db
+  async revokeAllOfUser(userId: number, now: Date, tx?: Tx): Promise<number> {
+    const result = await this.on(tx)
       .updateTable('refresh_tokens')
       .set({ revoked_at: now })
       .where('user_id', '=', userId)
@@ -81,15 +81,17 @@ export class RefreshTokenRepository {
   }
 
   /** Rows past their expiry are useless (an expired token is refused before its row is read). */
-  async deleteExpired(db: DbExecutor, now: Date): Promise<number> {
-    const result = await db.deleteFrom('refresh_tokens').where('expires_at', '<', now).executeTakeFirst();
+  async deleteExpired(now: Date, tx?: Tx): Promise<number> {
+    const result = await this.on(tx)
+      .deleteFrom('refresh_tokens')
+      .where('expires_at', '<', now)
+      .executeTakeFirst();
     return Number(result.numDeletedRows);
   }
 }
 
-export class OneTimeTokenRepository {
+export class OneTimeTokenRepository extends Repository {
   async insert(
-    db: DbExecutor,
     token: {
       userId: number;
       purpose: OneTimeTokenPurpose;
@@ -97,8 +99,9 @@ export class OneTimeTokenRepository {
       createdAt: Date;
       expiresAt: Date;
     },
+    tx?: Tx,
   ): Promise<void> {
-    await db
+    await this.on(tx)
       .insertInto('one_time_tokens')
       .values({
         user_id: token.userId,
@@ -115,12 +118,12 @@ export class OneTimeTokenRepository {
    * second use gets undefined too).
    */
   async consume(
-    db: DbExecutor,
     tokenHash: string,
     purpose: OneTimeTokenPurpose,
     now: Date,
+    tx?: Tx,
   ): Promise<number | undefined> {
-    const row = await db
+    const row = await this.on(tx)
       .updateTable('one_time_tokens')
       .set({ used_at: now })
       .where('token_hash', '=', tokenHash)
@@ -134,12 +137,12 @@ export class OneTimeTokenRepository {
 
   /** Ends the user's unused tokens of this purpose (a newer link replaces older ones; a reset ends them all). */
   async invalidateOutstanding(
-    db: DbExecutor,
     userId: number,
     purpose: OneTimeTokenPurpose,
     now: Date,
+    tx?: Tx,
   ): Promise<void> {
-    await db
+    await this.on(tx)
       .updateTable('one_time_tokens')
       .set({ used_at: now })
       .where('user_id', '=', userId)
@@ -148,8 +151,11 @@ export class OneTimeTokenRepository {
       .execute();
   }
 
-  async deleteExpired(db: DbExecutor, now: Date): Promise<number> {
-    const result = await db.deleteFrom('one_time_tokens').where('expires_at', '<', now).executeTakeFirst();
+  async deleteExpired(now: Date, tx?: Tx): Promise<number> {
+    const result = await this.on(tx)
+      .deleteFrom('one_time_tokens')
+      .where('expires_at', '<', now)
+      .executeTakeFirst();
     return Number(result.numDeletedRows);
   }
 }
@@ -158,17 +164,17 @@ export class OneTimeTokenRepository {
  * The per-token denylist of 0002, no longer written (ended logins replaced it, see RevokedSessionRepository); kept
  * so that the expired-token cleaner empties the rows an older version left.
  */
-export class RevokedAccessTokenRepository {
-  async insert(db: DbExecutor, jti: string, expiresAt: Date): Promise<void> {
-    await db
+export class RevokedAccessTokenRepository extends Repository {
+  async insert(jti: string, expiresAt: Date, tx?: Tx): Promise<void> {
+    await this.on(tx)
       .insertInto('revoked_access_tokens')
       .values({ jti, expires_at: expiresAt })
       .onConflict((oc) => oc.column('jti').doNothing())
       .execute();
   }
 
-  async exists(db: DbExecutor, jti: string): Promise<boolean> {
-    const row = await db
+  async exists(jti: string, tx?: Tx): Promise<boolean> {
+    const row = await this.on(tx)
       .selectFrom('revoked_access_tokens')
       .select('jti')
       .where('jti', '=', jti)
@@ -176,8 +182,8 @@ export class RevokedAccessTokenRepository {
     return row !== undefined;
   }
 
-  async deleteExpired(db: DbExecutor, now: Date): Promise<number> {
-    const result = await db
+  async deleteExpired(now: Date, tx?: Tx): Promise<number> {
+    const result = await this.on(tx)
       .deleteFrom('revoked_access_tokens')
       .where('expires_at', '<', now)
       .executeTakeFirst();
@@ -189,9 +195,9 @@ export class RevokedAccessTokenRepository {
  * Ended logins (`sid`): their access tokens are refused until `expires_at`, when the last of them has expired. Read
  * by UserRepository.findWithLogin, in the same statement as the user.
  */
-export class RevokedSessionRepository {
-  async insert(db: DbExecutor, sessionId: string, expiresAt: Date): Promise<void> {
-    await db
+export class RevokedSessionRepository extends Repository {
+  async insert(sessionId: string, expiresAt: Date, tx?: Tx): Promise<void> {
+    await this.on(tx)
       .insertInto('revoked_sessions')
       .values({ session_id: sessionId, expires_at: expiresAt })
       // Ended twice (logout, then a replayed refresh token): the later end is the later bound.
@@ -199,8 +205,11 @@ export class RevokedSessionRepository {
       .execute();
   }
 
-  async deleteExpired(db: DbExecutor, now: Date): Promise<number> {
-    const result = await db.deleteFrom('revoked_sessions').where('expires_at', '<', now).executeTakeFirst();
+  async deleteExpired(now: Date, tx?: Tx): Promise<number> {
+    const result = await this.on(tx)
+      .deleteFrom('revoked_sessions')
+      .where('expires_at', '<', now)
+      .executeTakeFirst();
     return Number(result.numDeletedRows);
   }
 }

@@ -1,13 +1,12 @@
 // What superusers may do to accounts: list, activate/deactivate, unlock, revoke sessions.
 import type { Clock } from '../../lib/clock.js';
 import { BadRequestError, NotFoundError } from '../../platform/errors.js';
-import type { DbExecutor, Transact } from '../../platform/db/transactions.js';
+import type { Transact } from '../../platform/db/transactions.js';
 import type { LoginLockService } from './login-lock.service.js';
 import type { SessionService } from './session.service.js';
 import type { UserRecord, UserRepository } from './user.repository.js';
 
 export interface UserAdminDeps {
-  db: DbExecutor;
   transact: Transact;
   users: UserRepository;
   sessions: SessionService;
@@ -35,24 +34,20 @@ export class UserAdminService {
     limit: number;
     search?: string;
   }): Promise<{ items: AdminUserRecord[]; total: number }> {
-    const found = await this.deps.users.list(this.deps.db, page);
+    const found = await this.deps.users.list(page);
     return { items: await this.withLockState(found.items), total: found.total };
   }
 
   async update(actorId: number, userId: number, changes: UserChanges): Promise<AdminUserRecord> {
-    const { transact, users, sessions, clock } = this.deps;
+    const { transact, users, sessions, loginLocks, clock } = this.deps;
     if (actorId === userId && changes.isActive === false)
       throw new BadRequestError('You cannot deactivate your own account', 'cannot_deactivate_self');
-    const updated = await transact(async (trx) => {
-      const user = await users.update(
-        trx,
-        userId,
-        { isActive: changes.isActive, unlock: changes.unlock },
-        clock.now(),
-      );
+    const updated = await transact(async (tx) => {
+      const user = await users.update(userId, { isActive: changes.isActive }, clock.now(), tx);
+      if (user && changes.unlock) await loginLocks.clear(user.username, tx);
       // Deactivation ends the sessions too: a re-activated account must log in again.
       if (user && (changes.revokeSessions || changes.isActive === false))
-        await sessions.revokeAllSessions(userId, trx);
+        await sessions.revokeAllSessions(userId, tx);
       return user;
     });
     if (!updated) throw new NotFoundError('User not found', 'user_not_found');

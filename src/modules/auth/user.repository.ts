@@ -2,9 +2,8 @@
 import { sql, type Selectable } from 'kysely';
 import { isUniqueViolation } from '../../platform/db/constraint-errors.js';
 import type { UsersTable } from '../../platform/db/schema.js';
-import type { DbExecutor } from '../../platform/db/transactions.js';
+import { Repository, type Tx } from '../../platform/db/transactions.js';
 import { toBool, toDate } from '../../platform/db/values.js';
-import { LoginLockRepository, loginKey } from './login-lock.repository.js';
 
 export interface UserRecord {
   id: number;
@@ -61,15 +60,11 @@ function containsPattern(text: string): string {
   return `%${text.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
 }
 
-export class UserRepository {
-  // The lockout lives in login_locks, per login name (0005); a new password and an unlock clear it from here, so
-  // every caller of setPassword and update keeps that effect.
-  readonly loginLocks = new LoginLockRepository();
-
+export class UserRepository extends Repository {
   /** The new user, or 'duplicate' when the email or username (in any case) is taken, even by a concurrent insert. */
-  async insert(db: DbExecutor, user: NewUser, now: Date): Promise<UserRecord | 'duplicate'> {
+  async insert(user: NewUser, now: Date, tx?: Tx): Promise<UserRecord | 'duplicate'> {
     try {
-      const row = await db
+      const row = await this.on(tx)
         .insertInto('users')
         .values({
           email: user.email,
@@ -92,8 +87,8 @@ export class UserRepository {
     }
   }
 
-  async findById(db: DbExecutor, id: number): Promise<UserRecord | undefined> {
-    const row = await db.selectFrom('users').selectAll().where('id', '=', id).executeTakeFirst();
+  async findById(id: number, tx?: Tx): Promise<UserRecord | undefined> {
+    const row = await this.on(tx).selectFrom('users').selectAll().where('id', '=', id).executeTakeFirst();
     return row && toRecord(row);
   }
 
@@ -102,11 +97,11 @@ export class UserRepository {
    * authenticate runs on every request, and a second query for the ended login cost a second round trip.
    */
   async findWithLogin(
-    db: DbExecutor,
     id: number,
     sessionId: string,
+    tx?: Tx,
   ): Promise<{ user: UserRecord; loginEnded: boolean } | undefined> {
-    const row = await db
+    const row = await this.on(tx)
       .selectFrom('users')
       .selectAll('users')
       .select((eb) =>
@@ -121,8 +116,8 @@ export class UserRepository {
     return { user: toRecord(user), loginEnded: toBool(loginEnded) };
   }
 
-  async findByEmail(db: DbExecutor, email: string): Promise<UserRecord | undefined> {
-    const row = await db
+  async findByEmail(email: string, tx?: Tx): Promise<UserRecord | undefined> {
+    const row = await this.on(tx)
       .selectFrom('users')
       .selectAll()
       .where(sql<string>`lower(email)`, '=', email.toLowerCase())
@@ -131,9 +126,9 @@ export class UserRepository {
   }
 
   /** By username or email, ignoring case (both are unique ignoring case). */
-  async findByLogin(db: DbExecutor, login: string): Promise<UserRecord | undefined> {
+  async findByLogin(login: string, tx?: Tx): Promise<UserRecord | undefined> {
     const lower = login.toLowerCase();
-    const row = await db
+    const row = await this.on(tx)
       .selectFrom('users')
       .selectAll()
       .where((eb) => eb.or([eb(sql`lower(username)`, '=', lower), eb(sql`lower(email)`, '=', lower)]))
@@ -145,12 +140,8 @@ export class UserRepository {
   }
 
   /** Which of email and username is already taken (email first, as the original answered). */
-  async findTaken(
-    db: DbExecutor,
-    email: string,
-    username: string,
-  ): Promise<'email' | 'username' | undefined> {
-    const rows = await db
+  async findTaken(email: string, username: string, tx?: Tx): Promise<'email' | 'username' | undefined> {
+    const rows = await this.on(tx)
       .selectFrom('users')
       .select(['email', 'username'])
       .where((eb) =>
@@ -164,8 +155,8 @@ export class UserRepository {
     return rows.length > 0 ? 'username' : undefined;
   }
 
-  async recordLogin(db: DbExecutor, id: number, now: Date, rehashedPassword?: string): Promise<void> {
-    await db
+  async recordLogin(id: number, now: Date, rehashedPassword?: string, tx?: Tx): Promise<void> {
+    await this.on(tx)
       .updateTable('users')
       .set({
         last_login: now,
@@ -175,9 +166,12 @@ export class UserRepository {
       .execute();
   }
 
-  /** New password: clears the lockout and raises the session version, which revokes every issued token. */
-  async setPassword(db: DbExecutor, id: number, hashedPassword: string, now: Date): Promise<void> {
-    const row = await db
+  /**
+   * New password: raises the session version, which revokes every issued token. The user, or undefined when there is
+   * none; the caller clears the lockout of its name (login_locks) in the same transaction.
+   */
+  async setPassword(id: number, hashedPassword: string, now: Date, tx?: Tx): Promise<UserRecord | undefined> {
+    const row = await this.on(tx)
       .updateTable('users')
       .set((eb) => ({
         hashed_password: hashedPassword,
@@ -186,14 +180,14 @@ export class UserRepository {
         session_version: eb('session_version', '+', 1),
       }))
       .where('id', '=', id)
-      .returning('username')
+      .returningAll()
       .executeTakeFirst();
-    if (row) await this.loginLocks.clear(db, loginKey(row.username), now);
+    return row && toRecord(row);
   }
 
   /** Revokes every access token of the user (they carry the version they were issued under). */
-  async bumpSessionVersion(db: DbExecutor, id: number): Promise<void> {
-    await db
+  async bumpSessionVersion(id: number, tx?: Tx): Promise<void> {
+    await this.on(tx)
       .updateTable('users')
       .set((eb) => ({ session_version: eb('session_version', '+', 1) }))
       .where('id', '=', id)
@@ -201,8 +195,8 @@ export class UserRepository {
   }
 
   /** Marks the email verified; false when it already was. */
-  async markVerified(db: DbExecutor, id: number, now: Date): Promise<boolean> {
-    const result = await db
+  async markVerified(id: number, now: Date, tx?: Tx): Promise<boolean> {
+    const result = await this.on(tx)
       .updateTable('users')
       .set({ is_verified: true, verified_at: now, updated_at: now })
       .where('id', '=', id)
@@ -212,12 +206,12 @@ export class UserRepository {
   }
 
   async update(
-    db: DbExecutor,
     id: number,
-    changes: { isActive?: boolean; unlock?: boolean; isSuperuser?: boolean },
+    changes: { isActive?: boolean; isSuperuser?: boolean },
     now: Date,
+    tx?: Tx,
   ): Promise<UserRecord | undefined> {
-    const row = await db
+    const row = await this.on(tx)
       .updateTable('users')
       .set({
         updated_at: now,
@@ -227,13 +221,12 @@ export class UserRepository {
       .where('id', '=', id)
       .returningAll()
       .executeTakeFirst();
-    if (row && changes.unlock) await this.loginLocks.clear(db, loginKey(row.username), now);
     return row && toRecord(row);
   }
 
   /** A page of users by id, optionally those whose username, email or full name contains `search` (any case). */
-  async list(db: DbExecutor, page: { skip: number; limit: number; search?: string }): Promise<UserPage> {
-    let query = db.selectFrom('users');
+  async list(page: { skip: number; limit: number; search?: string }, tx?: Tx): Promise<UserPage> {
+    let query = this.on(tx).selectFrom('users');
     if (page.search) {
       const pattern = containsPattern(page.search);
       query = query.where((eb) =>

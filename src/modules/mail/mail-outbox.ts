@@ -4,7 +4,7 @@
 import type { BaseLogger } from 'pino';
 import type { Config } from '../../config.js';
 import type { Clock } from '../../lib/clock.js';
-import type { DbExecutor } from '../../platform/db/transactions.js';
+import type { Tx } from '../../platform/db/transactions.js';
 import type { OutgoingMail } from './mail.types.js';
 import type { Mailer } from './mailer.js';
 import type { ClaimedMail, OutboxRepository } from './outbox.repository.js';
@@ -60,9 +60,9 @@ export class MailOutbox {
     this.#leaseMs = Math.max(MIN_LEASE_MS, 3 * (deps.sendTimeoutMs ?? 0));
   }
 
-  /** Writes the mail in the caller's transaction; call wake() once that transaction has committed. */
-  async enqueue(db: DbExecutor, mail: OutgoingMail): Promise<number> {
-    const id = await this.#deps.repository.enqueue(db, mail, this.#deps.clock.now());
+  /** Writes the mail in the caller's transaction `tx`; call wake() once that transaction has committed. */
+  async enqueue(mail: OutgoingMail, tx: Tx): Promise<number> {
+    const id = await this.#deps.repository.enqueue(mail, this.#deps.clock.now(), tx);
     if (!this.#deps.mailer) {
       // Development without SMTP: the link is the only way to finish the flow, so it is logged (and only then).
       this.#deps.logger.info(

@@ -1,9 +1,10 @@
 // SQL of the mail outbox: mail written in the transaction of the change that sends it, then claimed, leased and
 // marked by the sender loops of every instance.
-import type { ExpressionBuilder, Kysely, Selectable, Transaction } from 'kysely';
+import type { ExpressionBuilder, Selectable } from 'kysely';
 import type { Dialect } from '../../config.js';
 import { lockedForClaim } from '../../platform/db/row-claims.js';
 import type { DB, EmailOutboxTable, OutboxStatus } from '../../platform/db/schema.js';
+import { Repository, type DbExecutor, type Tx } from '../../platform/db/transactions.js';
 import { toDate } from '../../platform/db/values.js';
 import type { OutgoingMail } from './mail.types.js';
 
@@ -38,18 +39,17 @@ function due(eb: ExpressionBuilder<DB, 'email_outbox'>, now: Date) {
   ]);
 }
 
-export class OutboxRepository {
-  readonly #db: Kysely<DB>;
+export class OutboxRepository extends Repository {
   readonly #dialect: Dialect;
 
-  constructor(database: { db: Kysely<DB>; dialect: Dialect }) {
-    this.#db = database.db;
+  constructor(database: { db: DbExecutor; dialect: Dialect }) {
+    super(database.db);
     this.#dialect = database.dialect;
   }
 
-  /** Adds a pending mail, due at once, in the caller's transaction (or on its own when given the database). */
-  async enqueue(db: Kysely<DB> | Transaction<DB>, mail: OutgoingMail, now: Date): Promise<number> {
-    const row = await db
+  /** Adds a pending mail, due at once, in the caller's transaction (or on its own without one). */
+  async enqueue(mail: OutgoingMail, now: Date, tx?: Tx): Promise<number> {
+    const row = await this.on(tx)
       .insertInto('email_outbox')
       .values({
         kind: mail.kind,
@@ -71,9 +71,9 @@ export class OutboxRepository {
    * never get the same row: the select locks (PostgreSQL) or the statement runs alone (SQLite), and the outer WHERE
    * repeats the conditions so that a row another claimer leased meanwhile no longer matches when re-read.
    */
-  async claimDue(now: Date, limit: number, leaseMs: number): Promise<ClaimedMail[]> {
+  async claimDue(now: Date, limit: number, leaseMs: number, tx?: Tx): Promise<ClaimedMail[]> {
     const lockedUntil = new Date(now.getTime() + leaseMs);
-    const rows = await this.#db
+    const rows = await this.on(tx)
       // MATERIALIZED: evaluated once. As a plain `id IN (select … limit)`, PostgreSQL may plan the select as the
       // inner side of a nested loop and run it again for each row, each run skipping the rows the previous ones
       // locked: a claim of one row then leased every due row.
@@ -103,8 +103,8 @@ export class OutboxRepository {
   }
 
   /** Unconditional: once the server took the mail it is sent, whoever holds the lease now. */
-  async markSent(id: number, now: Date): Promise<void> {
-    await this.#db
+  async markSent(id: number, now: Date, tx?: Tx): Promise<void> {
+    await this.on(tx)
       .updateTable('email_outbox')
       .set({ status: 'sent', sent_at: now, locked_until: null, last_error: null })
       .where('id', '=', id)
@@ -116,8 +116,14 @@ export class OutboxRepository {
    * lease: a sender whose lease ran out while it waited on SMTP must not release a row another sender has since
    * claimed (a third could then send it again) or turn back one already delivered.
    */
-  async markRetry(mail: ClaimedMail, attempts: number, nextAttemptAt: Date, error: string): Promise<boolean> {
-    const result = await this.#db
+  async markRetry(
+    mail: ClaimedMail,
+    attempts: number,
+    nextAttemptAt: Date,
+    error: string,
+    tx?: Tx,
+  ): Promise<boolean> {
+    const result = await this.on(tx)
       .updateTable('email_outbox')
       .set({ attempts, next_attempt_at: nextAttemptAt, locked_until: null, last_error: error })
       .where('id', '=', mail.id)
@@ -128,8 +134,8 @@ export class OutboxRepository {
   }
 
   /** Gives up on a mail (under this claim's lease, as markRetry): it stays in the table with its last error. */
-  async markFailed(mail: ClaimedMail, attempts: number, error: string): Promise<boolean> {
-    const result = await this.#db
+  async markFailed(mail: ClaimedMail, attempts: number, error: string, tx?: Tx): Promise<boolean> {
+    const result = await this.on(tx)
       .updateTable('email_outbox')
       .set({ status: 'failed', attempts, locked_until: null, last_error: error })
       .where('id', '=', mail.id)
@@ -139,8 +145,8 @@ export class OutboxRepository {
     return result.numUpdatedRows > 0n;
   }
 
-  async countByStatus(): Promise<Record<OutboxStatus, number>> {
-    const rows = await this.#db
+  async countByStatus(tx?: Tx): Promise<Record<OutboxStatus, number>> {
+    const rows = await this.on(tx)
       .selectFrom('email_outbox')
       .select(['status', (eb) => eb.fn.countAll<number | string | bigint>().as('count')])
       .groupBy('status')
@@ -151,8 +157,8 @@ export class OutboxRepository {
   }
 
   /** Mails by id, newest first; of one status when given. */
-  async list(options: { status?: OutboxStatus; limit?: number } = {}): Promise<OutboxRecord[]> {
-    let query = this.#db
+  async list(options: { status?: OutboxStatus; limit?: number } = {}, tx?: Tx): Promise<OutboxRecord[]> {
+    let query = this.on(tx)
       .selectFrom('email_outbox')
       .selectAll()
       .orderBy('id', 'desc')
@@ -161,8 +167,12 @@ export class OutboxRepository {
     return (await query.execute()).map(toRecord);
   }
 
-  async findById(id: number): Promise<OutboxRecord | undefined> {
-    const row = await this.#db.selectFrom('email_outbox').selectAll().where('id', '=', id).executeTakeFirst();
+  async findById(id: number, tx?: Tx): Promise<OutboxRecord | undefined> {
+    const row = await this.on(tx)
+      .selectFrom('email_outbox')
+      .selectAll()
+      .where('id', '=', id)
+      .executeTakeFirst();
     return row && toRecord(row);
   }
 }

@@ -26,31 +26,30 @@ describeEachDialect('expired token cleanup', (dialect) => {
     const now = clock.now();
     const hour = 3_600_000;
     const at = (offset: number) => new Date(now.getTime() + offset);
-    const refreshTokens = new RefreshTokenRepository();
-    const oneTimeTokens = new OneTimeTokenRepository();
-    const revokedAccessTokens = new RevokedAccessTokenRepository();
+    const refreshTokens = new RefreshTokenRepository(db);
+    const oneTimeTokens = new OneTimeTokenRepository(db);
+    const revokedAccessTokens = new RevokedAccessTokenRepository(db);
     for (const [name, expiresAt] of [
       ['old', at(-hour)],
       ['live', at(hour)],
     ] as const) {
-      await refreshTokens.insert(db, {
+      await refreshTokens.insert({
         userId: user.id,
         familyId: `family-${name}`,
         tokenHash: `refresh-${name}`,
         issuedAt: at(-2 * hour),
         expiresAt,
       });
-      await oneTimeTokens.insert(db, {
+      await oneTimeTokens.insert({
         userId: user.id,
         purpose: 'password_reset',
         tokenHash: `reset-${name}`,
         createdAt: at(-2 * hour),
         expiresAt,
       });
-      await revokedAccessTokens.insert(db, `jti-${name}`, expiresAt);
+      await revokedAccessTokens.insert(`jti-${name}`, expiresAt);
     }
     const cleaner = new ExpiredTokenCleaner({
-      db,
       refreshTokens,
       oneTimeTokens,
       revokedAccessTokens,
@@ -60,13 +59,13 @@ describeEachDialect('expired token cleanup', (dialect) => {
     });
 
     expect(await cleaner.runOnce()).toEqual({ refreshTokens: 1, oneTimeTokens: 1, revokedAccessTokens: 1 });
-    expect(await refreshTokens.findByHash(db, 'refresh-live')).toBeDefined();
-    expect(await refreshTokens.findByHash(db, 'refresh-old')).toBeUndefined();
+    expect(await refreshTokens.findByHash('refresh-live')).toBeDefined();
+    expect(await refreshTokens.findByHash('refresh-old')).toBeUndefined();
     const resets = await db.selectFrom('one_time_tokens').select('token_hash').execute();
     expect(resets.map((r) => r.token_hash)).not.toContain('reset-old');
     expect(resets.map((r) => r.token_hash)).toContain('reset-live');
-    expect(await revokedAccessTokens.exists(db, 'jti-live')).toBe(true);
-    expect(await revokedAccessTokens.exists(db, 'jti-old')).toBe(false);
+    expect(await revokedAccessTokens.exists('jti-live')).toBe(true);
+    expect(await revokedAccessTokens.exists('jti-old')).toBe(false);
 
     clock.advance(2 * hour);
     expect(await cleaner.runOnce()).toEqual({ refreshTokens: 1, oneTimeTokens: 1, revokedAccessTokens: 1 });

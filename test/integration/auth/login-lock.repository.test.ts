@@ -22,7 +22,7 @@ const limits = (now: Date) => ({
 });
 
 describeEachDialect('login_locks statements', (dialect) => {
-  const locks = new LoginLockRepository();
+  let locks: LoginLockRepository;
   let t: TestApp;
   let db: DbExecutor;
   let n = 0;
@@ -30,11 +30,12 @@ describeEachDialect('login_locks statements', (dialect) => {
   beforeAll(async () => {
     t = await buildTestApp({ dialect });
     db = t.app.database.db;
+    locks = new LoginLockRepository(db);
   });
   afterAll(() => t.close());
 
-  const reserve = (k: string, now = T0) => locks.reserve(db, k, now, limits(now));
-  const fail = (k: string, now = T0) => locks.recordFailure(db, k, now, THRESHOLD, at(30));
+  const reserve = (k: string, now = T0) => locks.reserve(k, now, limits(now));
+  const fail = (k: string, now = T0) => locks.recordFailure(k, now, THRESHOLD, at(30));
 
   it('reserves up to the threshold, counting checks in flight, and locks at the threshold-th failure', async () => {
     const k = key();
@@ -60,9 +61,9 @@ describeEachDialect('login_locks statements', (dialect) => {
     // Its reservation lapses (its instance looked dead), so others get theirs and lock the name.
     const later = at(31);
     for (let i = 0; i < THRESHOLD; i++) expect(await reserve(k, later)).toBe(true);
-    for (let i = 0; i < THRESHOLD; i++) await locks.recordFailure(db, k, later, THRESHOLD, at(61));
-    expect(await locks.recordSuccess(db, k, later)).toEqual(at(61));
-    expect(await locks.find(db, k)).toEqual({ failedAttempts: THRESHOLD, lockedUntil: at(61) });
+    for (let i = 0; i < THRESHOLD; i++) await locks.recordFailure(k, later, THRESHOLD, at(61));
+    expect(await locks.recordSuccess(k, later)).toEqual(at(61));
+    expect(await locks.find(k)).toEqual({ failedAttempts: THRESHOLD, lockedUntil: at(61) });
   });
 
   it('clears the count on success, and starts it again when a lock has run out', async () => {
@@ -70,13 +71,13 @@ describeEachDialect('login_locks statements', (dialect) => {
     await reserve(k);
     await fail(k);
     await reserve(k);
-    expect(await locks.recordSuccess(db, k, T0)).toBeNull();
-    expect(await locks.find(db, k)).toEqual({ failedAttempts: 0, lockedUntil: null });
+    expect(await locks.recordSuccess(k, T0)).toBeNull();
+    expect(await locks.find(k)).toEqual({ failedAttempts: 0, lockedUntil: null });
 
     for (let i = 0; i < THRESHOLD; i++) await reserve(k);
     for (let i = 0; i < THRESHOLD; i++) await fail(k);
     expect(await reserve(k, at(30))).toBe(true);
-    expect(await locks.find(db, k)).toEqual({ failedAttempts: 0, lockedUntil: null });
+    expect(await locks.find(k)).toEqual({ failedAttempts: 0, lockedUntil: null });
   });
 
   it('lets reservations that were never judged lapse, and unlock keeps those still in flight', async () => {
@@ -90,8 +91,8 @@ describeEachDialect('login_locks statements', (dialect) => {
     await fail(other);
     await reserve(other);
     await reserve(other);
-    await locks.clear(db, other, T0);
-    expect(await locks.find(db, other)).toEqual({ failedAttempts: 0, lockedUntil: null });
+    await locks.clear(other, T0);
+    expect(await locks.find(other)).toEqual({ failedAttempts: 0, lockedUntil: null });
     // Two checks are still in flight: one more fits.
     expect(await reserve(other)).toBe(true);
     expect(await reserve(other)).toBe(false);
@@ -103,10 +104,10 @@ describeEachDialect('login_locks statements', (dialect) => {
     await reserve(idle);
     await fail(idle);
     for (let i = 0; i < THRESHOLD; i++) await reserve(locked);
-    for (let i = 0; i < THRESHOLD; i++) await locks.recordFailure(db, locked, T0, THRESHOLD, at(48 * 60));
-    await locks.reserve(db, busy, T0, { threshold: THRESHOLD, inFlightUntil: at(48 * 60) });
+    for (let i = 0; i < THRESHOLD; i++) await locks.recordFailure(locked, T0, THRESHOLD, at(48 * 60));
+    await locks.reserve(busy, T0, { threshold: THRESHOLD, inFlightUntil: at(48 * 60) });
     await reserve(recent, at(23 * 60));
-    expect(await locks.deleteIdle(db, at(25 * 60), at(60))).toBe(1);
+    expect(await locks.deleteIdle(at(25 * 60), at(60))).toBe(1);
     const left = await db.selectFrom('login_locks').select('login_key').orderBy('login_key').execute();
     expect(left.map((r) => r.login_key)).toEqual([busy, locked, recent].sort());
   });
@@ -115,7 +116,6 @@ describeEachDialect('login_locks statements', (dialect) => {
     await db.deleteFrom('login_locks').execute();
     const clock = new ManualClock(T0);
     const service = new LoginLockService({
-      db,
       locks,
       clock,
       metrics: createAuthMetrics(new Registry()),
@@ -129,14 +129,13 @@ describeEachDialect('login_locks statements', (dialect) => {
     await service.fail(recent).catch(() => undefined);
     clock.advance(23 * 60 * MINUTE);
     expect(await service.deleteIdle()).toBe(1);
-    expect(await locks.find(db, old)).toBeUndefined();
-    expect(await locks.find(db, recent)).toEqual({ failedAttempts: 1, lockedUntil: null });
+    expect(await locks.find(old)).toBeUndefined();
+    expect(await locks.find(recent)).toEqual({ failedAttempts: 1, lockedUntil: null });
   });
 
   it('gives back a check whose hash or verdict failed, so that errors never lock a name', async () => {
     const clock = new ManualClock(T0);
     const service = new LoginLockService({
-      db,
       locks,
       clock,
       metrics: createAuthMetrics(new Registry()),
@@ -150,7 +149,7 @@ describeEachDialect('login_locks statements', (dialect) => {
         service.orRelease(k, () => Promise.reject(new Error('connection terminated'))),
       ).rejects.toThrow('connection terminated');
     }
-    expect(await locks.find(db, k)).toEqual({ failedAttempts: 0, lockedUntil: null });
+    expect(await locks.find(k)).toEqual({ failedAttempts: 0, lockedUntil: null });
     // All THRESHOLD checks can still be reserved at once.
     for (let i = 0; i < THRESHOLD; i++) expect(await reserve(k)).toBe(true);
   });

@@ -8,6 +8,7 @@ import { mailPlugin } from '../../../src/modules/mail/index.js';
 import metricsPlugin, { createHttpMetrics } from '../../../src/platform/metrics.js';
 import type { Database } from '../../../src/platform/db/database.js';
 import databasePlugin from '../../../src/platform/db/database-plugin.js';
+import { transactor } from '../../../src/platform/db/transactions.js';
 import { freshDatabase, type FreshDatabase } from '../../helpers/databases.js';
 import { describeEachDialect, describePostgres } from '../../helpers/dialects.js';
 import { startSmtpSink, type SmtpSink } from '../../helpers/smtp-sink.js';
@@ -34,13 +35,13 @@ describeEachDialect('mail plugin', (dialect) => {
     await app.ready();
     try {
       const woken = newMail();
-      await app.database.db.transaction().execute((trx) => app.mailOutbox.enqueue(trx, woken));
+      await transactor(app.database.db)((tx) => app.mailOutbox.enqueue(woken, tx));
       app.mailOutbox.wake();
       await sink.waitFor((m) => m.subject === woken.subject);
 
       // Not woken: the poll finds it (as it finds mail other instances enqueued, and retries).
       const polled = newMail();
-      await app.database.db.transaction().execute((trx) => app.mailOutbox.enqueue(trx, polled));
+      await transactor(app.database.db)((tx) => app.mailOutbox.enqueue(polled, tx));
       await sink.waitFor((m) => m.subject === polled.subject);
       await app.mailOutbox.deliverDue();
       expect(await app.metrics.registry.getSingleMetricAsString('mail_sent_total')).toMatch(
@@ -78,7 +79,7 @@ describePostgres('mail outbox instances', () => {
     const first = buildOutbox(one, { clock: systemClock, env: sink.env() });
     const second = buildOutbox(other, { clock: systemClock, env: sink.env() });
     const mails = Array.from({ length: 30 }, () => newMail());
-    for (const mail of mails) await first.repository.enqueue(one.db, mail, new Date());
+    for (const mail of mails) await first.repository.enqueue(mail, new Date());
 
     try {
       await Promise.all([first.outbox.deliverDue(), second.outbox.deliverDue()]);

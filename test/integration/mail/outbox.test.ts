@@ -5,6 +5,7 @@ import { ManualClock } from '../../../src/lib/clock.js';
 import type { MailOutbox } from '../../../src/modules/mail/mail-outbox.js';
 import type { Mailer, MailMessage } from '../../../src/modules/mail/mailer.js';
 import type { Database } from '../../../src/platform/db/database.js';
+import { transactor } from '../../../src/platform/db/transactions.js';
 import { freshDatabase, type FreshDatabase } from '../../helpers/databases.js';
 import { describeEachDialect } from '../../helpers/dialects.js';
 import { closedPort, startSmtpSink, type SmtpSink } from '../../helpers/smtp-sink.js';
@@ -43,7 +44,7 @@ describeEachDialect('mail outbox', (dialect) => {
     return built;
   }
   const enqueue = (outbox: MailOutbox, mail = newMail()) =>
-    database.db.transaction().execute((trx) => outbox.enqueue(trx, mail));
+    transactor(database.db)((tx) => outbox.enqueue(mail, tx));
 
   it('delivers a mail once, with its From, To, Subject, both bodies and its headers', async () => {
     const { outbox, repository } = outboxWith();
@@ -154,8 +155,8 @@ describeEachDialect('mail outbox', (dialect) => {
   it('leaves no mail behind when the transaction that wrote it rolls back', async () => {
     const { outbox, repository } = outboxWith();
     await expect(
-      database.db.transaction().execute(async (trx) => {
-        await outbox.enqueue(trx, newMail());
+      transactor(database.db)(async (tx) => {
+        await outbox.enqueue(newMail(), tx);
         throw new Error('the change failed');
       }),
     ).rejects.toThrow('the change failed');
@@ -186,7 +187,7 @@ describeEachDialect('mail outbox', (dialect) => {
       ids.push(await enqueue(outbox));
       clock.advance(1);
     }
-    const later = await repository.enqueue(database.db, newMail(), new Date('2031-01-01T00:00:00.000Z'));
+    const later = await repository.enqueue(newMail(), new Date('2031-01-01T00:00:00.000Z'));
     const claim = async (limit: number) =>
       (await repository.claimDue(clock.now(), limit, 60_000)).map((mail) => mail.id);
 
