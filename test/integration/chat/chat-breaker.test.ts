@@ -1,17 +1,17 @@
-// The circuit breaker around chat generations (LLM_BREAKER_THRESHOLD=5, LLM_BREAKER_OPEN_MS=300, no retries): it
+// The circuit breaker around chat generations (LLM_BREAKER_THRESHOLD=5, LLM_BREAKER_OPEN_MS=30 s, no retries): it
 // opens after five failed generations and then refuses at once (503 llm_circuit_open, Retry-After) without calling
 // the server; after the open time exactly one probe goes through; its success closes the circuit, its failure
-// re-opens it. The state shows in /api/v1/chat/health and in Prometheus. Each test has a fresh app (a fresh breaker).
+// re-opens it. The state shows in /api/v1/chat/health and in Prometheus. Each test has a fresh app (a fresh breaker)
+// on a ManualClock that the test moves through the open time.
 import { afterAll, afterEach, beforeAll, beforeEach, expect, it } from 'vitest';
+import { ManualClock } from '../../../src/lib/clock.js';
 import { buildTestApp, type TestApp } from '../../helpers/app.js';
 import { registerAndLogin } from '../../helpers/auth.js';
 import { describeEachDialect } from '../../helpers/dialects.js';
 import { startLlmStandIn, type LlmStandIn } from '../../helpers/llm-stand-in.js';
-import { chat, generations, metric, metrics, sleep, type ErrorAnswer } from './chat-resilience.helpers.js';
+import { chat, generations, metric, metrics, type ErrorAnswer } from './chat-resilience.helpers.js';
 
-const OPEN_MS = 300;
-/** Comfortably past LLM_BREAKER_OPEN_MS (timers never fire early by more than a millisecond). */
-const PAST_OPEN_MS = OPEN_MS + 150;
+const OPEN_MS = 30_000;
 
 const BREAKER = {
   state: ['circuit_breaker_state', { breaker: 'ollama' }],
@@ -24,12 +24,15 @@ describeEachDialect('chat circuit breaker', (dialect) => {
   let llm: LlmStandIn;
   let t: TestApp;
   let token: string;
+  let clock: ManualClock;
   beforeAll(async () => {
     llm = await startLlmStandIn({ models: ['tinyllama:latest'] });
   });
   beforeEach(async () => {
+    clock = new ManualClock();
     t = await buildTestApp({
       dialect,
+      clock,
       env: {
         OLLAMA_URL: llm.url,
         LLM_BREAKER_THRESHOLD: '5',
@@ -49,7 +52,9 @@ describeEachDialect('chat circuit breaker', (dialect) => {
   const health = async () => {
     const res = await t.app.inject({ url: '/api/v1/chat/health' });
     expect(res.statusCode, res.body).toBe(200);
-    return res.json<{ status: string; circuit_breaker: string }>();
+    const answer = res.json<{ status: string; circuit_breaker: string; timestamp: string }>();
+    expect(answer.timestamp).toBe(clock.now().toISOString());
+    return answer;
   };
 
   /** Five failed generations (upstream 500 → 502): the fifth opens the circuit. */
@@ -71,7 +76,9 @@ describeEachDialect('chat circuit breaker', (dialect) => {
       code: 'llm_circuit_open',
       detail: 'The ollama service is temporarily unavailable (circuit breaker open)',
     });
-    expect(Number(res.headers['retry-after'])).toBeGreaterThanOrEqual(1);
+    const left = Number(res.headers['retry-after']);
+    expect(left).toBeGreaterThanOrEqual(1);
+    expect(left).toBeLessThanOrEqual(OPEN_MS / 1000);
     expect(generations(llm), 'a refused chat must not reach the LLM server').toBe(calls);
   }
 
@@ -116,7 +123,9 @@ describeEachDialect('chat circuit breaker', (dialect) => {
 
   it('after the open time one probe goes through; others are refused meanwhile; its success closes it', async () => {
     await openTheCircuit();
-    await sleep(PAST_OPEN_MS);
+    clock.advance(OPEN_MS - 1);
+    await expectRefused();
+    clock.advance(1);
     const calls = generations(llm);
     // A slow answer keeps the probe running while a second chat arrives.
     llm.reply({ tokens: ['pro', 'be', ' ok', '!'], tokenDelayMs: 150 });
@@ -145,7 +154,7 @@ describeEachDialect('chat circuit breaker', (dialect) => {
 
   it('a failing probe re-opens the circuit for another open time', async () => {
     await openTheCircuit();
-    await sleep(PAST_OPEN_MS);
+    clock.advance(OPEN_MS);
     const calls = generations(llm);
     llm.reply({ status: 500 });
     const probe = await chat(t.app, { message: 'probe' }, { token });
@@ -157,7 +166,7 @@ describeEachDialect('chat circuit breaker', (dialect) => {
     expect(await metrics(t.app, BREAKER)).toEqual({ state: 1, toOpen: 2, toHalfOpen: 1, toClosed: 0 });
 
     // And it probes again after that open time.
-    await sleep(PAST_OPEN_MS);
+    clock.advance(OPEN_MS);
     llm.reply({ tokens: ['recovered'] });
     const again = await chat(t.app, { message: 'probe again' }, { token });
     expect(again.statusCode, again.body).toBe(200);
