@@ -105,10 +105,18 @@ export type ChatMessageRole = 'user' | 'assistant' | 'system';
 export interface ChatSessionsTable {
   /** The database's key of a session (messages reference it); never shown. */
   id: Generated<number>;
-  /** The API's session_id: chosen by the client or a UUID, unique per owner only. */
+  /** The API's session_id (up to 128 characters): chosen by the client or a UUID, unique per owner only. */
   public_id: string;
-  /** Whose ids these are: user:<id>, or anonymous (every anonymous client; their ids must be unguessable). */
+  /**
+   * Whose ids these are: user:<id>, or anon:<id> (an anonymous client's signed cookie). Rows written before 0008 may
+   * say `anonymous` (the one owner every anonymous client shared then).
+   */
   owner_key: string;
+  /**
+   * 0008: ip:<address> on a session created by an anonymous client without a cookie, which finds it by this key
+   * (unique with public_id when set); null otherwise.
+   */
+  ip_owner_key: string | null;
   user_id: number | null;
   title: string | null;
   title_is_custom: Flag;
