@@ -14,6 +14,7 @@ import fp from 'fastify-plugin';
 import type { CorsHeaders } from './cors.js';
 import { dependencyUnavailableAnswer } from './dependency-errors.js';
 import { AppError, type ErrorBody, type ValidationIssue } from './errors.js';
+import { stringifyHtmlSafe } from './html-safe-json.js';
 import { REQUEST_ID_HEADER } from './request-context.js';
 import { SECURITY_HEADERS } from './security-headers.js';
 import { boundIssues, toValidationIssues } from './validation-issues.js';
@@ -176,7 +177,8 @@ export function answerClientError(
   const requestId = randomUUID();
   log.debug({ err: error, request_id: requestId, status }, 'client error');
   if (socket.writable) {
-    const body = JSON.stringify({ detail, code, request_id: requestId } satisfies ErrorBody);
+    // Written on the socket, past the onSend hook that makes every other JSON body HTML-safe.
+    const body = stringifyHtmlSafe({ detail, code, request_id: requestId } satisfies ErrorBody);
     const headers = {
       ...SECURITY_HEADERS,
       ...corsHeaders(originOfRawRequest(error.rawPacket)),

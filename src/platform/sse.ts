@@ -3,6 +3,7 @@
 // that waits minutes for a model's first token. Compression never applies to text/event-stream (http-plugins.ts).
 import { PassThrough } from 'node:stream';
 import type { FastifyReply } from 'fastify';
+import { stringifyHtmlSafe } from './html-safe-json.js';
 
 export interface SseStream {
   /** One event; `data` is sent as JSON on one line. False once the client is gone. */
@@ -36,8 +37,9 @@ export function openSse(reply: FastifyReply, keepAliveMs: number): SseStream {
   return {
     send(event, data) {
       if (closed) return false;
-      // JSON.stringify never emits a raw newline, so the frame cannot be split or forged by its content.
-      body.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+      // JSON.stringify never emits a raw newline, so the frame cannot be split or forged by its content; the stream
+      // is not JSON to the onSend hook, so each line is made HTML-safe here (html-safe-json.ts).
+      body.write(`event: ${event}\ndata: ${stringifyHtmlSafe(data)}\n\n`);
       return true;
     },
     close,
