@@ -5,6 +5,7 @@ import type { Config } from '../../config.js';
 import type { Clock } from '../../lib/clock.js';
 import { transactor } from '../../platform/db/transactions.js';
 import { createCursorCodec } from '../../platform/pagination.js';
+import { registerAnonymousCookie } from './chat-anonymous-owner.js';
 import { ChatHistoryService } from './chat-history.service.js';
 import { createChatMetrics } from './chat.metrics.js';
 import { ChatRepository } from './chat.repository.js';
@@ -14,7 +15,10 @@ import { ChatService } from './chat.service.js';
 export interface ChatPluginOptions {
   chat: Config['chat'];
   maxTokens: number;
-  /** Signs pagination cursors (the JWT secret: a cursor is only ever read back by this server). */
+  /**
+   * Signs pagination cursors, and (through a key derived from it) the anonymous owner's cookie: the JWT secret
+   * (both are only ever read back by this server).
+   */
   cursorSecret: string;
   clock: Clock;
 }
@@ -24,9 +28,8 @@ const DEFAULT_TEMPERATURE = 0.7;
 
 const chatPlugin: FastifyPluginAsync<ChatPluginOptions> = async (app, opts) => {
   const db = app.database.db;
-  const chats = new ChatRepository();
+  const chats = new ChatRepository(db);
   const chat = new ChatService({
-    db,
     transact: transactor(db),
     chats,
     llm: app.llm,
@@ -42,18 +45,24 @@ const chatPlugin: FastifyPluginAsync<ChatPluginOptions> = async (app, opts) => {
     },
   });
   const history = new ChatHistoryService({
-    db,
     chats,
     cursors: createCursorCodec(opts.cursorSecret),
     clock: opts.clock,
   });
-  await app.register(chatRoutes, {
-    prefix: '/api/v1/chat',
-    chat,
-    history,
-    maxTokens: opts.maxTokens,
-    keepAliveMs: opts.chat.keepAliveMs,
-  });
+  // Its own scope: the cookie plugin is the chat's alone.
+  await app.register(
+    async (scope) => {
+      await registerAnonymousCookie(scope, opts.cursorSecret);
+      await scope.register(chatRoutes, {
+        chat,
+        history,
+        maxTokens: opts.maxTokens,
+        keepAliveMs: opts.chat.keepAliveMs,
+        allowAnonymous: opts.chat.allowAnonymous,
+      });
+    },
+    { prefix: '/api/v1/chat' },
+  );
 };
 
 export default fp(chatPlugin, { name: 'chat', dependencies: ['database', 'metrics', 'llm', 'auth'] });

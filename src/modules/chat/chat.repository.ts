@@ -1,16 +1,21 @@
 // SQL of chat sessions and messages. Records come back with Dates and booleans whatever the dialect. A session is
 // found by its owner and public id together (ids are unique per owner only); everything after that goes by its
 // internal key.
-import type { Selectable } from 'kysely';
+import type { SelectQueryBuilder, Selectable } from 'kysely';
 import type {
   ChatMessageRole,
   ChatMessageStatus,
   ChatMessagesTable,
   ChatSessionsTable,
+  DB,
 } from '../../platform/db/schema.js';
-import type { DbExecutor } from '../../platform/db/transactions.js';
+import { Repository, type Tx } from '../../platform/db/transactions.js';
 import { isForeignKeyViolation } from '../../platform/db/constraint-errors.js';
 import { toBool, toDate } from '../../platform/db/values.js';
+import type { ChatOwner } from './chat-owner.js';
+
+/** What finds an owner's sessions: its address when it has one (an anonymous client without a cookie), else its key. */
+export type SessionOwner = Pick<ChatOwner, 'ownerKey' | 'ipKey'>;
 
 export interface ChatSessionRecord {
   /** The internal key: what messages, cursors and updates use. Never shown. */
@@ -18,6 +23,7 @@ export interface ChatSessionRecord {
   /** The API's session_id. */
   id: string;
   ownerKey: string;
+  ipOwnerKey: string | null;
   userId: number | null;
   title: string | null;
   titleIsCustom: boolean;
@@ -60,6 +66,7 @@ function toSession(row: Selectable<ChatSessionsTable>): ChatSessionRecord {
     rowId: row.id,
     id: row.public_id,
     ownerKey: row.owner_key,
+    ipOwnerKey: row.ip_owner_key,
     userId: row.user_id,
     title: row.title,
     titleIsCustom: toBool(row.title_is_custom),
@@ -88,32 +95,46 @@ function toMessage(row: Selectable<ChatMessagesTable>): ChatMessageRecord {
   };
 }
 
-export class ChatRepository {
-  /** The session `id` of `ownerKey`; another owner's session of the same id is not found. */
-  async findSession(db: DbExecutor, ownerKey: string, id: string): Promise<ChatSessionRecord | undefined> {
-    const row = await db
-      .selectFrom('chat_sessions')
-      .selectAll()
-      .where('owner_key', '=', ownerKey)
+function ownedBy<O>(
+  query: SelectQueryBuilder<DB, 'chat_sessions', O>,
+  owner: SessionOwner,
+): SelectQueryBuilder<DB, 'chat_sessions', O> {
+  return owner.ipKey === null
+    ? query.where('owner_key', '=', owner.ownerKey)
+    : query.where('ip_owner_key', '=', owner.ipKey);
+}
+
+export class ChatRepository extends Repository {
+  /** The session `id` of `owner`; another owner's session of the same id is not found. */
+  async findSession(owner: SessionOwner, id: string, tx?: Tx): Promise<ChatSessionRecord | undefined> {
+    const row = await ownedBy(this.on(tx).selectFrom('chat_sessions').selectAll(), owner)
       .where('public_id', '=', id)
       .executeTakeFirst();
     return row && toSession(row);
   }
 
   /**
-   * The new session, or 'duplicate' when a concurrent request created one with this id for this owner first. The
-   * conflict is skipped rather than raised: inside a PostgreSQL transaction a failed statement would abort it.
+   * The new session, or 'duplicate' when a concurrent request created one with this id for this owner (or this
+   * address) first. The conflict is skipped rather than raised: inside a PostgreSQL transaction a failed statement
+   * would abort it. Untargeted, the skip covers both unique keys (owner_key and ip_owner_key, each with public_id).
    */
   async createSession(
-    db: DbExecutor,
-    session: { id: string; ownerKey: string; userId: number | null; model: string; title: string | null },
+    session: {
+      id: string;
+      owner: SessionOwner;
+      userId: number | null;
+      model: string;
+      title: string | null;
+    },
     now: Date,
+    tx?: Tx,
   ): Promise<ChatSessionRecord | 'duplicate'> {
-    const row = await db
+    const row = await this.on(tx)
       .insertInto('chat_sessions')
       .values({
         public_id: session.id,
-        owner_key: session.ownerKey,
+        owner_key: session.owner.ownerKey,
+        ip_owner_key: session.owner.ipKey,
         user_id: session.userId,
         model: session.model,
         title: session.title,
@@ -122,7 +143,7 @@ export class ChatRepository {
         updated_at: now,
         last_message_at: now,
       })
-      .onConflict((conflict) => conflict.columns(['owner_key', 'public_id']).doNothing())
+      .onConflict((conflict) => conflict.doNothing())
       .returningAll()
       .executeTakeFirst();
     return row ? toSession(row) : 'duplicate';
@@ -133,17 +154,17 @@ export class ChatRepository {
    * the same statement, by the trigger of migration 0004. Undefined when the session is gone (deleted by a concurrent
    * request since it was read).
    */
-  async addMessage(db: DbExecutor, message: NewChatMessage, now: Date): Promise<number | undefined> {
+  async addMessage(message: NewChatMessage, now: Date, tx?: Tx): Promise<number | undefined> {
     try {
-      return await this.insertMessage(db, message, now);
+      return await this.insertMessage(message, now, tx);
     } catch (error) {
       if (isForeignKeyViolation(error)) return undefined;
       throw error;
     }
   }
 
-  private async insertMessage(db: DbExecutor, message: NewChatMessage, now: Date): Promise<number> {
-    const row = await db
+  private async insertMessage(message: NewChatMessage, now: Date, tx?: Tx): Promise<number> {
+    const row = await this.on(tx)
       .insertInto('chat_messages')
       .values({
         session_id: message.sessionRowId,
@@ -163,9 +184,9 @@ export class ChatRepository {
   }
 
   /** The last `limit` messages of a session (oldest first), for the model's context. */
-  async recentMessages(db: DbExecutor, sessionRowId: number, limit: number): Promise<ChatMessageRecord[]> {
+  async recentMessages(sessionRowId: number, limit: number, tx?: Tx): Promise<ChatMessageRecord[]> {
     if (limit === 0) return [];
-    const rows = await db
+    const rows = await this.on(tx)
       .selectFrom('chat_messages')
       .selectAll()
       .where('session_id', '=', sessionRowId)
@@ -177,11 +198,11 @@ export class ChatRepository {
 
   /** A page of a session's messages, oldest first: by offset, or after the message `afterId` (keyset). */
   async listMessages(
-    db: DbExecutor,
     sessionRowId: number,
     page: { limit: number; skip?: number; afterId?: number },
+    tx?: Tx,
   ): Promise<ChatMessageRecord[]> {
-    let query = db.selectFrom('chat_messages').selectAll().where('session_id', '=', sessionRowId);
+    let query = this.on(tx).selectFrom('chat_messages').selectAll().where('session_id', '=', sessionRowId);
     if (page.afterId !== undefined) query = query.where('id', '>', page.afterId);
     const rows = await query
       .orderBy('id')
@@ -191,8 +212,8 @@ export class ChatRepository {
     return rows.map(toMessage);
   }
 
-  async countMessages(db: DbExecutor, sessionRowId: number): Promise<number> {
-    const row = await db
+  async countMessages(sessionRowId: number, tx?: Tx): Promise<number> {
+    const row = await this.on(tx)
       .selectFrom('chat_messages')
       .select((eb) => eb.fn.countAll<number | string | bigint>().as('n'))
       .where('session_id', '=', sessionRowId)
@@ -200,8 +221,8 @@ export class ChatRepository {
     return Number(row.n);
   }
 
-  async firstMessageAt(db: DbExecutor, sessionRowId: number): Promise<Date | null> {
-    const row = await db
+  async firstMessageAt(sessionRowId: number, tx?: Tx): Promise<Date | null> {
+    const row = await this.on(tx)
       .selectFrom('chat_messages')
       .select('created_at')
       .where('session_id', '=', sessionRowId)
@@ -211,13 +232,13 @@ export class ChatRepository {
     return row ? toDate(row.created_at) : null;
   }
 
-  /** A user's sessions, most recently active first, after the keyset position `after` when given. */
+  /** An owner's sessions, most recently active first, after the keyset position `after` when given. */
   async listSessions(
-    db: DbExecutor,
-    userId: number,
+    owner: SessionOwner,
     page: { limit: number; after?: { lastMessageAt: Date; id: string } },
+    tx?: Tx,
   ): Promise<ChatSessionRecord[]> {
-    let query = db.selectFrom('chat_sessions').selectAll().where('user_id', '=', userId);
+    let query = ownedBy(this.on(tx).selectFrom('chat_sessions').selectAll(), owner);
     const after = page.after;
     if (after) {
       query = query.where((eb) =>
@@ -236,12 +257,12 @@ export class ChatRepository {
   }
 
   async renameSession(
-    db: DbExecutor,
     rowId: number,
     title: string,
     now: Date,
+    tx?: Tx,
   ): Promise<ChatSessionRecord | undefined> {
-    const row = await db
+    const row = await this.on(tx)
       .updateTable('chat_sessions')
       .set({ title, title_is_custom: true, updated_at: now })
       .where('id', '=', rowId)
@@ -254,8 +275,8 @@ export class ChatRepository {
    * Deletes the session and its messages; returns how many messages went with it, or undefined when a concurrent
    * request deleted it first (one statement, so of several deletes of one session exactly one gets the count).
    */
-  async deleteSession(db: DbExecutor, rowId: number): Promise<number | undefined> {
-    const row = await db
+  async deleteSession(rowId: number, tx?: Tx): Promise<number | undefined> {
+    const row = await this.on(tx)
       .deleteFrom('chat_sessions')
       .where('id', '=', rowId)
       .returning('message_count')

@@ -1,14 +1,22 @@
 // Shapes of /api/v1/chat: the original's (reference §4.2), with message ids, usage, status and keyset cursors added.
-import { Type } from 'typebox';
+import { Type, type Static } from 'typebox';
 import { Cursor, OffsetQuery } from '../../platform/pagination.js';
 import { MODEL_PATTERN } from '../llm/index.js';
 
 /** The original accepted any string; ids are kept to what fits a URL path segment and the column. */
-export const SESSION_ID_PATTERN = '^[A-Za-z0-9_.:-]{1,64}$';
+export const SESSION_ID_PATTERN = '^[A-Za-z0-9._:-]{1,128}$';
+
+const Render = Type.Literal('html', {
+  description: 'html: each message also comes as content_html, its markdown rendered (raw HTML off).',
+});
 
 export function chatMessageBody(maxTokens: number) {
   return Type.Object({
-    message: Type.String({ description: 'Trimmed; empty or over CHAT_MAX_MESSAGE_CHARS is a 400.' }),
+    message: Type.String({
+      description:
+        'Kept as typed (only control characters and lone surrogates are cleaned); blank or over ' +
+        'CHAT_MAX_MESSAGE_CHARS is a 400.',
+    }),
     user_id: Type.Optional(
       Type.Union([Type.String(), Type.Null()], { description: 'Ignored (as the original).' }),
     ),
@@ -17,12 +25,17 @@ export function chatMessageBody(maxTokens: number) {
         description: 'Continue this session (yours), or start one with this id; a new UUID when absent.',
       }),
     ),
+    render: Type.Optional(Type.Union([Render, Type.Null()])),
     model: Type.Optional(Type.Union([Type.String({ pattern: MODEL_PATTERN }), Type.Null()])),
     stream: Type.Optional(Type.Union([Type.Boolean(), Type.Null()], { description: 'true: answer as SSE.' })),
     temperature: Type.Optional(Type.Union([Type.Number({ minimum: 0, maximum: 2 }), Type.Null()])),
     max_tokens: Type.Optional(Type.Union([Type.Integer({ minimum: 1, maximum: maxTokens }), Type.Null()])),
   });
 }
+
+export type ChatMessageBody = Static<ReturnType<typeof chatMessageBody>>;
+
+const ContentHtml = Type.Optional(Type.String({ description: 'With render=html: the content as HTML.' }));
 
 const Usage = Type.Object({
   prompt_tokens: Type.Union([Type.Integer(), Type.Null()]),
@@ -38,6 +51,7 @@ export const ChatResponse = Type.Object({
   response_time: Type.Number({ description: 'Seconds.' }),
   message_id: Type.Integer(),
   usage: Usage,
+  content_html: ContentHtml,
 });
 
 export const SessionIdParams = Type.Object({ session_id: Type.String({ pattern: SESSION_ID_PATTERN }) });
@@ -51,9 +65,14 @@ export const ChatMessageItem = Type.Object({
   status: Type.String({ description: 'complete, partial (the stream broke or the client left) or error.' }),
   error: Type.Union([Type.String(), Type.Null()]),
   usage: Usage,
+  content_html: ContentHtml,
 });
 
-export const SessionMessagesQuery = Type.Object({ ...OffsetQuery.properties, cursor: Type.Optional(Cursor) });
+export const SessionMessagesQuery = Type.Object({
+  ...OffsetQuery.properties,
+  cursor: Type.Optional(Cursor),
+  render: Type.Optional(Render),
+});
 
 export const SessionMessagesPage = Type.Object({
   session_id: Type.String(),

@@ -1,13 +1,14 @@
 // A chat turn: validate, take the generation slots, store the user's message, send the conversation to the model,
-// stream the answer back sanitized, and store it — complete, partial (the stream broke or the client left) or error.
-// Nothing is lost on either side.
+// stream the answer back, and store it — complete, partial (the stream broke or the client left) or error. Text is
+// kept exactly (chat-text.ts says what little changes). Nothing is lost on either side.
 import { randomUUID } from 'node:crypto';
 import type { Clock } from '../../lib/clock.js';
-import { BadRequestError, NotFoundError, UnauthorizedError } from '../../platform/errors.js';
-import type { DbExecutor, Transact } from '../../platform/db/transactions.js';
+import { BadRequestError, UnauthorizedError } from '../../platform/errors.js';
+import type { Transact, Tx } from '../../platform/db/transactions.js';
 import { ServerShuttingDownError } from '../../platform/server-shutting-down.js';
-import { StreamingSanitizer, sanitizeUserText } from '../../platform/sanitize.js';
 import type { ChatTurn, LlmService, TokenUsage } from '../llm/index.js';
+import { sessionNotFound, type ChatOwner } from './chat-owner.js';
+import { ModelTextStream, cleanUserText } from './chat-text.js';
 import type { ChatMetrics } from './chat.metrics.js';
 import type { ChatRepository, ChatSessionRecord } from './chat.repository.js';
 
@@ -22,7 +23,6 @@ export interface ChatSettings {
 }
 
 export interface ChatServiceDeps {
-  db: DbExecutor;
   transact: Transact;
   chats: ChatRepository;
   llm: LlmService;
@@ -31,9 +31,9 @@ export interface ChatServiceDeps {
   settings: ChatSettings;
 }
 
-/** Who is chatting: a user, or an anonymous client known by its address (for the per-client generation limit). */
+/** Who is chatting: whose sessions it sees, and whom the per-client generation limit counts. */
 export interface ChatCaller {
-  userId: number | null;
+  owner: ChatOwner;
   /** user:<id> or ip:<address>. */
   limitKey: string;
   requestId?: string;
@@ -64,41 +64,21 @@ export type ChatEvent =
 /** Stored with an answer the server's shutdown cut short (SHUTDOWN_TIMEOUT_MS), beside 'the client disconnected'. */
 const SHUTDOWN_REASON = 'the server shut down before the answer was complete';
 const TITLE_LENGTH = 80;
-/** A UUID's length: a client-chosen id for an anonymous session must be as hard to guess. */
-const MIN_ANONYMOUS_ID_LENGTH = 32;
 
 function describe(error: unknown): string {
   return error instanceof Error ? error.message || error.name : String(error);
 }
 
-export function sessionNotFound(id: string): NotFoundError {
-  return new NotFoundError(`Session ${id} not found`, 'session_not_found');
-}
-
-/**
- * Session ids are unique per owner: the same id for two owners names two sessions, and nobody learns another's ids.
- * Every anonymous client shares one owner, so an anonymous session's id must be unguessable.
- */
-export const ANONYMOUS_OWNER_KEY = 'anonymous';
-
-export function userOwnerKey(userId: number): string {
-  return `user:${userId}`;
-}
-
-function ownerKeyOf(caller: ChatCaller): string {
-  return caller.userId === null ? ANONYMOUS_OWNER_KEY : userOwnerKey(caller.userId);
-}
-
 /** The first line of the first message, at most 80 characters: the session's title until it is renamed. */
-function titleFrom(text: string): string {
-  const line = text.split('\n', 1)[0]?.trim() ?? '';
+export function titleFrom(text: string): string {
+  // Leading blank lines are no line of the message: the title is its first line that says something.
+  const line =
+    text
+      .trimStart()
+      .split(/\r\n|\r|\n/, 1)[0]
+      ?.trim() ?? '';
   const chars = [...line];
-  if (chars.length <= TITLE_LENGTH) return line;
-  // The text is sanitized (& < > escaped): a cut must not leave half an entity such as "&am".
-  return `${chars
-    .slice(0, TITLE_LENGTH - 1)
-    .join('')
-    .replace(/&[#a-zA-Z0-9]*$/, '')}…`;
+  return chars.length <= TITLE_LENGTH ? line : `${chars.slice(0, TITLE_LENGTH - 1).join('')}…`;
 }
 
 export class ChatService {
@@ -106,7 +86,7 @@ export class ChatService {
 
   /**
    * Runs one chat turn as a stream of events: `start` once the user's message is stored, `token`s as they come
-   * (sanitized), `end` once the answer is stored. Errors before `start` leave nothing behind; after it, the answer is
+   * (cleaned by ModelTextStream), `end` once the answer is stored. Errors before `start` leave nothing behind; after it, the answer is
    * stored as `error` or `partial` before the error reaches the caller. Stopping the iteration early (the client
    * left) stores what was generated as `partial`; the caller aborts `signal` to cancel the upstream call.
    */
@@ -149,7 +129,7 @@ export class ChatService {
     metrics.message('user', 'complete');
     yield { type: 'start', sessionId: session.id, model, userMessageId };
 
-    const sanitizer = new StreamingSanitizer();
+    const cleaner = new ModelTextStream();
     let answer = '';
     let finished = false;
     let failure: unknown;
@@ -158,17 +138,17 @@ export class ChatService {
     try {
       for await (const event of generation) {
         if (event.type === 'token') {
-          const safe = sanitizer.push(event.text);
-          if (safe) {
-            answer += safe;
-            yield { type: 'token', text: safe };
+          const clean = cleaner.push(event.text);
+          if (clean) {
+            answer += clean;
+            yield { type: 'token', text: clean };
           }
         } else {
           usage = event.usage;
           answeredModel = event.model || model;
         }
       }
-      const rest = sanitizer.end();
+      const rest = cleaner.end();
       answer += rest;
       if (rest) yield { type: 'token', text: rest };
       finished = true;
@@ -178,7 +158,7 @@ export class ChatService {
     } finally {
       // A failure, or the consumer stopped early (the client left): keep what was generated, and say why it ended.
       if (!finished) {
-        const content = answer + sanitizer.end();
+        const content = answer + cleaner.end();
         // The server's shutdown cutting the answer short is no fault of the model: say so (the error the caller
         // gets is the signal's reason, server_shutting_down).
         const shutdown = signal.aborted && signal.reason instanceof ServerShuttingDownError;
@@ -222,39 +202,23 @@ export class ChatService {
     };
   }
 
+  /** The message as stored and sent: cleaned (chat-text.ts), not trimmed; its length counts the cleaned text. */
   private validate(caller: ChatCaller, input: ChatInput): string {
-    if (caller.userId === null && !this.deps.settings.allowAnonymous) throw new UnauthorizedError();
-    const trimmed = input.message.trim();
-    if (!trimmed) throw new BadRequestError('Message cannot be empty', 'empty_message');
+    if (caller.owner.userId === null && !this.deps.settings.allowAnonymous) throw new UnauthorizedError();
+    const text = cleanUserText(input.message);
+    if (!text.trim()) throw new BadRequestError('Message cannot be empty', 'empty_message');
     const max = this.deps.settings.maxMessageChars;
-    if ([...trimmed].length > max)
+    if ([...text].length > max)
       throw new BadRequestError(`Message exceeds maximum length of ${max} characters`, 'message_too_long');
-    const text = sanitizeUserText(trimmed).trim();
-    // Only markup: nothing is left to say.
-    if (!text) throw new BadRequestError('Message cannot be empty', 'empty_message');
     return text;
   }
 
-  /**
-   * The caller's session with this id, or undefined when it is to be created (no id, or a new one: also when another
-   * owner has a session of that id). A guessable new anonymous id is refused before anything is generated.
-   */
+  /** The caller's session with this id, or undefined when it is to be created (no id, or a new one). */
   private async existingSession(
     caller: ChatCaller,
     id: string | null,
   ): Promise<ChatSessionRecord | undefined> {
-    if (id === null) return undefined;
-    const existing = await this.deps.chats.findSession(this.deps.db, ownerKeyOf(caller), id);
-    if (existing) return existing;
-    if (caller.userId === null && id.length < MIN_ANONYMOUS_ID_LENGTH) {
-      // Anyone who knows an anonymous session's id can continue it, and the model's answers can reveal the earlier
-      // conversation: an anonymous session's id must be unguessable (ours are random UUIDs).
-      throw new BadRequestError(
-        `An anonymous session_id must be at least ${MIN_ANONYMOUS_ID_LENGTH} characters (or leave it out)`,
-        'guessable_session_id',
-      );
-    }
-    return undefined;
+    return id === null ? undefined : this.deps.chats.findSession(caller.owner, id);
   }
 
   /**
@@ -269,56 +233,55 @@ export class ChatService {
     text: string,
     at: Date,
   ): Promise<{ session: ChatSessionRecord; userMessageId: number }> {
-    const { db, chats, transact } = this.deps;
-    const message = { role: 'user' as const, content: text, userId: caller.userId };
+    const { chats, transact } = this.deps;
+    const message = { role: 'user' as const, content: text, userId: caller.owner.userId };
     if (existing) {
-      const userMessageId = await chats.addMessage(db, { ...message, sessionRowId: existing.rowId }, at);
+      const userMessageId = await chats.addMessage({ ...message, sessionRowId: existing.rowId }, at);
       if (userMessageId !== undefined) return { session: existing, userMessageId };
       // Deleted by its owner since it was read: a message to an id that names no session starts a new one.
     }
-    return transact(async (trx) => {
-      const session = await this.createSession(trx, caller, sessionId, model, titleFrom(text));
-      const userMessageId = await chats.addMessage(trx, { ...message, sessionRowId: session.rowId }, at);
+    return transact(async (tx) => {
+      const session = await this.createSession(tx, caller.owner, sessionId, model, titleFrom(text));
+      const userMessageId = await chats.addMessage({ ...message, sessionRowId: session.rowId }, at, tx);
       if (userMessageId === undefined) throw sessionNotFound(session.id);
       return { session, userMessageId };
     });
   }
 
   /**
-   * A new session (in the caller's transaction); the one a concurrent request of the same owner just created with
-   * this id is reused.
+   * A new session (in the caller's transaction); the one a concurrent request of the same owner (or, without a
+   * cookie, the same address) just created with this id is reused.
    */
   private async createSession(
-    trx: DbExecutor,
-    caller: ChatCaller,
+    tx: Tx,
+    owner: ChatOwner,
     id: string | null,
     model: string,
     title: string,
   ): Promise<ChatSessionRecord> {
     const sessionId = id ?? randomUUID();
-    const ownerKey = ownerKeyOf(caller);
     const { chats, clock } = this.deps;
     const created = await chats.createSession(
-      trx,
-      { id: sessionId, ownerKey, userId: caller.userId, model, title },
+      { id: sessionId, owner, userId: owner.userId, model, title },
       clock.now(),
+      tx,
     );
     if (created !== 'duplicate') return created;
     // Created by a concurrent request of the same owner between our read and our insert (and gone only if deleted
     // since, by that same owner).
-    const raced = await chats.findSession(trx, ownerKey, sessionId);
+    const raced = await chats.findSession(owner, sessionId, tx);
     if (!raced) throw sessionNotFound(sessionId);
     return raced;
   }
 
   /** The system prompt, then the latest messages that fit CHAT_CONTEXT_MESSAGES and CHAT_CONTEXT_CHARS. */
   private async contextOf(session: ChatSessionRecord | undefined): Promise<ChatTurn[]> {
-    const { db, chats, settings } = this.deps;
+    const { chats, settings } = this.deps;
     // A new session has nothing to read: one statement less before the first token.
     const recent =
       !session || session.messageCount === 0
         ? []
-        : await chats.recentMessages(db, session.rowId, settings.contextMessages);
+        : await chats.recentMessages(session.rowId, settings.contextMessages);
     const turns: ChatTurn[] = [];
     let chars = 0;
     for (const message of recent.reverse()) {
@@ -342,7 +305,6 @@ export class ChatService {
     },
   ): Promise<number | undefined> {
     return this.deps.chats.addMessage(
-      this.deps.db,
       {
         sessionRowId,
         role: 'assistant',
