@@ -60,6 +60,9 @@ const JSON_TYPE = /^[^/;\s]+\/(?:[^;\s]*\+)?json\s*(?:;|$)/i;
 /** A charset other than UTF-8 (JSON's only one, RFC 8259 §8.1): bytes in it are not read as UTF-8. */
 const OTHER_CHARSET = /;\s*charset\s*=\s*"?(?!utf-?8\b)[^;\s"]/i;
 
+/** Bytes already compressed by the route are not JSON text. */
+const isIdentity = (encoding: unknown): boolean => encoding === undefined || encoding === 'identity';
+
 export function isJsonContentType(contentType: unknown): boolean {
   return typeof contentType === 'string' && JSON_TYPE.test(contentType);
 }
@@ -71,7 +74,11 @@ const htmlSafeJsonPlugin: FastifyPluginAsync = async (app) => {
     if (!isJsonContentType(contentType)) return done(null, payload);
     if (typeof payload === 'string') return done(null, htmlSafeJson(payload));
     // Streams (and server-sent events, which sse.ts encodes frame by frame) go as they are.
-    if (Buffer.isBuffer(payload) && !OTHER_CHARSET.test(contentType as string)) {
+    if (
+      Buffer.isBuffer(payload) &&
+      isIdentity(reply.getHeader('content-encoding')) &&
+      !OTHER_CHARSET.test(contentType as string)
+    ) {
       return done(null, htmlSafeJsonBytes(payload));
     }
     done(null, payload);
