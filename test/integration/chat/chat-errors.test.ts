@@ -10,14 +10,13 @@ import { CHAT_ENDPOINTS, chat, type ErrorAnswer } from './chat-resilience.helper
 
 const MAX_TOKENS = 512;
 
-/** Messages with nothing left to say once trimmed and stripped of markup. */
+/** Messages with nothing but whitespace once cleaned (NUL and C0 controls removed); markup is text, not empty. */
 const EMPTY_MESSAGES: [string, string][] = [
   ['empty', ''],
   ['spaces only', '     '],
   ['whitespace of all kinds', ' \n\t \r\n '],
-  ['an empty script element', '<script></script>'],
-  ['a script with its code', "<script>alert('XSS')</script>"],
-  ['tags around a space', '<b> </b><i></i>'],
+  ['control characters only', '\u0000\u0001\u0007\u001b'],
+  ['controls among blanks', ' \u0000\n\u001f\t'],
 ];
 
 /** Bodies the schema refuses (422), with the field the error must name (undefined: the body itself). */
@@ -31,7 +30,11 @@ const INVALID_BODIES: [string, unknown, string | undefined][] = [
   ['max_tokens not an integer', { message: 'hi', max_tokens: 1.5 }, 'max_tokens'],
   ['session_id with spaces', { message: 'hi', session_id: 'my session' }, 'session_id'],
   ['session_id with markup', { message: 'hi', session_id: '<script>alert(1)</script>' }, 'session_id'],
-  ['session_id too long', { message: 'hi', session_id: 'a'.repeat(65) }, 'session_id'],
+  ['session_id too long', { message: 'hi', session_id: 'a'.repeat(129) }, 'session_id'],
+  ['session_id empty', { message: 'hi', session_id: '' }, 'session_id'],
+  ['session_id with a slash', { message: 'hi', session_id: 'a/b' }, 'session_id'],
+  ['render other than html', { message: 'hi', render: 'markdown' }, 'render'],
+  ['render as a boolean', { message: 'hi', render: true }, 'render'],
   ['session_id as a number', { message: 'hi', session_id: 42 }, 'session_id'],
   ['model with markup', { message: 'hi', model: '<img src=x onerror=alert(1)>' }, 'model'],
   ['model as a number', { message: 'hi', model: 7 }, 'model'],
@@ -95,9 +98,9 @@ describeEachDialect('chat requests refused before the LLM', (dialect) => {
     expect(llm.requests.length).toBe(before);
   });
 
-  it('a message over 5000 characters is 400, counted after trimming and in characters, not UTF-16 units', async () => {
+  it('a message over 5000 characters is 400, counted as stored (cleaned, untrimmed) and in characters, not UTF-16 units', async () => {
     const before = llm.requests.length;
-    for (const message of ['a'.repeat(5001), '😀'.repeat(5001)]) {
+    for (const message of ['a'.repeat(5001), '😀'.repeat(5001), ` ${'a'.repeat(5000)}`]) {
       for (const url of CHAT_ENDPOINTS) {
         const res = await chat(t.app, { message }, { token, url });
         expect(res.statusCode, res.body).toBe(400);
@@ -109,13 +112,17 @@ describeEachDialect('chat requests refused before the LLM', (dialect) => {
     }
     expect(llm.requests.length).toBe(before);
 
-    // Exactly 5000 characters pass, with surrounding whitespace trimmed away, emoji counting as one each.
-    for (const message of [`  ${'a'.repeat(5000)}\n`, '😀'.repeat(5000)]) {
+    // Exactly 5000 characters pass, whitespace counting and kept, emoji counting as one each, removed controls not.
+    for (const [message, stored] of [
+      [` ${'a'.repeat(4998)}\n`, ` ${'a'.repeat(4998)}\n`],
+      ['😀'.repeat(5000), '😀'.repeat(5000)],
+      [`\u0000${'a'.repeat(5000)}\u0001`, 'a'.repeat(5000)],
+    ]) {
       llm.reply({ tokens: ['ok'] });
       const res = await chat(t.app, { message }, { token });
       expect(res.statusCode, res.body).toBe(200);
       const sent = llm.requests.at(-1)?.body as { messages: { role: string; content: string }[] };
-      expect(sent.messages.at(-1)).toEqual({ role: 'user', content: message.trim() });
+      expect(sent.messages.at(-1)).toEqual({ role: 'user', content: stored });
     }
   });
 
@@ -146,10 +153,15 @@ describeEachDialect('chat requests refused before the LLM', (dialect) => {
     const res = await chat(t.app, { message: 'Hi' });
     expect(res.statusCode, res.body).toBe(200);
     expect(res.json()).toMatchObject({ response: 'Hello', status: 'success' });
-    // The anonymous session cannot be read back over HTTP.
+    // Its own client reads it back (by its address: inject keeps no cookie); a signed-in user does not find it.
     const { session_id } = res.json<{ session_id: string }>();
     const read = await t.app.inject({ url: `/api/v1/chat/sessions/${session_id}` });
-    expect(read.statusCode).toBe(401);
+    expect(read.statusCode, read.body).toBe(200);
+    const other = await t.app.inject({
+      url: `/api/v1/chat/sessions/${session_id}`,
+      headers: { authorization: `Bearer ${token}` },
+    });
+    expect(other.statusCode, other.body).toBe(404);
   });
 
   describe('with ALLOW_ANONYMOUS_CHAT=false and CHAT_MAX_MESSAGE_CHARS=10', () => {

@@ -61,7 +61,7 @@ describeEachDialect('chat sessions: lists and pages', (dialect) => {
       },
       {
         session_id: third,
-        title: 'Bold &amp; plain',
+        title: '<b>Bold</b> & <script>alert(1)</script>plain',
         model: 'tinyllama:latest',
         message_count: 2,
         created_at: at(2000),

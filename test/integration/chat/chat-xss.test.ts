@@ -1,8 +1,8 @@
-// Classic XSS payloads never come back verbatim or dangerous: not when a user sends them (the answer, the stored
-// history, the session title and list, what the model receives), not when the model returns them (whole or cut
-// across tokens; JSON, SSE and stored), and not in error or validation answers. "Dangerous" is defined strictly in
-// chat.helpers.ts: the payload verbatim, "<script", a tag with an on…= attribute, or a javascript: URL in a tag or a
-// markdown link destination.
+// Classic XSS payloads are text: what a user sends and what the model returns comes back exactly after JSON parsing
+// (the answer, the stored history, the session title and list, what the model receives; whole or cut across tokens,
+// JSON, SSE and stored), and the HTML of render=html is never dangerous ("<script", a tag with an on…= attribute, or
+// a javascript: URL in a tag: htmlDangers in chat.helpers.ts). Error and validation answers never carry them. That
+// no raw markup byte reaches a body is the HTML-safe JSON's test (chat-text-integrity.test.ts).
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { buildTestApp, type TestApp } from '../../helpers/app.js';
 import { bearer, registerAndLogin } from '../../helpers/auth.js';
@@ -12,6 +12,7 @@ import {
   chatOk,
   dangers,
   expectSafe,
+  htmlDangers,
   parseSse,
   postChat,
   sessionPage,
@@ -82,21 +83,27 @@ describeEachDialect('chat never returns an XSS payload', (dialect) => {
     await llm?.close();
   });
 
+  const expectSafeHtml = (where: string, html: string | undefined) => {
+    expect(html, `${where} has content_html`).toEqual(expect.any(String));
+    expect(htmlDangers(html ?? ''), `${where}: ${html}`).toEqual([]);
+  };
+
   it.each(PAYLOADS)('sent by the user: %s', async (payload) => {
+    const message = `I typed: ${payload}`;
     llm.reply({ tokens: ['Noted.'] });
-    const response = await postChat(t.app, { message: `I typed: ${payload}` }, token);
+    const response = await postChat(t.app, { message, render: 'html' }, token);
     expect(response.statusCode, response.body).toBe(200);
-    expectSafe('the JSON answer', [response.json(), response.body], payload);
-    expectSafe('what the model received', llm.requests.at(-1)?.body, payload);
+    const sent = llm.requests.at(-1)?.body as { messages: { role: string; content: string }[] };
+    expect(sent.messages.at(-1), 'what the model received').toEqual({ role: 'user', content: message });
     const id = response.json<{ session_id: string }>().session_id;
 
-    const page = await sessionPage(t.app, token, id);
-    expect(page.messages[0]?.content).toMatch(/^I typed:/);
-    expectSafe('the stored history and title', page, payload);
+    const page = await sessionPage(t.app, token, id, '?render=html');
+    expect(page.messages[0]?.content, 'the stored message').toBe(message);
+    expect(page.title, 'the title').toBe(message);
+    expectSafeHtml('the stored message', page.messages[0]?.content_html);
     const list = await t.app.inject({ url: '/api/v1/chat/sessions?limit=500', headers: bearer(token) });
     const listed = list.json<SessionList>().items.find((s) => s.session_id === id);
-    expect(listed).toBeDefined();
-    expectSafe('the session list', [listed, list.body], payload);
+    expect(listed?.title, 'the session list').toBe(message);
 
     const renamed = await t.app.inject({
       method: 'PATCH',
@@ -105,8 +112,8 @@ describeEachDialect('chat never returns an XSS payload', (dialect) => {
       payload: { title: `Title ${payload}` },
     });
     expect(renamed.statusCode, renamed.body).toBe(200);
-    expectSafe('the rename answer', [renamed.json(), renamed.body], payload);
-    expectSafe('the renamed title', (await sessionPage(t.app, token, id)).title, payload);
+    expect(renamed.json<{ title: string }>().title).toBe(`Title ${payload}`);
+    expect((await sessionPage(t.app, token, id)).title).toBe(`Title ${payload}`);
   });
 
   it.each(PAYLOADS)('returned by the model, whole and cut across tokens: %s', async (payload) => {
@@ -114,35 +121,39 @@ describeEachDialect('chat never returns an XSS payload', (dialect) => {
     let sessionId: string | undefined;
     const answers: string[] = [];
     for (const tokens of ways) {
+      const text = tokens.join('');
       llm.reply({ tokens });
-      const json = await chatOk(t.app, { message: 'Show me', session_id: sessionId }, token);
+      const json = await chatOk(t.app, { message: 'Show me', session_id: sessionId, render: 'html' }, token);
       sessionId = json.session_id;
-      expectSafe('the JSON answer', json, payload);
+      expect(json.response).toBe(text);
+      expectSafeHtml('the JSON answer', json.content_html);
       answers.push(json.response);
 
       llm.reply({ tokens });
       const streamed = await postChat(
         t.app,
-        { message: 'Stream it', session_id: sessionId, stream: true },
+        { message: 'Stream it', session_id: sessionId, stream: true, render: 'html' },
         token,
       );
       expect(streamed.statusCode, streamed.body).toBe(200);
       const frames = parseSse(streamed.body);
-      expect(frames.at(-1)?.event).toBe('end');
+      const end = frames.at(-1);
+      expect(end?.event).toBe('end');
       const joined = frames
         .filter((f) => f.event === 'token')
         .map((f) => (f.data as { content: string }).content)
         .join('');
-      expectSafe('the SSE tokens joined', joined, payload);
-      expectSafe('the SSE events', [frames, streamed.body], payload);
-      // However the text was cut, it comes out the same.
-      expect(joined).toBe(json.response);
+      expect(joined).toBe(text);
+      // content_html comes once, in the end event.
+      expect(frames.filter((f) => JSON.stringify(f.data).includes('content_html'))).toEqual([end]);
+      expectSafeHtml('the SSE end event', (end?.data as { content_html?: string }).content_html);
       answers.push(joined);
     }
 
-    const page = await sessionPage(t.app, token, sessionId ?? '', '?limit=500');
-    expectSafe('the stored history', page, payload);
-    expect(page.messages.filter((m) => m.role === 'assistant').map((m) => m.content)).toEqual(answers);
+    const page = await sessionPage(t.app, token, sessionId ?? '', '?limit=500&render=html');
+    const stored = page.messages.filter((m) => m.role === 'assistant');
+    expect(stored.map((m) => m.content)).toEqual(answers);
+    for (const message of stored) expectSafeHtml('the stored answer', message.content_html);
   });
 
   it.each(PAYLOADS)('in error and validation answers: %s', async (payload) => {

@@ -1,5 +1,5 @@
 // Shared by the chat suites: a chat turn through the API, polling, an SSE frame parser, and the strict "dangerous
-// output" check of the XSS suite.
+// output" checks of the XSS suite (for text that is shown as markdown, and for render=html's HTML).
 import { expect } from 'vitest';
 import type { App } from '../../../src/app.js';
 import { bearer } from '../../helpers/auth.js';
@@ -11,6 +11,7 @@ export interface ChatAnswer {
   status: string;
   message_id: number;
   usage: { prompt_tokens: number | null; completion_tokens: number | null };
+  content_html?: string;
 }
 
 export interface MessageItem {
@@ -22,6 +23,7 @@ export interface MessageItem {
   model: string | null;
   timestamp: string;
   usage: { prompt_tokens: number | null; completion_tokens: number | null };
+  content_html?: string;
 }
 
 export interface SessionPage {
@@ -202,6 +204,20 @@ export function dangers(text: string, payload?: string): string[] {
     const destination = linkDestination(text, link.index + 2);
     if (hidesScriptUrl(destination))
       found.push(`a script URL as a markdown link destination: ${destination}`);
+  }
+  return found;
+}
+
+/**
+ * What makes `html` (render=html's content_html) dangerous: "<script", a tag with an on…= attribute, or a script URL
+ * in a tag. Markdown link syntax left as text is no link in HTML.
+ */
+export function htmlDangers(html: string): string[] {
+  const found: string[] = [];
+  if (/<script/i.test(html)) found.push('"<script"');
+  for (const tag of tagsOf(html)) {
+    if (/[\s/"']on[a-z]+\s*=/i.test(tag)) found.push(`an on…= attribute in ${tag}`);
+    if (hidesScriptUrl(tag)) found.push(`a script URL in ${tag}`);
   }
   return found;
 }
