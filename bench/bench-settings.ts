@@ -19,7 +19,7 @@ export interface BenchSettings {
   redisUrl: string;
   /** Processes for the WORKERS row: one per core the OS lets us use. */
   workers: number;
-  /** Which parts of the benchmark run (BENCH_SECTIONS, comma-separated: health, login, chat); default all. */
+  /** Which parts of the benchmark run (BENCH_SECTIONS, comma-separated: health, login, chat, html-safe); default all. */
   sections: Set<BenchSection>;
   /** Login section: concurrent connections logging in, and as many concurrent bcrypt.compare calls for the ceiling. */
   loginConnections: number;
@@ -42,9 +42,13 @@ export interface BenchSettings {
   chatLoadChats: number;
   /** Chat section: tokens in the stand-in's every reply (sent at once, no delay). */
   chatTokens: number;
+  /** HTML-safe JSON section: interleaved rounds of the server with and without the encoding. */
+  htmlSafeRounds: number;
+  /** Where the Markdown is saved (BENCH_RESULTS_FILE): a run of some sections can keep docs/benchmarks.md whole. */
+  resultsFile: string | undefined;
 }
 
-export const BENCH_SECTIONS = ['health', 'login', 'chat'] as const;
+export const BENCH_SECTIONS = ['health', 'login', 'chat', 'html-safe'] as const;
 export type BenchSection = (typeof BENCH_SECTIONS)[number];
 
 function positiveInt(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
@@ -105,5 +109,7 @@ export function readBenchSettings(env: NodeJS.ProcessEnv): BenchSettings {
     chatConcurrency: intInRange(env, 'BENCH_CHAT_CONCURRENCY', 100, 1, 1000),
     chatLoadChats: positiveInt(env, 'BENCH_CHAT_LOAD_CHATS', 1000),
     chatTokens: intInRange(env, 'BENCH_CHAT_TOKENS', 8, 1, 10_000),
+    htmlSafeRounds: positiveInt(env, 'BENCH_HTML_SAFE_ROUNDS', 6),
+    resultsFile: env.BENCH_RESULTS_FILE?.trim() || undefined,
   };
 }

@@ -6,13 +6,15 @@
 // - logins/s of our server against bcrypt.compare alone (bench/login-section.ts).
 // - what our server adds to a streamed chat's time to first token, against the LLM stand-in reached directly, one
 //   chat at a time and under load (bench/chat-section.ts).
-// BENCH_SECTIONS picks the sections. Any failed request or failed start exits non-zero.
+// - GET /health of our server with the HTML-safe JSON encoding against itself without it (bench/html-safe-section.ts).
+// BENCH_SECTIONS picks the sections, BENCH_RESULTS_FILE where the table is saved (docs/benchmarks.md by default). Any failed request or failed start exits non-zero.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { format, resolveConfig } from 'prettier';
 import { readBenchSettings, type BenchSettings } from './bench-settings.js';
 import { runChatSection } from './chat-section.js';
+import { runHtmlSafeSection } from './html-safe-section.js';
 import { killAllStandIns } from './llm-stand-in-process.js';
 import { runLoginSection } from './login-section.js';
 import { measureLoad, type Measurement } from './measure-load.js';
@@ -146,12 +148,17 @@ async function main(): Promise<void> {
     sections.push(chat.markdown);
     problems.push(...chat.problems);
   }
+  if (settings.sections.has('html-safe')) {
+    sections.push(await runHtmlSafeSection(settings, workDir, (spec) => startTracked(spec, settings)));
+    await stopAll();
+  }
   const rendered = renderDocument(commandLine(), sections);
   // Formatted as the repo's Prettier would, so that `npm run format:check` accepts the saved file as written.
-  const markdown = await format(rendered, { ...(await resolveConfig(resultsFile)), parser: 'markdown' });
+  const file = settings.resultsFile ?? resultsFile;
+  const markdown = await format(rendered, { ...(await resolveConfig(file)), parser: 'markdown' });
   console.log(markdown);
-  fs.writeFileSync(resultsFile, markdown);
-  console.error(`written to ${resultsFile}`);
+  fs.writeFileSync(file, markdown);
+  console.error(`written to ${file}`);
   // Measured to the end and saved (the failures are part of the figures), but the run does not pass.
   if (problems.length > 0) throw new Error(problems.join('\n'));
   fs.rmSync(workDir, { recursive: true, force: true });
