@@ -22,12 +22,13 @@ describeEachDialect('migration 0006: chat session ids scoped to their owner', (d
   // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the schema changes under this handle
   let db: Kysely<any>;
   let migrator: Migrator;
-  const chats = new ChatRepository();
+  let chats: ChatRepository;
 
   beforeEach(async () => {
     fresh = await freshDatabase(dialect);
     database = createDatabase(parseConfig({ DATABASE_URL: fresh.url }).db);
     db = database.db;
+    chats = new ChatRepository(database.db);
     migrator = new Migrator({ db, provider: { getMigrations: () => Promise.resolve(migrations) } });
     expect((await migrator.migrateTo(BEFORE)).error).toBeUndefined();
   });
@@ -114,11 +115,12 @@ describeEachDialect('migration 0006: chat session ids scoped to their owner', (d
     for (const old of oldSessions) {
       const id = old.id as string;
       const owner = old.user_id === null ? 'anonymous' : `user:${Number(old.user_id)}`;
-      const record = await chats.findSession(database.db, owner, id);
+      const record = await chats.findSession({ ownerKey: owner, ipKey: null }, id);
       expect(record, `session ${id}`).toEqual({
         rowId: expect.any(Number) as unknown,
         id: old.id,
         ownerKey: owner,
+        ipOwnerKey: null,
         userId: old.user_id,
         title: old.title,
         titleIsCustom: toBool(old.title_is_custom as boolean | number),
@@ -138,45 +140,38 @@ describeEachDialect('migration 0006: chat session ids scoped to their owner', (d
       oldMessages.map((old) => ({ ...old, session_id: rowIdOf.get(old.session_id as string) })),
     );
     const shared = rowIdOf.get('shared') ?? -1;
-    expect((await chats.listMessages(database.db, shared, { limit: 10 })).map((m) => m.content)).toEqual([
+    expect((await chats.listMessages(shared, { limit: 10 })).map((m) => m.content)).toEqual([
       'in shared',
       'half an answer',
     ]);
-    expect((await chats.listSessions(database.db, ann, { limit: 10 })).map((s) => s.id)).toEqual([
-      'shared',
-      'empty',
-    ]);
+    expect(
+      (await chats.listSessions({ ownerKey: `user:${ann}`, ipKey: null }, { limit: 10 })).map((s) => s.id),
+    ).toEqual(['shared', 'empty']);
 
     // The trigger still counts, and the counter goes on above every id ever handed out.
     const now = at(30);
-    const id = await chats.addMessage(
-      database.db,
-      { sessionRowId: shared, role: 'user', content: 'new' },
-      now,
-    );
+    const id = await chats.addMessage({ sessionRowId: shared, role: 'user', content: 'new' }, now);
     expect(id).toBeGreaterThan(highest);
-    expect(await chats.findSession(database.db, `user:${ann}`, 'shared')).toMatchObject({
+    expect(await chats.findSession({ ownerKey: `user:${ann}`, ipKey: null }, 'shared')).toMatchObject({
       messageCount: 3,
       lastMessageAt: now,
     });
 
     // An id is unique per owner only.
     const bobsShared = await chats.createSession(
-      database.db,
-      { id: 'shared', ownerKey: `user:${bob}`, userId: bob, model: 'm', title: null },
+      { id: 'shared', owner: { ownerKey: `user:${bob}`, ipKey: null }, userId: bob, model: 'm', title: null },
       now,
     );
     expect(bobsShared).toMatchObject({ id: 'shared', userId: bob, messageCount: 0 });
     const again = await chats.createSession(
-      database.db,
-      { id: 'shared', ownerKey: `user:${ann}`, userId: ann, model: 'm', title: null },
+      { id: 'shared', owner: { ownerKey: `user:${ann}`, ipKey: null }, userId: ann, model: 'm', title: null },
       now,
     );
     expect(again).toBe('duplicate');
 
     // Deleting an account still takes its sessions and their messages along.
     await db.deleteFrom('users').where('id', '=', bob).execute();
-    expect(await chats.findSession(database.db, `user:${bob}`, 'bobs')).toBeUndefined();
+    expect(await chats.findSession({ ownerKey: `user:${bob}`, ipKey: null }, 'bobs')).toBeUndefined();
     const left = (await db.selectFrom('chat_messages').select('id').execute()) as Row[];
     expect(left).toHaveLength(5);
   });
@@ -187,8 +182,7 @@ describeEachDialect('migration 0006: chat session ids scoped to their owner', (d
     const now = at(0);
     const create = async (userId: number) => {
       const session = await chats.createSession(
-        database.db,
-        { id: 'same', ownerKey: `user:${userId}`, userId, model: 'm', title: 't' },
+        { id: 'same', owner: { ownerKey: `user:${userId}`, ipKey: null }, userId, model: 'm', title: 't' },
         now,
       );
       if (session === 'duplicate') throw new Error('duplicate');
@@ -196,12 +190,8 @@ describeEachDialect('migration 0006: chat session ids scoped to their owner', (d
     };
     const anns = await create(ann);
     const bobs = await create(bob);
-    const first = await chats.addMessage(
-      database.db,
-      { sessionRowId: anns.rowId, role: 'user', content: 'A' },
-      now,
-    );
-    await chats.addMessage(database.db, { sessionRowId: bobs.rowId, role: 'user', content: 'B' }, now);
+    const first = await chats.addMessage({ sessionRowId: anns.rowId, role: 'user', content: 'A' }, now);
+    await chats.addMessage({ sessionRowId: bobs.rowId, role: 'user', content: 'B' }, now);
 
     const refused = await migrator.migrateTo(BEFORE);
     expect(String(refused.error)).toMatch(
@@ -226,6 +216,8 @@ describeEachDialect('migration 0006: chat session ids scoped to their owner', (d
     expect(rows[0]?.message_count).toBe(2);
 
     await migrateToLatest();
-    expect(await chats.findSession(database.db, `user:${ann}`, 'same')).toMatchObject({ messageCount: 2 });
+    expect(await chats.findSession({ ownerKey: `user:${ann}`, ipKey: null }, 'same')).toMatchObject({
+      messageCount: 2,
+    });
   });
 });
