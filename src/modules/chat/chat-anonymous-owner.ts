@@ -30,18 +30,29 @@ function cookieId(request: FastifyRequest): string | null {
   return unsigned.valid && COOKIE_ID.test(unsigned.value) ? unsigned.value : null;
 }
 
+/** The caller of a chat route, and for an anonymous one without a valid cookie the cookie id minted for it. */
+export interface ResolvedOwner {
+  owner: ChatOwner;
+  /** Set with `setOwnerCookie` once a session of this id exists: null when the caller has a valid cookie or a user. */
+  mintedId: string | null;
+}
+
 /**
- * The caller of a chat route. Anonymous callers are refused (401) unless anonymous chat is allowed. With `reply`
- * (a chat message, which may create a session), an anonymous caller without a valid cookie is given one: the
- * sessions it creates belong to that cookie's id and carry its address too, so it continues them either way.
+ * The caller of a chat route. Anonymous callers are refused (401) unless anonymous chat is allowed. An anonymous
+ * caller without a valid cookie is given a fresh id: the sessions it creates belong to that id and carry its address
+ * too, so it continues them with the cookie or without it. Reading, renaming and deleting never store the id.
  */
-export function chatOwner(request: FastifyRequest, allowAnonymous: boolean, reply?: FastifyReply): ChatOwner {
-  if (request.auth) return userOwner(request.auth.user.id);
+export function chatOwner(request: FastifyRequest, allowAnonymous: boolean): ResolvedOwner {
+  if (request.auth) return { owner: userOwner(request.auth.user.id), mintedId: null };
   if (!allowAnonymous) throw new UnauthorizedError();
   const id = cookieId(request);
-  if (id !== null) return anonymousOwner(id, null);
+  if (id !== null) return { owner: anonymousOwner(id, null), mintedId: null };
   const minted = randomBytes(16).toString('base64url');
-  reply?.setCookie(ANONYMOUS_COOKIE, minted, {
+  return { owner: anonymousOwner(minted, request.ip), mintedId: minted };
+}
+
+export function setOwnerCookie(request: FastifyRequest, reply: FastifyReply, id: string): void {
+  reply.setCookie(ANONYMOUS_COOKIE, id, {
     signed: true,
     httpOnly: true,
     sameSite: 'lax',
@@ -49,6 +60,4 @@ export function chatOwner(request: FastifyRequest, allowAnonymous: boolean, repl
     secure: request.protocol === 'https',
     maxAge: MAX_AGE_SECONDS,
   });
-  // Without `reply` (reading, renaming, deleting) the minted id is never stored: such a caller only finds by address.
-  return anonymousOwner(minted, request.ip);
 }

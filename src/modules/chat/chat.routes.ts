@@ -6,7 +6,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { CursorQuery } from '../../platform/pagination.js';
 import { requestAbortSignal } from '../../platform/request-abort-signal.js';
 import { clientKey } from '../auth/index.js';
-import { chatOwner } from './chat-anonymous-owner.js';
+import { chatOwner, setOwnerCookie } from './chat-anonymous-owner.js';
 import type { ChatHistoryService } from './chat-history.service.js';
 import { sendChatAsSse } from './chat-sse.js';
 import {
@@ -21,7 +21,7 @@ import {
   chatMessageBody,
   type ChatMessageBody,
 } from './chat.schemas.js';
-import type { ChatService } from './chat.service.js';
+import type { ChatEvent, ChatService } from './chat.service.js';
 import { answerAsJson, messageItem, sessionSummary } from './chat.views.js';
 
 export interface ChatRoutesOptions {
@@ -36,16 +36,34 @@ const tags = ['chat'];
 // A token, or none (anonymous chat, when ALLOW_ANONYMOUS_CHAT is on).
 const security: Record<string, string[]>[] = [{ bearerAuth: [] }, {}];
 
+/**
+ * The events of `turn`, setting the minted cookie when the session turns out to be the caller's own (before the
+ * answer's headers go out). A session of the caller's address that another request created keeps that request's
+ * cookie: handing out a second id for it would leave a client that keeps the last cookie it got (after parallel
+ * first chats) unable to find it.
+ */
+async function* cookieOnNewSession(
+  turn: AsyncGenerator<ChatEvent>,
+  ownerKey: string,
+  setCookie: () => void,
+): AsyncGenerator<ChatEvent> {
+  for await (const event of turn) {
+    if (event.type === 'start' && event.ownerKey === ownerKey) setCookie();
+    yield event;
+  }
+}
+
 export const chatRoutes: FastifyPluginAsyncTypebox<ChatRoutesOptions> = async (app, opts) => {
   const { chat, history, keepAliveMs, allowAnonymous } = opts;
   const body = chatMessageBody(opts.maxTokens);
-  const owner = (request: FastifyRequest) => chatOwner(request, allowAnonymous);
+  const owner = (request: FastifyRequest) => chatOwner(request, allowAnonymous).owner;
 
   const answer = async (request: FastifyRequest<{ Body: ChatMessageBody }>, reply: FastifyReply) => {
     const input = request.body;
-    const events = chat.converse(
+    const { owner: caller, mintedId } = chatOwner(request, allowAnonymous);
+    const turn = chat.converse(
       {
-        owner: chatOwner(request, allowAnonymous, reply),
+        owner: caller,
         limitKey: clientKey(request),
         requestId: request.id,
       },
@@ -58,6 +76,12 @@ export const chatRoutes: FastifyPluginAsyncTypebox<ChatRoutesOptions> = async (a
       },
       requestAbortSignal(reply),
     );
+    const events =
+      mintedId === null
+        ? turn
+        : cookieOnNewSession(turn, caller.ownerKey, () => {
+            setOwnerCookie(request, reply, mintedId);
+          });
     const renderHtml = input.render === 'html';
     return input.stream
       ? sendChatAsSse(request, reply, events, { keepAliveMs, renderHtml })

@@ -48,7 +48,15 @@ export interface ChatInput {
 }
 
 export type ChatEvent =
-  | { type: 'start'; sessionId: string; model: string; userMessageId: number }
+  | {
+      type: 'start';
+      sessionId: string;
+      model: string;
+      userMessageId: number;
+      /** The session's owner: the caller's ownerKey, except for a caller without a cookie that continues a session
+       * of its address (created by another request, with the cookie that request was given). */
+      ownerKey: string;
+    }
   | { type: 'token'; text: string }
   | {
       type: 'end';
@@ -127,7 +135,7 @@ export class ChatService {
       throw error;
     }
     metrics.message('user', 'complete');
-    yield { type: 'start', sessionId: session.id, model, userMessageId };
+    yield { type: 'start', sessionId: session.id, model, userMessageId, ownerKey: session.ownerKey };
 
     const cleaner = new ModelTextStream();
     let answer = '';

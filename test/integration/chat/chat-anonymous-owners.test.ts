@@ -123,6 +123,21 @@ describeEachDialect('anonymous chat owners', (dialect) => {
     expect(cookieOf(streamed)).not.toBe('');
   });
 
+  it('sets no cookie when the first chat fails, and one when a chat then succeeds', async () => {
+    const ip = address();
+    const refused = await chat({ ip }, { message: '', session_id: 'failed-first' });
+    expect(refused.statusCode).toBe(400);
+    const badId = await chat({ ip }, { message: 'Hi', session_id: 'no spaces allowed' });
+    expect(badId.statusCode).toBe(422);
+    const emptyAfterCleaning = await chat({ ip }, { message: '\u0000\u0001', session_id: 'failed-first' });
+    expect(emptyAfterCleaning.statusCode, emptyAfterCleaning.body).toBe(400);
+    for (const response of [refused, badId, emptyAfterCleaning]) {
+      expect(response.cookies.filter((c) => c.name === COOKIE)).toEqual([]);
+    }
+    expect(await listed({ ip })).toEqual([]);
+    cookieOf(await say({ ip }, 'Hi', 'failed-first'));
+  });
+
   it('makes two sessions of one short id from two cookies, and from two addresses', async () => {
     const ip = address();
     const a = { ip, cookie: cookieOf(await say({ ip }, 'A first', 'shared-1', 'For A')) };
@@ -148,8 +163,10 @@ describeEachDialect('anonymous chat owners', (dialect) => {
   it('lets a client without a cookie continue by its address, and one that keeps the cookie continue the same session', async () => {
     const ip = address();
     const first = await say({ ip }, 'One', 'concurrent_session_3', 'Answer one');
-    // No cookie sent back: the address finds the session.
-    await say({ ip }, 'Two', 'concurrent_session_3', 'Answer two');
+    // No cookie sent back: the address finds the session, and no second cookie is handed out for it (a client that
+    // keeps the last cookie it got must still find it).
+    const second = await say({ ip }, 'Two', 'concurrent_session_3', 'Answer two');
+    expect(second.cookies.filter((c) => c.name === COOKIE)).toEqual([]);
     expect(conversation(llm)).toEqual(['One', 'Answer one', 'Two']);
     // The cookie of the first answer finds it too, from any address.
     const keeper = { ip: address(), cookie: cookieOf(first) };
