@@ -7,6 +7,7 @@ import type { Config, TrustProxy } from './config.js';
 import { systemClock, type Clock } from './lib/clock.js';
 import databasePlugin from './platform/db/database-plugin.js';
 import errorHandler, { answerClientError, sendError } from './platform/error-handler.js';
+import lingeringClose from './platform/lingering-close.js';
 import htmlSafeJson from './platform/html-safe-json.js';
 import cors, { corsHeadersFor } from './platform/cors.js';
 import { registerBodyParsers, registerCompression, registerOpenApi } from './platform/http-plugins.js';
@@ -74,6 +75,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     await app.register(securityHeaders);
     await app.register(shutdownGate);
     await app.register(errorHandler);
+    await app.register(lingeringClose);
     if (options.htmlSafeJson !== false) await app.register(htmlSafeJson);
     await app.register(notFound);
     await app.register(cors, { origins: config.server.corsOrigins });
