@@ -133,7 +133,8 @@ export function sendError(request: FastifyRequest, reply: FastifyReply, error: u
   } else {
     request.log.info({ status: mapped.status, code: mapped.code }, 'request rejected');
   }
-  if (mapped.retryAfterSeconds !== undefined) void reply.header('retry-after', String(mapped.retryAfterSeconds));
+  if (mapped.retryAfterSeconds !== undefined)
+    void reply.header('retry-after', String(mapped.retryAfterSeconds));
   // Every 401 names the scheme that would be accepted (RFC 9110 §11.6.1).
   if (mapped.status === 401) void reply.header('www-authenticate', 'Bearer');
   return reply
