@@ -11,14 +11,11 @@ declare const txBrand: unique symbol;
 /** An open transaction, as services see it: something to pass to repository methods, nothing to query with. */
 export type Tx = { readonly [txBrand]: true };
 
-/**
- * Runs `work` in a transaction: committed when it resolves, rolled back when it throws. While services move from
- * passing the transaction's Kysely to passing a Tx, the handle is both.
- */
-export type Transact = <T>(work: (tx: Tx & DbExecutor) => Promise<T>) => Promise<T>;
+/** Runs `work` in a transaction: committed when it resolves, rolled back when it throws. */
+export type Transact = <T>(work: (tx: Tx) => Promise<T>) => Promise<T>;
 
 export function transactor(db: Kysely<DB>): Transact {
-  return (work) => db.transaction().execute((trx) => work(trx as unknown as Tx & DbExecutor));
+  return (work) => db.transaction().execute((trx) => work(trx as unknown as Tx));
 }
 
 /**
