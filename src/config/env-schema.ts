@@ -225,7 +225,10 @@ export const EnvSchema = Type.Object({
   ),
   CHAT_CONTEXT_CHARS: Int('Most characters of earlier messages sent to the model.', 16000, 0),
   CHAT_MAX_MESSAGE_CHARS: Int('Longest chat message accepted (400 beyond).', 5000, 1, 1000000),
-  ALLOW_ANONYMOUS_CHAT: Bool('Let clients without a token chat (their sessions cannot be read back).', true),
+  ALLOW_ANONYMOUS_CHAT: Bool(
+    'Let clients without a token chat; each is an anonymous owner (its signed cookie, else its address) and sees only its own sessions.',
+    true,
+  ),
   CHAT_SSE_KEEPALIVE_MS: Int(
     'Interval of SSE keep-alive comments while a streamed answer is open.',
     15000,
