@@ -45,6 +45,9 @@ function trustProxyOption(
   return typeof trust === 'number' ? (_address, hop) => hop < trust : trust;
 }
 
+/** Exported for tests that need a path parameter the router refuses. */
+export const MAX_PATH_PARAMETER_LENGTH = 512;
+
 export async function buildApp(config: Config, options: BuildOptions = {}): Promise<App> {
   const logger = createLogger(config.log.level, options.logDestination);
   const corsHeaders = corsHeadersFor(config.server.corsOrigins);
@@ -54,6 +57,9 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     logController: new RequestLogController(logger),
     childLoggerFactory: requestChildLogger,
     bodyLimit: config.server.bodyLimit,
+    // The longest path parameter a route's schema accepts (an email verification token, 512): under it, each
+    // schema says what is too long (a 129-character session id is a 422), over it the router answers 414.
+    maxParamLength: MAX_PATH_PARAMETER_LENGTH,
     trustProxy: trustProxyOption(config.server.trustProxy),
     // platform/shutdown-gate.ts answers those 503s, in our error shape.
     return503OnClosing: false,

@@ -1,6 +1,7 @@
 // /api/v1/auth: the original's endpoints (reference §3.3), thin: validate, call one service method, shape the answer.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyRequest } from 'fastify';
+import { clientAddress } from '../../platform/client-address.js';
 import { ValidationFailedError } from '../../platform/errors.js';
 import type { RateLimiter } from '../../platform/rate-limit.js';
 import { AccountService, RESET_REQUESTED_MESSAGE, VERIFICATION_RESENT_MESSAGE } from './account.service.js';
@@ -62,7 +63,8 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (a
   };
   const limitMail = async (request: FastifyRequest) => mailLimiter.consume(clientKey(request));
   // Per IP even with a token: each registration mails an address of the caller's choosing.
-  const limitRegistration = async (request: FastifyRequest) => registerLimiter.consume(`ip:${request.ip}`);
+  const limitRegistration = async (request: FastifyRequest) =>
+    registerLimiter.consume(`ip:${clientAddress(request)}`);
 
   app.post(
     '/register',

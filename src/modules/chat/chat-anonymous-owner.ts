@@ -1,9 +1,10 @@
 // The route side of anonymous chat owners: who is asking, from the request. A signed-in caller is its user (a cookie
 // is ignored). An anonymous one is the id of its signed `sutazai_anon` cookie, set on its first chat; until it sends
-// that cookie back (or when it keeps none) it is known by its address, as TRUST_PROXY resolves it.
+// that cookie back (or when it keeps none) it is known by its address, as TRUST_PROXY resolves it (client-address.ts).
 import { createHmac, randomBytes } from 'node:crypto';
 import fastifyCookie from '@fastify/cookie';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { clientAddress } from '../../platform/client-address.js';
 import { UnauthorizedError } from '../../platform/errors.js';
 import { anonymousOwner, userOwner, type ChatOwner } from './chat-owner.js';
 
@@ -48,7 +49,7 @@ export function chatOwner(request: FastifyRequest, allowAnonymous: boolean): Res
   const id = cookieId(request);
   if (id !== null) return { owner: anonymousOwner(id, null), mintedId: null };
   const minted = randomBytes(16).toString('base64url');
-  return { owner: anonymousOwner(minted, request.ip), mintedId: minted };
+  return { owner: anonymousOwner(minted, clientAddress(request)), mintedId: minted };
 }
 
 export function setOwnerCookie(request: FastifyRequest, reply: FastifyReply, id: string): void {

@@ -178,6 +178,23 @@ describeEachDialect('anonymous chat owners', (dialect) => {
     expect(await listed({ ip })).toEqual([['concurrent_session_3', 6]]);
   });
 
+  it('takes a forwarded address that is no address (any length, any text) for one client, not an error', async () => {
+    // TRUST_PROXY=true believes X-Forwarded-For as it comes: a client behind the proxy can put anything there.
+    for (const ip of [
+      `${'9'.repeat(300)}`,
+      "'; DROP TABLE chat_sessions; --",
+      'é<script>',
+      `fe80::1%${'z'.repeat(200)}`,
+    ]) {
+      await say({ ip }, 'One', 'junk-address', 'Answer one');
+      await say({ ip }, 'Two', 'junk-address');
+      expect(conversation(llm)).toEqual(['One', 'Answer one', 'Two']);
+      expect(await listed({ ip })).toEqual([['junk-address', 4]]);
+    }
+    // Two different junk values are two clients.
+    expect(await listed({ ip: 'junk-never-seen' })).toEqual([]);
+  });
+
   it("keeps every owner out of the others' sessions, and users and anonymous clients apart", async () => {
     const { tokens } = await registerAndLogin(t.app);
     const ip = address();

@@ -1,7 +1,7 @@
 // CORS: allowed origins (CORS_ORIGINS, defaulting to the local frontends) get their origin echoed with credentials;
 // any other origin gets no Access-Control-* header at all, preflight included; "*" never comes with credentials.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { App } from '../../../src/app.js';
+import { MAX_PATH_PARAMETER_LENGTH, type App } from '../../../src/app.js';
 import { DEFAULT_CORS_ORIGINS } from '../../../src/config.js';
 import { buildTestApp, type TestApp } from '../../helpers/app.js';
 import { describeEachDialect } from '../../helpers/dialects.js';
@@ -140,7 +140,7 @@ describeEachDialect('CORS', (dialect) => {
         'a path parameter over the length limit',
         414,
         (o) =>
-          `GET /api/v1/chat/sessions/${'x'.repeat(200)} HTTP/1.1\r\nHost: x\r\n${o}Connection: close\r\n\r\n`,
+          `GET /api/v1/chat/sessions/${'x'.repeat(MAX_PATH_PARAMETER_LENGTH + 1)} HTTP/1.1\r\nHost: x\r\n${o}Connection: close\r\n\r\n`,
       ],
       [
         'a broken header line',

@@ -3,6 +3,7 @@
 // socket. Validation, domain errors, 500s and hostile inputs are in errors.test.ts.
 import http from 'node:http';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { MAX_PATH_PARAMETER_LENGTH } from '../../../src/app.js';
 import { buildTestApp, type TestApp } from '../../helpers/app.js';
 import { describeEachDialect } from '../../helpers/dialects.js';
 import {
@@ -77,7 +78,7 @@ describeEachDialect('error answers', (dialect) => {
   });
 
   it('a path parameter over the length limit is 414 uri_too_long, without the path echoed', async () => {
-    const long = `${'x'.repeat(150)}-marker`;
+    const long = `${'x'.repeat(MAX_PATH_PARAMETER_LENGTH)}-marker`;
     const res = await t.app.inject({ url: `/test/items/${long}` });
     expect(res.statusCode).toBe(414);
     expect(expectErrorShape(res)).toMatchObject({ code: 'uri_too_long' });
