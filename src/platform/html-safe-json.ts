@@ -30,7 +30,7 @@ export function htmlSafeJson(json: string): string {
   return UNSAFE.test(json) ? json.replace(UNSAFE_ALL, escapeOf) : json;
 }
 
-/** JSON.stringify, HTML-safe: what an SSE `data:` line or a WebSocket frame carries. */
+/** JSON.stringify, HTML-safe: what an SSE `data:` line carries. */
 export function stringifyHtmlSafe(value: unknown): string {
   return htmlSafeJson(JSON.stringify(value));
 }
