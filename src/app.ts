@@ -59,7 +59,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     bodyLimit: config.server.bodyLimit,
     // The longest path parameter a route's schema accepts (an email verification token, 512): under it, each
     // schema says what is too long (a 129-character session id is a 422), over it the router answers 414.
-    maxParamLength: MAX_PATH_PARAMETER_LENGTH,
+    routerOptions: { maxParamLength: MAX_PATH_PARAMETER_LENGTH },
     trustProxy: trustProxyOption(config.server.trustProxy),
     // platform/shutdown-gate.ts answers those 503s, in our error shape.
     return503OnClosing: false,

@@ -1,54 +1,7 @@
-import MarkdownIt from 'markdown-it';
 import { describe, expect, it } from 'vitest';
+import { htmlProblems } from '../../../test/helpers/safe-html.js';
+import { CHAT_XSS_PAYLOADS, SEED_XSS_PAYLOADS } from '../../../test/helpers/xss-payloads.js';
 import { renderMarkdownHtml } from './markdown-html.js';
-
-// ---------------------------------------------------------------------------------------------------------------
-// What "safe HTML" means here, checked on the structure of the output rather than by searching for words (a
-// refused link stays text, so "javascript:" may well be in the text, escaped and harmless):
-// - every "<" and ">" belongs to a well-formed tag `<name attr="value"…>` (text has them escaped), and the tags are
-//   the ones markdown-it writes;
-// - no "<script" anywhere, no on…= attribute;
-// - href and src start with http://, https:// or mailto: once entities are decoded and whitespace and controls
-//   dropped (what a browser does), and no attribute starts with a javascript:, vbscript: or data: URL. The one
-//   exception is href="": CommonMark's link with an empty destination, `[x]()`, which points at nothing new.
-
-const TAG = /<\/?([a-z][a-z0-9]*)((?:\s+[a-z-]+="[^"<>]*")*)\s*\/?>/gi;
-const ATTRIBUTE = /([a-z-]+)="([^"]*)"/gi;
-const MARKDOWN_TAGS = new Set(
-  'p a code pre em strong s ul ol li blockquote h1 h2 h3 h4 h5 h6 hr br table thead tbody tr th td'.split(
-    ' ',
-  ),
-);
-// eslint-disable-next-line no-control-regex -- what a browser drops from a URL is the point
-const IGNORABLE = /[\s\u0000-\u001f\u007f-\u009f\u00ad\u200b-\u200f\u2060\ufeff]/g;
-const { unescapeAll } = new MarkdownIt().utils;
-
-function htmlProblems(html: string): string[] {
-  const problems: string[] = [];
-  if (/<script/i.test(html)) problems.push('"<script"');
-  const covered = new Set<number>();
-  for (const tag of html.matchAll(TAG)) {
-    covered.add(tag.index);
-    covered.add(tag.index + tag[0].length - 1);
-    const name = (tag[1] ?? '').toLowerCase();
-    if (!MARKDOWN_TAGS.has(name)) problems.push(`a <${name}> tag`);
-    for (const [, attribute = '', raw = ''] of (tag[2] ?? '').matchAll(ATTRIBUTE)) {
-      const value = unescapeAll(raw).replace(IGNORABLE, '').toLowerCase();
-      if (attribute.toLowerCase().startsWith('on')) problems.push(`an ${attribute}= attribute`);
-      if (/^(?:(?:java|vb)script|data):/.test(value)) problems.push(`${attribute}="${raw}"`);
-      const emptyLink = attribute === 'href' && raw === '';
-      if (
-        (attribute === 'href' || attribute === 'src') &&
-        !emptyLink &&
-        !/^(?:https?:\/\/|mailto:)/.test(value)
-      )
-        problems.push(`${attribute}="${raw}"`);
-    }
-  }
-  for (const stray of html.matchAll(/[<>]/g))
-    if (!covered.has(stray.index)) problems.push(`a "${stray[0]}" outside a tag at ${stray.index}`);
-  return problems;
-}
 
 function expectSafeHtml(markdown: string): string {
   const html = renderMarkdownHtml(markdown);
@@ -80,34 +33,7 @@ describe('the safety check itself', () => {
   });
 });
 
-// The seed's security test names four of its 13 XSS payloads (the other nine are not listed anywhere): those four,
-// every payload of the chat XSS suite, and the javascript: forms that only markdown can produce.
-const SEED_PAYLOADS = [
-  `<script>alert('XSS')</script>`,
-  `<img src=x onerror=alert('XSS')>`,
-  `javascript:alert('XSS')`,
-  `<svg onload=alert('XSS')>`,
-];
-const CHAT_XSS_PAYLOADS = [
-  `<img src=x onerror=alert(1)>`,
-  `<svg onload=alert(1)>`,
-  `<iframe src="javascript:alert(1)">`,
-  `<body onload=alert(1)>`,
-  `<a href="javascript:alert(1)">x</a>`,
-  `<div style="background:url(javascript:alert(1))">`,
-  `"><script>alert(1)</script>`,
-  `<IMG SRC=JaVaScRiPt:alert('XSS')>`,
-  `<input autofocus onfocus=alert(1)>`,
-  `<details open ontoggle=alert(1)>`,
-  `<a href="java&#x09;script:alert(1)">x</a>`,
-  `<svg/onload=alert(1)>`,
-  `<a href="&#106;avascript:alert(1)">x</a>`,
-  `<scr<script>ipt>alert(1)</script>`,
-  `<object data="javascript:alert(1)">`,
-  `<math><mtext><table><mglyph><style><img src=x onerror=alert(1)>`,
-  `<img src="x" onerror="alert(1)"`,
-  `[x](&#106;avascript:alert(1))`,
-];
+// The XSS payloads of the chat tests, and the javascript: forms that only markdown can produce.
 const LINK_PAYLOADS = [
   `[x](javascript:alert('XSS'))`,
   `[x](javascript:alert(1))`,
@@ -141,7 +67,7 @@ const LINK_PAYLOADS = [
   '```" onmouseover="alert(1)\ncode\n```',
   '``` <script>alert(1)</script>\ncode\n```',
 ];
-const PAYLOADS = [...SEED_PAYLOADS, ...CHAT_XSS_PAYLOADS, ...LINK_PAYLOADS];
+const PAYLOADS = [...new Set([...SEED_XSS_PAYLOADS, ...CHAT_XSS_PAYLOADS, ...LINK_PAYLOADS])];
 
 /** Each payload where markdown gives it another meaning: inline, in a link's text or destination, in blocks. */
 const PLACES: ((payload: string) => string)[] = [

@@ -4,11 +4,12 @@
 // cut them, the session page, the session list's titles — once the body is JSON-parsed. The bodies themselves are
 // HTML-safe (no raw < > & '), and render=html adds a content_html with no script, handler or script URL.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import MarkdownIt from 'markdown-it';
 import { renderMarkdownHtml } from '../../../src/modules/chat/markdown-html.js';
 import { buildTestApp, type TestApp } from '../../helpers/app.js';
 import { bearer, registerAndLogin } from '../../helpers/auth.js';
 import { describeEachDialect } from '../../helpers/dialects.js';
+import { htmlProblems } from '../../helpers/safe-html.js';
+import { MARKUP_XSS_PAYLOADS } from '../../helpers/xss-payloads.js';
 import { startLlmStandIn, type LlmStandIn } from '../../helpers/llm-stand-in.js';
 import { parseSse, type ChatAnswer, type SessionList, type SessionPage } from './chat.helpers.js';
 
@@ -80,24 +81,6 @@ const CASES: Case[] = [
   },
 ];
 
-// The seed's security test has 13 XSS payloads and names four; the other nine are taken from the chat XSS suite.
-// Each has one of < > & ', so an HTML-safe JSON body can never hold it as raw bytes.
-const XSS_PAYLOADS = [
-  `<script>alert('XSS')</script>`,
-  `<img src=x onerror=alert('XSS')>`,
-  `javascript:alert('XSS')`,
-  `<svg onload=alert('XSS')>`,
-  `<iframe src="javascript:alert(1)">`,
-  `<body onload=alert(1)>`,
-  `<a href="javascript:alert(1)">x</a>`,
-  `"><script>alert(1)</script>`,
-  `<IMG SRC=JaVaScRiPt:alert('XSS')>`,
-  `<a href="java&#x09;script:alert(1)">x</a>`,
-  `<svg/onload=alert(1)>`,
-  `<math><mtext><table><mglyph><style><img src=x onerror=alert(1)>`,
-  `[x](&#106;avascript:alert(1))`,
-];
-
 // ---------------------------------------------------------------------------------------------------------------
 // Token cuts: at every code unit (each surrogate pair split in two tokens), and at awkward places — inside "&amp;"
 // and "&lt;"-like sequences, between the halves of every pair, around < and >.
@@ -137,49 +120,6 @@ function titleOf(text: string): string {
       ?.trim() ?? '';
   const chars = [...line];
   return chars.length <= 80 ? line : `${chars.slice(0, 79).join('')}…`;
-}
-
-// ---------------------------------------------------------------------------------------------------------------
-// Safe HTML, on the structure of the output (see markdown-html.test.ts): every < and > in a well-formed tag that
-// markdown-it writes, no "<script", no on…= attribute, href and src only http(s):// or mailto: (or CommonMark's
-// empty href), no attribute starting with a javascript:, vbscript: or data: URL.
-
-const TAG = /<\/?([a-z][a-z0-9]*)((?:\s+[a-z-]+="[^"<>]*")*)\s*\/?>/gi;
-const ATTRIBUTE = /([a-z-]+)="([^"]*)"/gi;
-const MARKDOWN_TAGS = new Set(
-  'p a code pre em strong s ul ol li blockquote h1 h2 h3 h4 h5 h6 hr br table thead tbody tr th td'.split(
-    ' ',
-  ),
-);
-// eslint-disable-next-line no-control-regex -- what a browser drops from a URL is the point
-const IGNORABLE = /[\s\u0000-\u001f\u007f-\u009f\u00ad\u200b-\u200f\u2060\ufeff]/g;
-const { unescapeAll } = new MarkdownIt().utils;
-
-function htmlProblems(html: string): string[] {
-  const problems: string[] = [];
-  if (/<script/i.test(html)) problems.push('"<script"');
-  const covered = new Set<number>();
-  for (const tag of html.matchAll(TAG)) {
-    covered.add(tag.index);
-    covered.add(tag.index + tag[0].length - 1);
-    const name = (tag[1] ?? '').toLowerCase();
-    if (!MARKDOWN_TAGS.has(name)) problems.push(`a <${name}> tag`);
-    for (const [, attribute = '', raw = ''] of (tag[2] ?? '').matchAll(ATTRIBUTE)) {
-      const value = unescapeAll(raw).replace(IGNORABLE, '').toLowerCase();
-      if (attribute.toLowerCase().startsWith('on')) problems.push(`an ${attribute}= attribute`);
-      if (/^(?:(?:java|vb)script|data):/.test(value)) problems.push(`${attribute}="${raw}"`);
-      const emptyLink = attribute === 'href' && raw === '';
-      if (
-        (attribute === 'href' || attribute === 'src') &&
-        !emptyLink &&
-        !/^(?:https?:\/\/|mailto:)/.test(value)
-      )
-        problems.push(`${attribute}="${raw}"`);
-    }
-  }
-  for (const stray of html.matchAll(/[<>]/g))
-    if (!covered.has(stray.index)) problems.push(`a "${stray[0]}" outside a tag at ${stray.index}`);
-  return problems;
 }
 
 function expectSafeHtml(where: string, html: unknown): void {
@@ -340,39 +280,45 @@ describeEachDialect('chat text integrity', (dialect) => {
     expect(html).toContain('<a href="https://example.com/a_(b)?q=1&amp;r=2">the docs</a>');
   });
 
-  it.each(XSS_PAYLOADS)('%s: never raw in a body, exact after JSON.parse, safe as HTML', async (payload) => {
-    const sent = `I typed: ${payload}`;
-    const answer = `You typed: ${payload}`;
-    const first = await jsonTurn({ message: sent, render: 'html' }, awkward(answer));
-    expect(modelReceived()).toEqual([{ role: 'user', content: sent }]);
-    expect(first.response).toBe(answer);
-    expectSafeHtml('the JSON answer', first.content_html);
-    const id = first.session_id;
+  it.each(MARKUP_XSS_PAYLOADS)(
+    '%s: never raw in a body, exact after JSON.parse, safe as HTML',
+    async (payload) => {
+      const sent = `I typed: ${payload}`;
+      const answer = `You typed: ${payload}`;
+      const first = await jsonTurn({ message: sent, render: 'html' }, awkward(answer));
+      expect(modelReceived()).toEqual([{ role: 'user', content: sent }]);
+      expect(first.response).toBe(answer);
+      expectSafeHtml('the JSON answer', first.content_html);
+      const id = first.session_id;
 
-    const streamed = await sseTurn({ message: payload, session_id: id, render: 'html' }, everyUnit(payload));
-    expect(streamed.joined).toBe(payload);
-    expectSafeHtml('the SSE end event', streamed.end.content_html);
+      const streamed = await sseTurn(
+        { message: payload, session_id: id, render: 'html' },
+        everyUnit(payload),
+      );
+      expect(streamed.joined).toBe(payload);
+      expectSafeHtml('the SSE end event', streamed.end.content_html);
 
-    const rendered = await page(id, '?render=html');
-    expect(rendered.messages.map((m) => m.content)).toEqual([sent, answer, payload, payload]);
-    expect(rendered.title).toBe(titleOf(sent));
-    for (const message of rendered.messages)
-      expectSafeHtml('a rendered message', (message as unknown as { content_html?: unknown }).content_html);
-    expect((await listed(id))?.title).toBe(titleOf(sent));
+      const rendered = await page(id, '?render=html');
+      expect(rendered.messages.map((m) => m.content)).toEqual([sent, answer, payload, payload]);
+      expect(rendered.title).toBe(titleOf(sent));
+      for (const message of rendered.messages)
+        expectSafeHtml('a rendered message', (message as unknown as { content_html?: unknown }).content_html);
+      expect((await listed(id))?.title).toBe(titleOf(sent));
 
-    const title = `Renamed ${payload}`;
-    const renamed = await t.app.inject({
-      method: 'PATCH',
-      url: `/api/v1/chat/sessions/${id}`,
-      headers: { ...bearer(token), 'content-type': 'application/json' },
-      payload: JSON.stringify({ title }),
-    });
-    expect(renamed.statusCode, renamed.body).toBe(200);
-    expectHtmlSafeBody('the rename answer', renamed.body);
-    expect(renamed.json<{ title: string }>().title).toBe(title);
-    expect((await page(id)).title).toBe(title);
-    expect((await listed(id))?.title).toBe(title);
-  });
+      const title = `Renamed ${payload}`;
+      const renamed = await t.app.inject({
+        method: 'PATCH',
+        url: `/api/v1/chat/sessions/${id}`,
+        headers: { ...bearer(token), 'content-type': 'application/json' },
+        payload: JSON.stringify({ title }),
+      });
+      expect(renamed.statusCode, renamed.body).toBe(200);
+      expectHtmlSafeBody('the rename answer', renamed.body);
+      expect(renamed.json<{ title: string }>().title).toBe(title);
+      expect((await page(id)).title).toBe(title);
+      expect((await listed(id))?.title).toBe(title);
+    },
+  );
 
   it('keeps a title renamed with markup, entities, quotes and emoji exactly', async () => {
     const first = await jsonTurn({ message: 'Hello' }, ['Hi']);

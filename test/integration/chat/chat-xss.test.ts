@@ -1,54 +1,32 @@
 // Classic XSS payloads are text: what a user sends and what the model returns comes back exactly after JSON parsing
 // (the answer, the stored history, the session title and list, what the model receives; whole or cut across tokens,
-// JSON, SSE and stored), and the HTML of render=html is never dangerous ("<script", a tag with an on…= attribute, or
-// a javascript: URL in a tag: htmlDangers in chat.helpers.ts). Error and validation answers never carry them. That
-// no raw markup byte reaches a body is the HTML-safe JSON's test (chat-text-integrity.test.ts).
+// JSON, SSE and stored), and the HTML of render=html is never dangerous (htmlProblems in test/helpers/safe-html.ts:
+// "<script", a tag markdown-it does not write, an on…= attribute, a link that is not http(s) or mailto). Error and
+// validation answers never carry them. That no raw markup byte reaches a body is the HTML-safe JSON's test
+// (chat-text-integrity.test.ts).
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { buildTestApp, type TestApp } from '../../helpers/app.js';
 import { bearer, registerAndLogin } from '../../helpers/auth.js';
 import { describeEachDialect } from '../../helpers/dialects.js';
 import { startLlmStandIn, type LlmStandIn } from '../../helpers/llm-stand-in.js';
+import { htmlProblems } from '../../helpers/safe-html.js';
+import { CHAT_XSS_PAYLOADS } from '../../helpers/xss-payloads.js';
 import {
   chatOk,
   dangers,
   expectSafe,
-  htmlDangers,
   parseSse,
   postChat,
   sessionPage,
   type SessionList,
 } from './chat.helpers.js';
 
-const PAYLOADS = [
-  `<script>alert('XSS')</script>`,
-  `<img src=x onerror=alert(1)>`,
-  `<svg onload=alert(1)>`,
-  `<iframe src="javascript:alert(1)">`,
-  `<body onload=alert(1)>`,
-  `<a href="javascript:alert(1)">x</a>`,
-  `<div style="background:url(javascript:alert(1))">`,
-  `"><script>alert(1)</script>`,
-  `<IMG SRC=JaVaScRiPt:alert('XSS')>`,
-  `<input autofocus onfocus=alert(1)>`,
-  `<details open ontoggle=alert(1)>`,
-  `<a href="java&#x09;script:alert(1)">x</a>`,
-  `[x](javascript:alert(1))`,
-  `<svg/onload=alert(1)>`,
-  `<a href="&#106;avascript:alert(1)">x</a>`,
-  `<scr<script>ipt>alert(1)</script>`,
-  `<object data="javascript:alert(1)">`,
-  `<math><mtext><table><mglyph><style><img src=x onerror=alert(1)>`,
-  `<img src="x" onerror="alert(1)"`,
-  `[x](&#106;avascript:alert(1))`,
-  `[x]: javascript:alert(1)`,
-];
-
 /** The payload cut into pieces of `size` characters. */
 const cut = (text: string, size: number) =>
   Array.from({ length: Math.ceil(text.length / size) }, (_, i) => text.slice(i * size, (i + 1) * size));
 
 describe('the XSS check itself', () => {
-  it.each(PAYLOADS)('finds %s dangerous even when not compared with itself', (payload) => {
+  it.each(CHAT_XSS_PAYLOADS)('finds %s dangerous even when not compared with itself', (payload) => {
     expect(dangers(`before ${payload} after`)).not.toEqual([]);
   });
 
@@ -85,10 +63,10 @@ describeEachDialect('chat never returns an XSS payload', (dialect) => {
 
   const expectSafeHtml = (where: string, html: string | undefined) => {
     expect(html, `${where} has content_html`).toEqual(expect.any(String));
-    expect(htmlDangers(html ?? ''), `${where}: ${html}`).toEqual([]);
+    expect(htmlProblems(html ?? ''), `${where}: ${html}`).toEqual([]);
   };
 
-  it.each(PAYLOADS)('sent by the user: %s', async (payload) => {
+  it.each(CHAT_XSS_PAYLOADS)('sent by the user: %s', async (payload) => {
     const message = `I typed: ${payload}`;
     llm.reply({ tokens: ['Noted.'] });
     const response = await postChat(t.app, { message, render: 'html' }, token);
@@ -116,7 +94,7 @@ describeEachDialect('chat never returns an XSS payload', (dialect) => {
     expect((await sessionPage(t.app, token, id)).title).toBe(`Title ${payload}`);
   });
 
-  it.each(PAYLOADS)('returned by the model, whole and cut across tokens: %s', async (payload) => {
+  it.each(CHAT_XSS_PAYLOADS)('returned by the model, whole and cut across tokens: %s', async (payload) => {
     const ways = [[payload], [...payload], cut(payload, 3), ['Sure: ', ...cut(payload, 7), ' done']];
     let sessionId: string | undefined;
     const answers: string[] = [];
@@ -156,7 +134,7 @@ describeEachDialect('chat never returns an XSS payload', (dialect) => {
     for (const message of stored) expectSafeHtml('the stored answer', message.content_html);
   });
 
-  it.each(PAYLOADS)('in error and validation answers: %s', async (payload) => {
+  it.each(CHAT_XSS_PAYLOADS)('in error and validation answers: %s', async (payload) => {
     llm.reply({ tokens: ['Hi'] });
     const own = await chatOk(t.app, { message: 'An ordinary session' }, token);
     const encoded = encodeURIComponent(payload);

@@ -208,20 +208,6 @@ export function dangers(text: string, payload?: string): string[] {
   return found;
 }
 
-/**
- * What makes `html` (render=html's content_html) dangerous: "<script", a tag with an on…= attribute, or a script URL
- * in a tag. Markdown link syntax left as text is no link in HTML.
- */
-export function htmlDangers(html: string): string[] {
-  const found: string[] = [];
-  if (/<script/i.test(html)) found.push('"<script"');
-  for (const tag of tagsOf(html)) {
-    if (/[\s/"']on[a-z]+\s*=/i.test(tag)) found.push(`an on…= attribute in ${tag}`);
-    if (hidesScriptUrl(tag)) found.push(`a script URL in ${tag}`);
-  }
-  return found;
-}
-
 function stringsIn(value: unknown, into: string[] = []): string[] {
   if (typeof value === 'string') into.push(value);
   else if (Array.isArray(value)) for (const item of value) stringsIn(item, into);
