@@ -21,6 +21,7 @@ import shutdownGate from './platform/shutdown-gate.js';
 import { schemaController } from './platform/validation.js';
 import { authPlugin } from './modules/auth/index.js';
 import { chatPlugin } from './modules/chat/index.js';
+import { healthPlugin } from './modules/health/index.js';
 import { llmPlugin } from './modules/llm/index.js';
 import { mailPlugin } from './modules/mail/index.js';
 import { rootRoutes } from './modules/root/root.routes.js';
@@ -112,6 +113,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
       cursorSecret: config.auth.jwtSecret ?? '',
       clock,
     });
+    await app.register(healthPlugin, { config, clock });
   } catch (error) {
     // What the plugins loaded so far opened (a database pool, say) must not outlive a failed start.
     await app.close().catch(() => undefined);

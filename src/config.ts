@@ -5,6 +5,7 @@ import path from 'node:path';
 import type { TSchema } from 'typebox';
 import { Value } from 'typebox/value';
 import { DEFAULT_CORS_ORIGINS, EnvSchema, type Env } from './config/env-schema.js';
+import { healthConfig, type HealthConfig } from './config/health-config.js';
 
 export { DEFAULT_CORS_ORIGINS, EnvSchema, type Env };
 
@@ -92,6 +93,7 @@ export interface Config {
     allowAnonymous: boolean;
     keepAliveMs: number;
   };
+  health: HealthConfig;
 }
 
 export interface SmtpConfig {
@@ -412,6 +414,7 @@ export function parseConfig(rawEnv: Record<string, string | undefined>, version 
   }
   const llm = llmConfig(env, problems);
   const mail = mailConfig(env, problems);
+  const health = healthConfig(env, problems);
   if (problems.length > 0) throw new ConfigError(problems);
 
   return {
@@ -463,6 +466,7 @@ export function parseConfig(rawEnv: Record<string, string | undefined>, version 
       allowAnonymous: env.ALLOW_ANONYMOUS_CHAT,
       keepAliveMs: env.CHAT_SSE_KEEPALIVE_MS,
     },
+    health,
   };
 }
 

@@ -234,6 +234,35 @@ export const EnvSchema = Type.Object({
     15000,
     100,
   ),
+  HEALTH_PROBE_TIMEOUT_MS: Int(
+    'Longest wait for one service of a health round; a service that takes longer is unhealthy ("timeout").',
+    2000,
+    1,
+    60000,
+  ),
+  HEALTH_CACHE_TTL_MS: Int(
+    'How long a health round is reused; concurrent health requests share one round (0 = a new round each time, still shared).',
+    5000,
+    0,
+    3600000,
+  ),
+  RABBITMQ_URL: OptionalStr(
+    'amqp(s)://user:pass@host:port/vhost of RabbitMQ, for its health probe; unset: disabled.',
+  ),
+  NEO4J_URL: OptionalStr('bolt:// or neo4j:// URL of Neo4j, for its health probe; unset: disabled.'),
+  NEO4J_USER: Str('Neo4j user, with NEO4J_URL.', 'neo4j'),
+  NEO4J_PASSWORD: OptionalStr('Neo4j password, with NEO4J_URL.'),
+  CHROMADB_URL: OptionalStr('http(s) URL of ChromaDB, for its health probe (heartbeat); unset: disabled.'),
+  QDRANT_URL: OptionalStr(
+    "http(s) URL of Qdrant's REST API, for its health probe (/healthz); unset: disabled.",
+  ),
+  FAISS_URL: OptionalStr('http(s) URL of a FAISS service, for its health probe (/health); unset: disabled.'),
+  CONSUL_URL: OptionalStr(
+    'http(s) URL of Consul, for its health probe (/v1/status/leader); unset: disabled.',
+  ),
+  KONG_ADMIN_URL: OptionalStr(
+    "http(s) URL of Kong's admin API, for its health probe (/status); unset: disabled.",
+  ),
 });
 
 export type Env = Static<typeof EnvSchema>;

@@ -12,8 +12,20 @@ export interface RedisStatus {
   error?: string;
 }
 
+/** The connection's figures for health and metrics. */
+export interface RedisConnectionStats {
+  /** ioredis connection state: wait, connecting, connect, ready, reconnecting, close, end. */
+  state: string;
+  connected: boolean;
+  /** Commands sent and not yet answered. */
+  commandsPending: number;
+  /** Times the connection was lost and a reconnection began, since start. */
+  reconnects: number;
+}
+
 export interface RedisHandle {
   client: Redis;
+  stats(): RedisConnectionStats;
   /** Waits until the first connection is ready; rejects with a clear message when Redis cannot be reached. */
   connect(timeoutMs?: number): Promise<void>;
   status(): Promise<RedisStatus>;
@@ -45,9 +57,19 @@ export function createRedis(config: Config['redis'] & { url: string }, connectio
   client.on('ready', () => {
     lastError = undefined;
   });
+  let reconnects = 0;
+  client.on('reconnecting', () => {
+    reconnects++;
+  });
 
   return {
     client,
+    stats: () => ({
+      state: client.status,
+      connected: client.status === 'ready',
+      commandsPending: client.commandQueue.length,
+      reconnects,
+    }),
     async connect(timeoutMs = 5_000) {
       let timer: NodeJS.Timeout | undefined;
       const timeout = new Promise<never>((_, reject) => {

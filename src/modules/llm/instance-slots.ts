@@ -22,6 +22,11 @@ export class InstanceSlots {
     private readonly changed: (active: number, queued: number) => void,
   ) {}
 
+  /** Slots in use and waiters now. */
+  usage(): { active: number; queued: number } {
+    return { active: this.active, queued: this.waiting.length };
+  }
+
   /** Resolves with the function that gives the slot back (idempotent). */
   acquire(signal?: AbortSignal): Promise<() => void> {
     // A client already gone would wait for an abort event that has been and gone.

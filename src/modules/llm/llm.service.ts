@@ -121,6 +121,17 @@ export class LlmService {
     return this.#breaker.state;
   }
 
+  /** Generations running and waiting in this process, and their bounds (LLM_MAX_CONCURRENT, LLM_QUEUE_SIZE). */
+  load(): { inFlight: number; queued: number; maxConcurrent: number; queueSize: number } {
+    const { active, queued } = this.#slots.usage();
+    return {
+      inFlight: active,
+      queued,
+      maxConcurrent: this.#config.maxConcurrent,
+      queueSize: this.#config.queueSize,
+    };
+  }
+
   /**
    * Resolves once the generation may begin (see #admit), with its events. The slots are held until the iteration
    * ends: completed, failed, or stopped early by `return()` / `break` (a caller that will not read it must call

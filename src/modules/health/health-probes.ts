@@ -1,0 +1,64 @@
+// The probe of each service the configuration enables: the database and the LLM server always, Redis when
+// REDIS_URL is set, the others when their URL is.
+import type { Dispatcher } from 'undici';
+import type { Config } from '../../config.js';
+import type { Database } from '../../platform/db/database.js';
+import type { RedisHandle } from '../../platform/redis.js';
+import { amqpProbe } from './amqp-probe.js';
+import { consulHasLeader, httpProbe } from './http-probe.js';
+import { neo4jProbe } from './neo4j-probe.js';
+import { ProbeFailure, type ServiceName, type ServiceProbe } from './service-probe.js';
+
+export interface ProbeSources {
+  config: Pick<Config, 'health' | 'llm'>;
+  database: Pick<Database, 'ping'>;
+  redis: Pick<RedisHandle, 'client'> | undefined;
+  /** The HTTP probes' connections (the plugin closes it). */
+  dispatcher: Dispatcher;
+}
+
+function redisProbe(redis: Pick<RedisHandle, 'client'>): ServiceProbe {
+  return {
+    async check() {
+      // PING on the server's own connection: with the offline queue off it fails at once while disconnected, and
+      // says so better than ioredis' "Stream isn't writeable".
+      if (redis.client.status !== 'ready') throw new ProbeFailure(`not connected (${redis.client.status})`);
+      await redis.client.ping();
+    },
+  };
+}
+
+function llmProbe(llm: Config['llm'], dispatcher: Dispatcher): ServiceProbe {
+  if (llm.provider === 'openai') {
+    const headers: Record<string, string> = llm.openaiApiKey
+      ? { authorization: `Bearer ${llm.openaiApiKey}` }
+      : {};
+    return httpProbe(dispatcher, llm.openaiBaseUrl, { paths: ['/models'], headers });
+  }
+  return httpProbe(dispatcher, llm.ollamaUrl, { paths: ['/api/version'] });
+}
+
+export function createProbes({
+  config,
+  database,
+  redis,
+  dispatcher,
+}: ProbeSources): Partial<Record<ServiceName, ServiceProbe>> {
+  const { health } = config;
+  const http = (url: string | undefined, options: Parameters<typeof httpProbe>[2]) =>
+    url === undefined ? undefined : httpProbe(dispatcher, url, options);
+  const probes: Partial<Record<ServiceName, ServiceProbe | undefined>> = {
+    database: { check: () => database.ping() },
+    redis: redis ? redisProbe(redis) : undefined,
+    rabbitmq: health.rabbitmqUrl ? amqpProbe(health.rabbitmqUrl, health.probeTimeoutMs) : undefined,
+    neo4j: health.neo4j ? neo4jProbe(health.neo4j, health.probeTimeoutMs) : undefined,
+    // Chroma 0.6 and later answer /api/v2/heartbeat; older ones only /api/v1/heartbeat.
+    chromadb: http(health.chromadbUrl, { paths: ['/api/v2/heartbeat', '/api/v1/heartbeat'] }),
+    qdrant: http(health.qdrantUrl, { paths: ['/healthz'] }),
+    faiss: http(health.faissUrl, { paths: ['/health'] }),
+    consul: http(health.consulUrl, { paths: ['/v1/status/leader'], acceptBody: consulHasLeader }),
+    kong: http(health.kongAdminUrl, { paths: ['/status'] }),
+    ollama: llmProbe(config.llm, dispatcher),
+  };
+  return Object.fromEntries(Object.entries(probes).filter(([, probe]) => probe !== undefined));
+}

@@ -1,0 +1,3 @@
+// What other modules may use of the health module.
+export { default as healthPlugin, type HealthPluginOptions } from './health.plugin.js';
+export { HealthService } from './health.service.js';
