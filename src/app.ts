@@ -91,6 +91,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     await registerCompression(app);
     await app.register(metricsPlugin, {
       metrics: createHttpMetrics(config.app.name, config.app.version, config.app.environment),
+      token: config.metrics.token,
     });
     await registerOpenApi(app, config);
 

@@ -94,6 +94,7 @@ export interface Config {
     keepAliveMs: number;
   };
   health: HealthConfig;
+  metrics: { token: string | undefined };
 }
 
 export interface SmtpConfig {
@@ -467,6 +468,7 @@ export function parseConfig(rawEnv: Record<string, string | undefined>, version 
       keepAliveMs: env.CHAT_SSE_KEEPALIVE_MS,
     },
     health,
+    metrics: { token: env.METRICS_TOKEN === '' ? undefined : env.METRICS_TOKEN },
   };
 }
 

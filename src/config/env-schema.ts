@@ -260,6 +260,9 @@ export const EnvSchema = Type.Object({
   CONSUL_URL: OptionalStr(
     'http(s) URL of Consul, for its health probe (/v1/status/leader); unset: disabled.',
   ),
+  METRICS_TOKEN: OptionalStr(
+    'When set, GET /metrics requires `Authorization: Bearer <this>` (401 otherwise); unset: /metrics is open.',
+  ),
   KONG_ADMIN_URL: OptionalStr(
     "http(s) URL of Kong's admin API, for its health probe (/status); unset: disabled.",
   ),

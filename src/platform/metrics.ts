@@ -1,9 +1,11 @@
 // Prometheus metrics from a registry owned by this app instance (never prom-client's global one), exposed at
 // GET /metrics. Route labels are route patterns, so label cardinality stays bounded whatever URLs clients send.
+import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { clusterMetricsSource } from './cluster-metrics.js';
+import { UnauthorizedError } from './errors.js';
 
 export const UNMATCHED_ROUTE = '__unmatched__';
 const METRICS_PATH = '/metrics';
@@ -79,7 +81,21 @@ function memo<T>(make: (key: string) => T): (key: string) => T {
 
 const CLIENT_CLOSED_REQUEST = 499;
 
-const metricsPlugin: FastifyPluginAsync<{ metrics: HttpMetrics }> = async (app, { metrics }) => {
+/** Whether `request` carries `Authorization: Bearer <token>`, compared in constant time. */
+function bearerMatches(request: FastifyRequest, token: string): boolean {
+  const header = request.headers.authorization ?? '';
+  const given = /^Bearer (.+)$/i.exec(header)?.[1] ?? '';
+  const digest = (text: string) => createHash('sha256').update(text).digest();
+  return timingSafeEqual(digest(given), digest(token));
+}
+
+export interface MetricsPluginOptions {
+  metrics: HttpMetrics;
+  /** METRICS_TOKEN: when set, a scrape must present it as a bearer token. */
+  token?: string | undefined;
+}
+
+const metricsPlugin: FastifyPluginAsync<MetricsPluginOptions> = async (app, { metrics, token }) => {
   app.decorate('metrics', metrics);
   const inProgress = memo((method) => metrics.requestsInProgress.labels(method));
   const total = memo((key) => metrics.requestsTotal.labels(...(key.split(' ') as [string, string, string])));
@@ -110,7 +126,8 @@ const metricsPlugin: FastifyPluginAsync<{ metrics: HttpMetrics }> = async (app, 
   });
 
   const clusterWide = clusterMetricsSource(metrics.registry);
-  app.get(METRICS_PATH, { schema: { hide: true } }, async (_request, reply) => {
+  app.get(METRICS_PATH, { schema: { hide: true } }, async (request, reply) => {
+    if (token !== undefined && !bearerMatches(request, token)) throw new UnauthorizedError();
     const body = clusterWide ? await clusterWide() : await metrics.registry.metrics();
     return reply.type(metrics.registry.contentType).send(body);
   });

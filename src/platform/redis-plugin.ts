@@ -5,6 +5,7 @@ import fp from 'fastify-plugin';
 import type { Config } from '../config.js';
 import { StartupError } from './errors.js';
 import { createRedis, type RedisHandle } from './redis.js';
+import { registerRedisMetrics } from './redis-metrics.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -23,6 +24,7 @@ const redisPlugin: FastifyPluginAsync<{ config: Config['redis']; connectionName:
   }
   const redis = createRedis({ ...opts.config, url }, opts.connectionName);
   app.decorate('redis', redis);
+  registerRedisMetrics(app.metrics.registry, redis);
   app.addHook('onClose', () => redis.close());
   try {
     await redis.connect();
@@ -31,4 +33,4 @@ const redisPlugin: FastifyPluginAsync<{ config: Config['redis']; connectionName:
   }
 };
 
-export default fp(redisPlugin, { name: 'redis' });
+export default fp(redisPlugin, { name: 'redis', dependencies: ['metrics'] });

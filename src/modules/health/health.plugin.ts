@@ -6,6 +6,7 @@ import { Agent } from 'undici';
 import type { Config } from '../../config.js';
 import type { Clock } from '../../lib/clock.js';
 import { HealthRounds } from './health-rounds.js';
+import { createHealthMetrics } from './health.metrics.js';
 import { createProbes } from './health-probes.js';
 import { HealthService } from './health.service.js';
 import { apiHealthRoutes, rootHealthRoutes } from './health.routes.js';
@@ -25,7 +26,15 @@ const healthPlugin: FastifyPluginAsync<HealthPluginOptions> = async (app, { conf
   const timeoutMs = config.health.probeTimeoutMs;
   const dispatcher = new Agent({ connect: { timeout: timeoutMs }, keepAliveTimeout: 10_000 });
   const probes = createProbes({ config, database: app.database, redis: app.redis, dispatcher });
-  const rounds = new HealthRounds({ probes, timeoutMs, cacheTtlMs: config.health.cacheTtlMs, clock });
+  const metrics = createHealthMetrics(app.metrics.registry);
+  const rounds = new HealthRounds({
+    probes,
+    timeoutMs,
+    cacheTtlMs: config.health.cacheTtlMs,
+    clock,
+    onRound: (round) => metrics.record(round),
+  });
+  metrics.refreshWith(() => rounds.current());
   app.addHook('onClose', async () => {
     await rounds.close();
     await dispatcher.close();
@@ -49,4 +58,4 @@ const healthPlugin: FastifyPluginAsync<HealthPluginOptions> = async (app, { conf
   await app.register(rootHealthRoutes, { health });
 };
 
-export default fp(healthPlugin, { name: 'health', dependencies: ['database', 'redis', 'llm'] });
+export default fp(healthPlugin, { name: 'health', dependencies: ['metrics', 'database', 'redis', 'llm'] });

@@ -4,6 +4,7 @@ import fp from 'fastify-plugin';
 import type { Config } from '../../config.js';
 import type { Database } from './database.js';
 import { migrateOrFail, openReachableDatabase } from './open-database.js';
+import { createPoolMetrics } from './pool-metrics.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -12,7 +13,9 @@ declare module 'fastify' {
 }
 
 const databasePlugin: FastifyPluginAsync<{ config: Config['db']; migrate: boolean }> = async (app, opts) => {
+  const poolMetrics = createPoolMetrics(app.metrics.registry);
   const database = await openReachableDatabase(opts.config, {
+    onConnectionWait: (seconds) => poolMetrics.observeWait(seconds),
     // One line with the reason and its code, not { err }: pg-pool hangs the whole pg Client (config, socket, queues)
     // on the error as `client`, and the error serializer would print all of it.
     onIdleError: (error) =>
@@ -22,6 +25,7 @@ const databasePlugin: FastifyPluginAsync<{ config: Config['db']; migrate: boolea
       ),
     logger: app.log,
   });
+  poolMetrics.watch(() => database.poolStats());
   app.decorate('database', database);
   app.addHook('onClose', () => database.destroy());
   if (opts.migrate) {
@@ -30,4 +34,4 @@ const databasePlugin: FastifyPluginAsync<{ config: Config['db']; migrate: boolea
   }
 };
 
-export default fp(databasePlugin, { name: 'database' });
+export default fp(databasePlugin, { name: 'database', dependencies: ['metrics'] });

@@ -4,10 +4,18 @@ import { AsyncResource } from 'node:async_hooks';
 import fs from 'node:fs';
 import path from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
-import { Kysely, PostgresDialect, SqliteDialect, sql, type SqliteDatabase } from 'kysely';
+import {
+  Kysely,
+  PostgresDialect,
+  SqliteDialect,
+  sql,
+  type Dialect as KyselyDialect,
+  type SqliteDatabase,
+} from 'kysely';
 import pg from 'pg';
 import type { Config, Dialect } from '../../config.js';
 import { redactUrlPassword } from '../../lib/redact-url.js';
+import { timingConnectionWaits } from './connection-wait.js';
 import { guardedPool } from './pg-pool-guard.js';
 import type { DB } from './schema.js';
 import { startCheckpointer, type CheckpointerLogger } from './sqlite-checkpointer.js';
@@ -41,6 +49,8 @@ export interface DatabaseOptions {
   onIdleError?: (error: Error) => void;
   /** Where the SQLite checkpoint thread reports that it failed. */
   logger?: CheckpointerLogger;
+  /** Told how long each query or transaction waited for its connection, in seconds. */
+  onConnectionWait?: (seconds: number) => void;
 }
 
 export function createDatabase(config: Config['db'], options: DatabaseOptions = {}): Database {
@@ -67,7 +77,7 @@ function createSqlite(config: Config['db'], options: DatabaseOptions): Database 
       ? startCheckpointer(config.sqlitePath, config.checkpointMs, connection, options.logger)
       : undefined;
   const db = new Kysely<DB>({
-    dialect: new SqliteDialect({ database: withStatementCache(connection) }),
+    dialect: timed(new SqliteDialect({ database: withStatementCache(connection) }), options),
     plugins: [new SqliteValuesPlugin()],
   });
   return {
@@ -139,7 +149,7 @@ function createPostgres(config: Config['db'], options: DatabaseOptions): Databas
     'error',
     AsyncResource.bind((error: Error) => options.onIdleError?.(error)),
   );
-  const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool: guardedPool(pool) }) });
+  const db = new Kysely<DB>({ dialect: timed(new PostgresDialect({ pool: guardedPool(pool) }), options) });
   return {
     db,
     dialect: 'postgres',
@@ -155,6 +165,10 @@ function createPostgres(config: Config['db'], options: DatabaseOptions): Databas
     },
     destroy: () => db.destroy(),
   };
+}
+
+function timed(dialect: KyselyDialect, options: DatabaseOptions): KyselyDialect {
+  return options.onConnectionWait ? timingConnectionWaits(dialect, options.onConnectionWait) : dialect;
 }
 
 /** A database URL with any password replaced, for log lines and error messages. */

@@ -1,0 +1,33 @@
+// Times how long each query or transaction waits for its connection: a free pg client from the pool, or SQLite's
+// one connection, which Kysely's driver hands to one query at a time. Wrapping the dialect's driver measures both
+// the same way, without reaching into either pool.
+import type { DatabaseConnection, Dialect, Driver } from 'kysely';
+
+/** `dialect` whose driver reports each wait for a connection, in seconds, to `observe`. */
+export function timingConnectionWaits(dialect: Dialect, observe: (seconds: number) => void): Dialect {
+  return {
+    createAdapter: () => dialect.createAdapter(),
+    createQueryCompiler: () => dialect.createQueryCompiler(),
+    createIntrospector: (db) => dialect.createIntrospector(db),
+    createDriver: () => timedDriver(dialect.createDriver(), observe),
+  };
+}
+
+function timedDriver(driver: Driver, observe: (seconds: number) => void): Driver {
+  return new Proxy(driver, {
+    get(target, property, receiver) {
+      if (property === 'acquireConnection') {
+        return async (): Promise<DatabaseConnection> => {
+          const started = performance.now();
+          try {
+            return await target.acquireConnection();
+          } finally {
+            observe((performance.now() - started) / 1000);
+          }
+        };
+      }
+      const value: unknown = Reflect.get(target, property, receiver);
+      return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+    },
+  });
+}
