@@ -4,7 +4,9 @@
 // whatever is still open is closed, and the process exits 1.
 import { buildApp, type App } from './app.js';
 import type { Config } from './config.js';
+import type { AddressInfo } from 'node:net';
 import { loadOrCreateDevSecret } from './lib/dev-secret.js';
+import { consulRegistrationFor } from './modules/health/index.js';
 
 /** How often a shutting-down server closes keep-alive connections that have become idle. */
 const IDLE_REAP_INTERVAL_MS = 50;
@@ -47,6 +49,8 @@ export interface StartOptions {
   migrate?: boolean;
   /** Routes or hooks added before the app is ready (test fixtures that need a route of their own). */
   extend?: (app: App) => void | Promise<void>;
+  /** Register with Consul when CONSUL_URL is set (true by default; cluster workers leave it to the primary). */
+  registerWithConsul?: boolean;
 }
 
 export async function startServer(config: Config, options: StartOptions = {}): Promise<RunningServer> {
@@ -62,6 +66,16 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     throw error;
   }
 
+  const consul =
+    options.registerWithConsul === false
+      ? undefined
+      : consulRegistrationFor(
+          config,
+          (app.server.address() as AddressInfo).port,
+          app.log.child({ module: 'consul' }),
+        );
+  consul?.start();
+
   let closing: Promise<boolean> | undefined;
   const shutdown = (reason: string): Promise<boolean> => {
     closing ??= (async () => {
@@ -69,43 +83,52 @@ export async function startServer(config: Config, options: StartOptions = {}): P
         { reason, timeoutMs: config.server.shutdownTimeoutMs },
         'shutting down: finishing in-flight requests',
       );
-      // server.close() drops the keep-alive connections idle at that moment, but one whose in-flight request
-      // finishes later stays open until the client's next request or keepAliveTimeout (5 s), holding up the close
-      // (and, past SHUTDOWN_TIMEOUT_MS, turning a clean drain into exit 1). So keep reaping them until closed.
-      const reaper = setInterval(() => app.server.closeIdleConnections(), IDLE_REAP_INTERVAL_MS);
-      const closed = app.close().then(
-        () => 'closed' as const,
-        (error: unknown) => {
-          app.log.error({ err: error }, 'closing the server failed');
-          return 'failed' as const;
-        },
-      );
-      const outcome = await within(closed, config.server.shutdownTimeoutMs);
-      if (outcome === 'closed') app.log.info('shut down cleanly');
-      if (outcome !== 'timeout') {
-        clearInterval(reaper);
-        return outcome === 'closed';
-      }
-
-      // Closing their sockets at once cut the streams off without a word, and the LLM calls broke before they saw
-      // the client leave: the provider was blamed and the breaker opened. Interrupted first, they end as errors
-      // `server_shutting_down` on connections still open, with what was generated stored; the breaker sees aborts.
-      app.log.error('shutdown timeout reached: interrupting the requests still running');
-      app.interruptRequests();
-      const interrupted = await within(closed, INTERRUPT_GRACE_MS);
-      clearInterval(reaper);
-      if (interrupted !== 'timeout') return false;
-
-      app.log.error('shutdown timeout reached: closing the connections still open');
-      app.server.closeAllConnections();
-      // Closing the database waits for connections still checked out (a handler stuck in a long query would hold
-      // the pool's end() until the query finishes), so closing resources gets a short grace, not forever.
-      if ((await within(closed, FORCED_CLOSE_GRACE_MS)) === 'timeout') {
-        app.log.error('resources still closing after the shutdown timeout: giving up on them');
-      }
-      return false;
+      // Out of Consul first, so that it stops sending traffic here; bounded by the call's own timeout.
+      const deregistered = consul?.stop();
+      const clean = await drain();
+      await deregistered;
+      return clean;
     })();
     return closing;
+  };
+
+  /** Lets in-flight requests finish within SHUTDOWN_TIMEOUT_MS, then interrupts them; true when clean. */
+  const drain = async (): Promise<boolean> => {
+    // server.close() drops the keep-alive connections idle at that moment, but one whose in-flight request
+    // finishes later stays open until the client's next request or keepAliveTimeout (5 s), holding up the close
+    // (and, past SHUTDOWN_TIMEOUT_MS, turning a clean drain into exit 1). So keep reaping them until closed.
+    const reaper = setInterval(() => app.server.closeIdleConnections(), IDLE_REAP_INTERVAL_MS);
+    const closed = app.close().then(
+      () => 'closed' as const,
+      (error: unknown) => {
+        app.log.error({ err: error }, 'closing the server failed');
+        return 'failed' as const;
+      },
+    );
+    const outcome = await within(closed, config.server.shutdownTimeoutMs);
+    if (outcome === 'closed') app.log.info('shut down cleanly');
+    if (outcome !== 'timeout') {
+      clearInterval(reaper);
+      return outcome === 'closed';
+    }
+
+    // Closing their sockets at once cut the streams off without a word, and the LLM calls broke before they saw
+    // the client leave: the provider was blamed and the breaker opened. Interrupted first, they end as errors
+    // `server_shutting_down` on connections still open, with what was generated stored; the breaker sees aborts.
+    app.log.error('shutdown timeout reached: interrupting the requests still running');
+    app.interruptRequests();
+    const interrupted = await within(closed, INTERRUPT_GRACE_MS);
+    clearInterval(reaper);
+    if (interrupted !== 'timeout') return false;
+
+    app.log.error('shutdown timeout reached: closing the connections still open');
+    app.server.closeAllConnections();
+    // Closing the database waits for connections still checked out (a handler stuck in a long query would hold
+    // the pool's end() until the query finishes), so closing resources gets a short grace, not forever.
+    if ((await within(closed, FORCED_CLOSE_GRACE_MS)) === 'timeout') {
+      app.log.error('resources still closing after the shutdown timeout: giving up on them');
+    }
+    return false;
   };
   return { app, address, shutdown };
 }

@@ -7,6 +7,7 @@ import { packageVersion } from '../lib/package-version.js';
 import { serveClusterMetrics } from '../platform/cluster-metrics.js';
 import { createLogger } from '../platform/logger.js';
 import { exitOnSignals, startServer, withRuntimeSecrets } from '../server.js';
+import { consulRegistrationFor, type ConsulRegistration } from '../modules/health/index.js';
 import { migrateOrFail, openReachableDatabase } from '../platform/db/open-database.js';
 import { describeFailure, exitWithFailure } from './fail.js';
 import { BACKOFF, RestartPolicy } from './restart-policy.js';
@@ -30,7 +31,8 @@ export async function serveCommand(): Promise<void> {
   }
   if (cluster.isWorker) {
     try {
-      const server = await startServer(config, { migrate: false });
+      // Registration with Consul is the primary's: one per instance, not one per worker.
+      const server = await startServer(config, { migrate: false, registerWithConsul: false });
       exitOnSignals(server);
     } catch (error) {
       // Every worker fails the same way (port taken, Redis down): the primary prints the reason once, not N times.
@@ -80,22 +82,31 @@ async function runPrimary(config: Config): Promise<void> {
   const slotOf = new Map<Worker, RestartPolicy>();
   const pendingRestarts = new Set<NodeJS.Timeout>();
   let anyListened = false;
+  let consul: ConsulRegistration | undefined;
   const fork = (slot: RestartPolicy) => {
     const worker = cluster.fork();
     slotOf.set(worker, slot);
-    worker.once('listening', () => {
+    worker.once('listening', (address) => {
       anyListened = true;
       slot.started();
+      if (consul === undefined && !stopping) {
+        consul = consulRegistrationFor(config, address.port, log.child({ module: 'consul' }));
+        consul?.start();
+      }
     });
   };
+  /** Exits once out of Consul (the deregistration is bounded by its own timeout). */
+  let deregistered: Promise<void> = Promise.resolve();
+  const exit = (code: number) => void deregistered.finally(() => process.exit(code));
 
   /** Stops every worker (each finishes its requests), then exits: `exitCode`, or 1 if a worker did not stop cleanly. */
   const stopAll = (exitCode: 0 | 1) => {
     stopping = true;
+    deregistered = consul?.stop() ?? Promise.resolve();
     for (const timer of pendingRestarts) clearTimeout(timer);
     pendingRestarts.clear();
     const workers = Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined);
-    if (workers.length === 0) process.exit(exitCode);
+    if (workers.length === 0) return exit(exitCode);
     let failed = false;
     let remaining = workers.length;
     const hardStop = setTimeout(() => {
@@ -111,7 +122,7 @@ async function runPrimary(config: Config): Promise<void> {
         if (remaining === 0) {
           clearTimeout(hardStop);
           log.info('all workers stopped');
-          process.exit(failed ? 1 : exitCode);
+          exit(failed ? 1 : exitCode);
         }
       });
       worker.process.kill('SIGTERM');

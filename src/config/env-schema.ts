@@ -260,6 +260,9 @@ export const EnvSchema = Type.Object({
   CONSUL_URL: OptionalStr(
     'http(s) URL of Consul, for its health probe (/v1/status/leader); unset: disabled.',
   ),
+  CONSUL_SERVICE_ADDRESS: OptionalStr(
+    'Address Consul is given for this instance and its /health/ready check (default: HOST when specific, else the host name).',
+  ),
   METRICS_TOKEN: OptionalStr(
     'When set, GET /metrics requires `Authorization: Bearer <this>` (401 otherwise); unset: /metrics is open.',
   ),

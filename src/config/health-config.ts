@@ -10,6 +10,8 @@ export interface HealthConfig {
   qdrantUrl: string | undefined;
   faissUrl: string | undefined;
   consulUrl: string | undefined;
+  /** CONSUL_SERVICE_ADDRESS: the address registered with Consul. */
+  consulServiceAddress: string | undefined;
   kongAdminUrl: string | undefined;
 }
 
@@ -67,6 +69,7 @@ export function healthConfig(env: Env, problems: string[]): HealthConfig {
     qdrantUrl: httpUrl('QDRANT_URL'),
     faissUrl: httpUrl('FAISS_URL'),
     consulUrl: httpUrl('CONSUL_URL'),
+    consulServiceAddress: env.CONSUL_SERVICE_ADDRESS?.trim() || undefined,
     kongAdminUrl: httpUrl('KONG_ADMIN_URL'),
   };
 }

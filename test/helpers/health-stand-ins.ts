@@ -5,10 +5,18 @@ import http from 'node:http';
 import net from 'node:net';
 import { closedPort } from './closed-port.js';
 
+export interface ReceivedHttpRequest {
+  method: string;
+  path: string;
+  body: string;
+}
+
 export interface HttpStandIn {
   url: string;
   /** Requests received, by path. */
   hits(path?: string): number;
+  /** Every request received, in order. */
+  received: ReceivedHttpRequest[];
   /** What a path answers from now on. */
   answer(path: string, status: number, body?: string): void;
   close(): Promise<void>;
@@ -16,18 +24,23 @@ export interface HttpStandIn {
 
 export async function startHttpStandIn(answers: Record<string, [number, string?]>): Promise<HttpStandIn> {
   const table = new Map(Object.entries(answers));
-  const received: string[] = [];
+  const received: ReceivedHttpRequest[] = [];
   const server = http.createServer((req, res) => {
     const path = new URL(req.url ?? '/', 'http://stand-in').pathname;
-    received.push(path);
-    const [status, body] = table.get(path) ?? [404, '{"detail":"Not Found"}'];
-    res.writeHead(status, { 'content-type': 'application/json' }).end(body ?? '{}');
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('end', () => {
+      received.push({ method: req.method ?? '', path, body: Buffer.concat(chunks).toString('utf8') });
+      const [status, body] = table.get(path) ?? [404, '{"detail":"Not Found"}'];
+      res.writeHead(status, { 'content-type': 'application/json' }).end(body ?? '{}');
+    });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as net.AddressInfo;
   return {
     url: `http://127.0.0.1:${port}`,
-    hits: (path) => (path === undefined ? received.length : received.filter((p) => p === path).length),
+    hits: (path) => (path === undefined ? received.length : received.filter((r) => r.path === path).length),
+    received,
     answer: (path, status, body) => table.set(path, [status, body]),
     close: async () => {
       server.closeAllConnections();
