@@ -7,6 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { describeWithRedis } from '../helpers/dialects.js';
+import { startHttpStandIn } from '../helpers/health-stand-ins.js';
 import { TEST_REDIS_URL } from '../helpers/services.js';
 import {
   freshDatabaseEachTest,
@@ -230,6 +231,33 @@ describeWithRedis('WORKERS=2 on one port', () => {
     const info = await httpGet(port, '/metrics');
     expect(info.body).toMatch(/^app_info\{[^}]*\} 1$/m);
   });
+
+  it('with CONSUL_URL the primary registers the instance once (not each worker) and deregisters it at SIGTERM', async () => {
+    const consul = await startHttpStandIn({ '/v1/agent/service/register': [200, ''] });
+    try {
+      const primary = spawnCli(
+        ['serve'],
+        env({ CONSUL_URL: consul.url, CONSUL_SERVICE_ADDRESS: '127.0.0.1' }),
+      );
+      const port = await listeningPort(primary);
+      await primary.waitFor('two workers listening', () => listeningPids(primary)[1], 30_000);
+      await primary.waitForLog('the registration', (l) => l.msg === 'registered with Consul');
+      const id = `sutazai-backend-127.0.0.1-${port}`;
+      consul.answer(`/v1/agent/service/deregister/${id}`, 200, '');
+      const registrations = consul.received.filter((r) => r.path === '/v1/agent/service/register');
+      expect(registrations).toHaveLength(1);
+      expect(JSON.parse(registrations[0]?.body ?? '{}')).toMatchObject({ ID: id, Port: port });
+      expect(primary.logs).toContainEqual(
+        expect.objectContaining({ pid: primary.pid, msg: 'registered with Consul' }),
+      );
+
+      primary.signal('SIGTERM');
+      expect(await primary.waitForExit(30_000)).toEqual({ code: 0, signal: null });
+      expect(consul.received.filter((r) => r.path === `/v1/agent/service/deregister/${id}`)).toHaveLength(1);
+    } finally {
+      await consul.close();
+    }
+  }, 60_000);
 
   it('Ctrl-C (SIGINT to the whole process group) stops the primary and both workers with exit 0', async () => {
     const primary = spawnCli(['serve'], env());
