@@ -23,6 +23,8 @@ export const apiHealthRoutes: FastifyPluginAsyncTypebox<{ health: HealthService 
   app.get(
     '/',
     {
+      // As the original's collection routes: the slashed path, and 307 to it from the unslashed one.
+      prefixTrailingSlash: 'slash',
       schema: {
         tags,
         summary: 'Health of the database and the outside services, with the database pool',

@@ -119,6 +119,22 @@ describeEachDialect('health routes', (dialect) => {
     expect(llm.requests.some((r) => r.path === '/api/version')).toBe(true);
   });
 
+  it('redirects the unslashed /api/v1/health with 307 as the original, and answers 405 to other methods', async () => {
+    const unslashed = await t.app.inject({ url: '/api/v1/health?x=1' });
+    expect(unslashed.statusCode).toBe(307);
+    expect(unslashed.headers.location).toBe('/api/v1/health/?x=1');
+    for (const url of [
+      '/api/v1/health/',
+      '/api/v1/health/services',
+      '/health/ready',
+      '/api/v1/health/metrics',
+    ]) {
+      const posted = await t.app.inject({ method: 'POST', url, payload: {} });
+      expect(posted.statusCode, url).toBe(405);
+      expect(posted.headers.allow, url).toBe('GET, HEAD');
+    }
+  });
+
   it('GET /api/v1/health/services and /services/{name} in the original shapes; an unknown name is 404 listing the valid ones', async () => {
     const list = await get<
       { services: ({ name: string; healthy: boolean } & Detail)[] } & Record<string, unknown>
