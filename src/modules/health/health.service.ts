@@ -53,6 +53,18 @@ function mapServices<T>(round: HealthRound, of: (health: ServiceHealth) => T): R
   >;
 }
 
+/** The original's service map (booleans) and counts, with the details beside them. */
+function serviceMap(round: HealthRound) {
+  const counts = tally(round);
+  return {
+    services: mapServices(round, (health) => health.status === 'healthy'),
+    healthy_count: counts.healthy,
+    total_services: counts.total,
+    details: mapServices(round, detail),
+    checked_at: round.checkedAt.toISOString(),
+  };
+}
+
 export class HealthService {
   readonly #deps: HealthServiceDeps;
   #readiness: Promise<Readiness> | undefined;
@@ -71,11 +83,10 @@ export class HealthService {
   /** GET /api/v1/health/ */
   async overview() {
     const round = await this.#deps.rounds.current();
-    const counts = tally(round);
     const pool = this.#deps.database.poolStats();
     return {
       version: this.#deps.app.version,
-      status: counts.status,
+      status: tally(round).status,
       uptime_seconds: this.#uptimeSeconds(),
       // The original's SQLAlchemy names: checked out = in use, checked in = idle, overflow = clients waiting.
       database_pool: {
@@ -86,27 +97,18 @@ export class HealthService {
         total_connections: pool.total,
         available: pool.idle,
       },
-      services: mapServices(round, (health) => health.status === 'healthy'),
-      healthy_count: counts.healthy,
-      total_services: counts.total,
-      details: mapServices(round, detail),
-      checked_at: round.checkedAt.toISOString(),
+      ...serviceMap(round),
     };
   }
 
   /** GET /health/detailed */
   async detailed() {
     const round = await this.#deps.rounds.current();
-    const counts = tally(round);
     return {
-      status: counts.status,
+      status: tally(round).status,
       app: this.#deps.app.name,
       version: this.#deps.app.version,
-      services: mapServices(round, (health) => health.status === 'healthy'),
-      healthy_count: counts.healthy,
-      total_services: counts.total,
-      details: mapServices(round, detail),
-      checked_at: round.checkedAt.toISOString(),
+      ...serviceMap(round),
     };
   }
 
