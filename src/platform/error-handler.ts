@@ -126,6 +126,19 @@ export function errorBody(request: FastifyRequest, detail: ErrorBody['detail'], 
   return { detail, code, request_id: request.id };
 }
 
+/**
+ * Sends an error body as JSON text, not through the route's response schema: a route that declares its own shape
+ * for the same status (GET /health/ready's 503) would otherwise fail to serialize the error, and answer 500.
+ */
+export function sendErrorBody(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  detail: ErrorBody['detail'],
+  code: string,
+): FastifyReply {
+  return reply.type('application/json; charset=utf-8').send(JSON.stringify(errorBody(request, detail, code)));
+}
+
 export function sendError(request: FastifyRequest, reply: FastifyReply, error: unknown): FastifyReply {
   const mapped = mapError(error, request.headers['content-type']);
   if (mapped.status >= 500) {
@@ -137,10 +150,7 @@ export function sendError(request: FastifyRequest, reply: FastifyReply, error: u
     void reply.header('retry-after', String(mapped.retryAfterSeconds));
   // Every 401 names the scheme that would be accepted (RFC 9110 §11.6.1).
   if (mapped.status === 401) void reply.header('www-authenticate', 'Bearer');
-  return reply
-    .code(mapped.status)
-    .type('application/json; charset=utf-8')
-    .send(errorBody(request, mapped.detail, mapped.code));
+  return sendErrorBody(request, reply.code(mapped.status), mapped.detail, mapped.code);
 }
 
 /**

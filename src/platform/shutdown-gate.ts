@@ -8,7 +8,7 @@
 // is closed, instead of being cut off mid-answer.
 import type { FastifyPluginAsync } from 'fastify';
 import fp from 'fastify-plugin';
-import { errorBody } from './error-handler.js';
+import { sendErrorBody } from './error-handler.js';
 import { ServerShuttingDownError } from './server-shutting-down.js';
 
 declare module 'fastify' {
@@ -31,11 +31,12 @@ const shutdownGatePlugin: FastifyPluginAsync = async (app) => {
   });
   app.addHook('onRequest', (request, reply, done) => {
     if (!closing) return done();
-    void reply
-      .code(503)
-      .header('connection', 'close')
-      .header('retry-after', '1')
-      .send(errorBody(request, 'Server is shutting down', 'shutting_down'));
+    void sendErrorBody(
+      request,
+      reply.code(503).header('connection', 'close').header('retry-after', '1'),
+      'Server is shutting down',
+      'shutting_down',
+    );
   });
 };
 
