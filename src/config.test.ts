@@ -227,6 +227,35 @@ describe('parseConfig refusals', () => {
     ]);
   });
 
+  it('refuses service URLs of the wrong kind without echoing them, and a blank or short METRICS_TOKEN', () => {
+    const problems = problemsOf({
+      RABBITMQ_URL: 'http://guest:s3cret@host:5672',
+      NEO4J_URL: 'garbage',
+      CONSUL_URL: 'ftp://consul',
+      QDRANT_URL: 'javascript:alert(1)',
+      METRICS_TOKEN: ' ',
+    });
+    // In any order: the health settings are checked in their own function.
+    expect([...problems].sort()).toEqual(
+      [
+        'METRICS_TOKEN: must be at least 16 characters, without spaces (a random value)',
+        'RABBITMQ_URL: must be an amqp:// or amqps:// URL',
+        'NEO4J_URL: must be a bolt://, neo4j:// (or +s, +ssc) URL',
+        'QDRANT_URL: must be an http:// or https:// URL',
+        'CONSUL_URL: must be an http:// or https:// URL',
+      ].sort(),
+    );
+    expect(problems.join('\n')).not.toContain('s3cret');
+    expect(problemsOf({ METRICS_TOKEN: 'short-token' })).toHaveLength(1);
+    expect(() =>
+      parseConfig({
+        METRICS_TOKEN: 'a'.repeat(16),
+        RABBITMQ_URL: 'amqps://u:p@h/v',
+        NEO4J_URL: 'neo4j+s://h',
+      }),
+    ).not.toThrow();
+  });
+
   it('puts every problem in the error message, one per line', () => {
     try {
       parseConfig({ PORT: 'abc', LOG_LEVEL: 'loud' });

@@ -416,6 +416,9 @@ export function parseConfig(rawEnv: Record<string, string | undefined>, version 
   const llm = llmConfig(env, problems);
   const mail = mailConfig(env, problems);
   const health = healthConfig(env, problems);
+  // A blank or short token would lock every scrape out, or guard nothing: refuse it at start.
+  if (env.METRICS_TOKEN !== undefined && env.METRICS_TOKEN !== '' && !/^\S{16,}$/.test(env.METRICS_TOKEN))
+    problems.push('METRICS_TOKEN: must be at least 16 characters, without spaces (a random value)');
   if (problems.length > 0) throw new ConfigError(problems);
 
   return {

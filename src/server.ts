@@ -83,8 +83,8 @@ export async function startServer(config: Config, options: StartOptions = {}): P
         { reason, timeoutMs: config.server.shutdownTimeoutMs },
         'shutting down: finishing in-flight requests',
       );
-      // Out of Consul first, so that it stops sending traffic here; bounded by the call's own timeout.
-      const deregistered = consul?.stop();
+      // Out of Consul first, so that it stops sending traffic here; within SHUTDOWN_TIMEOUT_MS, beside the drain.
+      const deregistered = consul?.stop(config.server.shutdownTimeoutMs);
       const clean = await drain();
       await deregistered;
       return clean;

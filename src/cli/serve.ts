@@ -95,14 +95,14 @@ async function runPrimary(config: Config): Promise<void> {
       }
     });
   };
-  /** Exits once out of Consul (the deregistration is bounded by its own timeout). */
+  /** Exits once out of Consul (the deregistration gets SHUTDOWN_TIMEOUT_MS at most). */
   let deregistered: Promise<void> = Promise.resolve();
   const exit = (code: number) => void deregistered.finally(() => process.exit(code));
 
   /** Stops every worker (each finishes its requests), then exits: `exitCode`, or 1 if a worker did not stop cleanly. */
   const stopAll = (exitCode: 0 | 1) => {
     stopping = true;
-    deregistered = consul?.stop() ?? Promise.resolve();
+    deregistered = consul?.stop(config.server.shutdownTimeoutMs) ?? Promise.resolve();
     for (const timer of pendingRestarts) clearTimeout(timer);
     pendingRestarts.clear();
     const workers = Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined);

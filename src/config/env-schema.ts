@@ -263,8 +263,9 @@ export const EnvSchema = Type.Object({
   CONSUL_SERVICE_ADDRESS: OptionalStr(
     'Address Consul is given for this instance and its /health/ready check (default: HOST when specific, else the host name).',
   ),
+  CONSUL_TOKEN: OptionalStr('Consul ACL token (X-Consul-Token) for the probe and the registration.'),
   METRICS_TOKEN: OptionalStr(
-    'When set, GET /metrics requires `Authorization: Bearer <this>` (401 otherwise); unset: /metrics is open.',
+    'When set (16+ characters), GET /metrics requires `Authorization: Bearer <this>` (401 otherwise); unset: /metrics is open.',
   ),
   KONG_ADMIN_URL: OptionalStr(
     "http(s) URL of Kong's admin API, for its health probe (/status); unset: disabled.",

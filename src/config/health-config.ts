@@ -12,6 +12,8 @@ export interface HealthConfig {
   consulUrl: string | undefined;
   /** CONSUL_SERVICE_ADDRESS: the address registered with Consul. */
   consulServiceAddress: string | undefined;
+  /** CONSUL_TOKEN: Consul's ACL token, for the probe and the registration. */
+  consulToken: string | undefined;
   kongAdminUrl: string | undefined;
 }
 
@@ -70,6 +72,7 @@ export function healthConfig(env: Env, problems: string[]): HealthConfig {
     faissUrl: httpUrl('FAISS_URL'),
     consulUrl: httpUrl('CONSUL_URL'),
     consulServiceAddress: env.CONSUL_SERVICE_ADDRESS?.trim() || undefined,
+    consulToken: env.CONSUL_TOKEN?.trim() || undefined,
     kongAdminUrl: httpUrl('KONG_ADMIN_URL'),
   };
 }

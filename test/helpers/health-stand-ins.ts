@@ -8,8 +8,12 @@ import { closedPort } from './closed-port.js';
 export interface ReceivedHttpRequest {
   method: string;
   path: string;
+  headers: http.IncomingHttpHeaders;
   body: string;
 }
+
+/** The status that makes a path never answer (the request is read, and the connection left open). */
+export const NEVER = 0;
 
 export interface HttpStandIn {
   url: string;
@@ -17,7 +21,7 @@ export interface HttpStandIn {
   hits(path?: string): number;
   /** Every request received, in order. */
   received: ReceivedHttpRequest[];
-  /** What a path answers from now on. */
+  /** What a path answers from now on (NEVER: no answer at all). */
   answer(path: string, status: number, body?: string): void;
   close(): Promise<void>;
 }
@@ -30,8 +34,14 @@ export async function startHttpStandIn(answers: Record<string, [number, string?]
     const chunks: Buffer[] = [];
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
     req.on('end', () => {
-      received.push({ method: req.method ?? '', path, body: Buffer.concat(chunks).toString('utf8') });
+      received.push({
+        method: req.method ?? '',
+        path,
+        headers: req.headers,
+        body: Buffer.concat(chunks).toString('utf8'),
+      });
       const [status, body] = table.get(path) ?? [404, '{"detail":"Not Found"}'];
+      if (status === NEVER) return;
       res.writeHead(status, { 'content-type': 'application/json' }).end(body ?? '{}');
     });
   });

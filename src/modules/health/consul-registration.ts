@@ -5,6 +5,7 @@
 import os from 'node:os';
 import { request, type Dispatcher } from 'undici';
 import type { Config } from '../../config.js';
+import { readAtMost, requestTarget } from './http-probe.js';
 import { probeReason } from './probe-reason.js';
 import { ProbeFailure } from './service-probe.js';
 
@@ -18,6 +19,8 @@ export interface ConsulService {
 
 export interface ConsulRegistrationOptions {
   consulUrl: string;
+  /** CONSUL_TOKEN: sent as X-Consul-Token (an ACL token). */
+  token?: string | undefined;
   service: ConsulService;
   dispatcher?: Dispatcher;
   logger: { info(obj: object, msg: string): void; warn(obj: object, msg: string): void };
@@ -35,6 +38,8 @@ export class ConsulRegistration {
   #stopped = false;
   #timer: NodeJS.Timeout | undefined;
   #attempt: Promise<void> | undefined;
+  /** Aborts the registration attempt in flight when stop() comes. */
+  readonly #stopping = new AbortController();
 
   constructor(options: ConsulRegistrationOptions) {
     this.#options = options;
@@ -50,15 +55,23 @@ export class ConsulRegistration {
     this.#try(this.#options.retryDelayMs ?? 1_000);
   }
 
-  /** Stops trying, and deregisters when registered (failures are logged, never thrown). */
-  async stop(): Promise<void> {
+  /**
+   * Stops trying, and deregisters when registered, within `budgetMs` at most (the shutdown's time must not go to a
+   * Consul that does not answer). Failures are logged, never thrown.
+   */
+  async stop(budgetMs: number = this.#options.timeoutMs): Promise<void> {
     this.#stopped = true;
     clearTimeout(this.#timer);
+    this.#stopping.abort();
     await this.#attempt;
     if (!this.#registered) return;
     const { id } = this.#options.service;
     try {
-      await this.#put(`v1/agent/service/deregister/${encodeURIComponent(id)}`);
+      await this.#put(
+        `v1/agent/service/deregister/${encodeURIComponent(id)}`,
+        undefined,
+        AbortSignal.timeout(Math.min(budgetMs, this.#options.timeoutMs)),
+      );
       this.#registered = false;
       this.#options.logger.info({ id }, 'deregistered from Consul');
     } catch (error) {
@@ -69,18 +82,23 @@ export class ConsulRegistration {
   #try(delayMs: number): void {
     if (this.#stopped) return;
     const { service, logger } = this.#options;
-    this.#attempt = this.#put('v1/agent/service/register', {
-      ID: service.id,
-      Name: service.name,
-      Tags: service.tags,
-      Address: service.address,
-      Port: service.port,
-      Check: {
-        HTTP: `http://${hostForUrl(service.address)}:${service.port}/health/ready`,
-        Interval: '30s',
-        Timeout: '10s',
+    const deadline = AbortSignal.any([AbortSignal.timeout(this.#options.timeoutMs), this.#stopping.signal]);
+    this.#attempt = this.#put(
+      'v1/agent/service/register',
+      {
+        ID: service.id,
+        Name: service.name,
+        Tags: service.tags,
+        Address: service.address,
+        Port: service.port,
+        Check: {
+          HTTP: `http://${hostForUrl(service.address)}:${service.port}/health/ready`,
+          Interval: '30s',
+          Timeout: '10s',
+        },
       },
-    }).then(
+      deadline,
+    ).then(
       () => {
         this.#registered = true;
         logger.info({ id: service.id }, 'registered with Consul');
@@ -100,15 +118,21 @@ export class ConsulRegistration {
     );
   }
 
-  async #put(path: string, body?: object): Promise<void> {
-    const { statusCode, body: answer } = await request(new URL(path, this.#base), {
+  async #put(path: string, body: object | undefined, signal: AbortSignal): Promise<void> {
+    const { url, authorization } = requestTarget(this.#base, path);
+    const { statusCode, body: answer } = await request(url, {
       method: 'PUT',
       ...(this.#options.dispatcher ? { dispatcher: this.#options.dispatcher } : {}),
-      signal: AbortSignal.timeout(this.#options.timeoutMs),
-      headers: { 'content-type': 'application/json' },
+      signal,
+      headers: {
+        'content-type': 'application/json',
+        ...(authorization ? { authorization } : {}),
+        ...(this.#options.token ? { 'x-consul-token': this.#options.token } : {}),
+      },
       ...(body === undefined ? {} : { body: JSON.stringify(body) }),
     });
-    await answer.dump();
+    // Read to its end: an answer cut off is no confirmation.
+    await readAtMost(answer, 64 * 1024);
     if (statusCode < 200 || statusCode > 299) throw new ProbeFailure(`HTTP ${statusCode}`);
   }
 }
@@ -128,7 +152,7 @@ export function consulRegistrationFor(
   port: number,
   logger: ConsulRegistrationOptions['logger'],
 ): ConsulRegistration | undefined {
-  const { consulUrl, consulServiceAddress, probeTimeoutMs } = config.health;
+  const { consulUrl, consulServiceAddress, consulToken, probeTimeoutMs } = config.health;
   if (consulUrl === undefined) return undefined;
   const host = config.server.host;
   const address = consulServiceAddress ?? (['0.0.0.0', '::', ''].includes(host) ? os.hostname() : host);
@@ -141,6 +165,7 @@ export function consulRegistrationFor(
       port,
       tags: ['api', 'backend', 'fastify'],
     },
+    token: consulToken,
     logger,
     timeoutMs: Math.max(probeTimeoutMs, 5_000),
   });

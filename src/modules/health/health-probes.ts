@@ -17,15 +17,28 @@ export interface ProbeSources {
   dispatcher: Dispatcher;
 }
 
-function redisProbe(redis: Pick<RedisHandle, 'client'>): ServiceProbe {
+/**
+ * A check that callers join while one is running. The database and Redis pings cannot be called off once sent:
+ * while a stalled database holds them, a probe given up at its timeout would otherwise leave its ping queued, and
+ * readiness polled every second would fill the pool with pings.
+ */
+function joined(check: () => Promise<void>): ServiceProbe {
+  let running: Promise<void> | undefined;
   return {
-    async check() {
-      // PING on the server's own connection: with the offline queue off it fails at once while disconnected, and
-      // says so better than ioredis' "Stream isn't writeable".
-      if (redis.client.status !== 'ready') throw new ProbeFailure(`not connected (${redis.client.status})`);
-      await redis.client.ping();
-    },
+    check: () =>
+      (running ??= check().finally(() => {
+        running = undefined;
+      })),
   };
+}
+
+function redisProbe(redis: Pick<RedisHandle, 'client'>): ServiceProbe {
+  return joined(async () => {
+    // PING on the server's own connection: with the offline queue off it fails at once while disconnected, and
+    // says so better than ioredis' "Stream isn't writeable".
+    if (redis.client.status !== 'ready') throw new ProbeFailure(`not connected (${redis.client.status})`);
+    await redis.client.ping();
+  });
 }
 
 function llmProbe(llm: Config['llm'], dispatcher: Dispatcher): ServiceProbe {
@@ -48,7 +61,7 @@ export function createProbes({
   const http = (url: string | undefined, options: Parameters<typeof httpProbe>[2]) =>
     url === undefined ? undefined : httpProbe(dispatcher, url, options);
   const probes: Partial<Record<ServiceName, ServiceProbe | undefined>> = {
-    database: { check: () => database.ping() },
+    database: joined(() => database.ping()),
     redis: redis ? redisProbe(redis) : undefined,
     rabbitmq: health.rabbitmqUrl ? amqpProbe(health.rabbitmqUrl, health.probeTimeoutMs) : undefined,
     neo4j: health.neo4j ? neo4jProbe(health.neo4j, health.probeTimeoutMs) : undefined,
@@ -56,7 +69,11 @@ export function createProbes({
     chromadb: http(health.chromadbUrl, { paths: ['/api/v2/heartbeat', '/api/v1/heartbeat'] }),
     qdrant: http(health.qdrantUrl, { paths: ['/healthz'] }),
     faiss: http(health.faissUrl, { paths: ['/health'] }),
-    consul: http(health.consulUrl, { paths: ['/v1/status/leader'], acceptBody: consulHasLeader }),
+    consul: http(health.consulUrl, {
+      paths: ['/v1/status/leader'],
+      acceptBody: consulHasLeader,
+      ...(health.consulToken ? { headers: { 'x-consul-token': health.consulToken } } : {}),
+    }),
     kong: http(health.kongAdminUrl, { paths: ['/status'] }),
     ollama: llmProbe(config.llm, dispatcher),
   };

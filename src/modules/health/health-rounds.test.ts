@@ -96,6 +96,7 @@ describe('probeReason', () => {
       'refused: 403 ACCESS-REFUSED',
     ],
     [new Error('connect ETIMEDOUT'), 'connect timeout'],
+    [new DOMException('The operation was aborted due to timeout', 'TimeoutError'), 'timeout'],
     [
       Object.assign(new Error('x'), { code: 'Neo.ClientError.Security.Unauthorized' }),
       'authentication failed',

@@ -18,7 +18,7 @@ export interface HttpProbeOptions {
  * `base` joined with `path` below its own path (a service mounted at https://host/kong-admin keeps that prefix).
  * Credentials in the URL go out as basic authentication: undici refuses them in the URL itself.
  */
-function target(base: URL, path: string): { url: URL; authorization?: string } {
+export function requestTarget(base: URL, path: string): { url: URL; authorization?: string } {
   const url = new URL(path.replace(/^\//, ''), base.href.endsWith('/') ? base : new URL(`${base.href}/`));
   if (url.username === '' && url.password === '') return { url };
   const credentials = `${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`;
@@ -27,7 +27,11 @@ function target(base: URL, path: string): { url: URL; authorization?: string } {
   return { url, authorization: `Basic ${Buffer.from(credentials).toString('base64')}` };
 }
 
-async function readAtMost(body: Dispatcher.ResponseData['body'], limit: number): Promise<string> {
+/**
+ * Reads up to `limit` bytes of an answer. Unlike undici's dump(), which settles quietly when the connection breaks,
+ * it rejects when the body ends early: a 200 cut off mid-body is no healthy answer.
+ */
+export async function readAtMost(body: Dispatcher.ResponseData['body'], limit: number): Promise<string> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of body as AsyncIterable<Buffer>) {
@@ -46,7 +50,7 @@ export function httpProbe(dispatcher: Dispatcher, baseUrl: string, options: Http
   return {
     async check(signal) {
       for (const [index, path] of options.paths.entries()) {
-        const { url, authorization } = target(base, path);
+        const { url, authorization } = requestTarget(base, path);
         const headers = { ...options.headers, ...(authorization ? { authorization } : {}) };
         const { statusCode, body } = await request(url, { method: 'GET', dispatcher, signal, headers });
         if (statusCode === 404 && index < options.paths.length - 1) {
@@ -57,8 +61,8 @@ export function httpProbe(dispatcher: Dispatcher, baseUrl: string, options: Http
           await body.dump();
           throw new ProbeFailure(`HTTP ${statusCode}`);
         }
-        if (options.acceptBody) options.acceptBody(await readAtMost(body, MAX_BODY_BYTES));
-        else await body.dump();
+        const text = await readAtMost(body, MAX_BODY_BYTES);
+        options.acceptBody?.(text);
         return;
       }
     },

@@ -42,6 +42,8 @@ function codeOf(error: unknown): string | undefined {
 
 export function probeReason(error: unknown): string {
   if (error instanceof ProbeFailure) return error.message;
+  // AbortSignal.timeout()'s reason (the Consul calls' own deadline).
+  if (error instanceof Error && error.name === 'TimeoutError') return 'timeout';
   const code = codeOf(error);
   if (code !== undefined) return BY_CODE[code] ?? code;
   const message = error instanceof Error ? error.message : '';

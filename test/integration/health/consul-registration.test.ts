@@ -7,7 +7,7 @@ import { startServer, type RunningServer } from '../../../src/server.js';
 import { TEST_JWT_SECRET } from '../../helpers/app.js';
 import { closedPort } from '../../helpers/closed-port.js';
 import { freshDatabase, type FreshDatabase } from '../../helpers/databases.js';
-import { startHttpStandIn, type HttpStandIn } from '../../helpers/health-stand-ins.js';
+import { NEVER, startHttpStandIn, type HttpStandIn } from '../../helpers/health-stand-ins.js';
 
 const REGISTER = '/v1/agent/service/register';
 
@@ -35,7 +35,7 @@ describe('registration with Consul', () => {
     await database.drop();
   });
 
-  const start = (consulUrl: string) =>
+  const start = (consulUrl: string, env: Record<string, string> = {}) =>
     startServer(
       parseConfig(
         {
@@ -48,6 +48,7 @@ describe('registration with Consul', () => {
           JWT_SECRET_KEY: TEST_JWT_SECRET,
           CONSUL_URL: consulUrl,
           CONSUL_SERVICE_ADDRESS: '127.0.0.1',
+          ...env,
         },
         '0.0.0-test',
       ),
@@ -99,4 +100,32 @@ describe('registration with Consul', () => {
     expect((await fetch(`${running.address}/health/ready`)).status).toBe(200);
     expect(await running.shutdown('test')).toBe(true);
   });
+
+  it('sends the ACL token and the credentials of the URL to Consul, for the registration and the probe', async () => {
+    const url = new URL(consul.url);
+    url.username = 'agent';
+    url.password = 'pw-9f2c';
+    server = await start(url.href, { CONSUL_TOKEN: 'acl-token-1234' });
+    await until(() => consul.hits(REGISTER) === 1, 'the registration');
+    expect((await fetch(`${server.address}/api/v1/health/services/consul`)).status).toBe(200);
+    await until(() => consul.hits('/v1/status/leader') === 1, 'the probe');
+    const basic = `Basic ${Buffer.from('agent:pw-9f2c').toString('base64')}`;
+    for (const path of [REGISTER, '/v1/status/leader']) {
+      const received = consul.received.find((r) => r.path === path);
+      expect(received?.headers['x-consul-token'], path).toBe('acl-token-1234');
+      expect(received?.headers.authorization, path).toBe(basic);
+    }
+  });
+
+  it('gives a Consul that never answers the deregistration no more than SHUTDOWN_TIMEOUT_MS', async () => {
+    // Consul's own timeout is 30 s here: were it the bound, this test would overrun its 15 s.
+    const running = await start(consul.url, { SHUTDOWN_TIMEOUT_MS: '300', HEALTH_PROBE_TIMEOUT_MS: '30000' });
+    server = running;
+    await until(() => consul.hits(REGISTER) === 1, 'the registration');
+    const id = `sutazai-backend-127.0.0.1-${portOf(running)}`;
+    consul.answer(`/v1/agent/service/deregister/${id}`, NEVER);
+    expect(await running.shutdown('test')).toBe(true);
+    server = undefined;
+    expect(consul.hits(`/v1/agent/service/deregister/${id}`)).toBe(1);
+  }, 15_000);
 });

@@ -2,6 +2,7 @@
 // silent: the timeout is honoured and the answer still comes), and that refuse us; reasons are short and never carry
 // a URL, host or password. Readiness follows the database and Redis: 503 while a dedicated PostgreSQL connection
 // target or our own redis-server is down, 200 once it is back.
+import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../../src/lib/clock.js';
 import { buildTestApp, type TestApp } from '../../helpers/app.js';
@@ -124,6 +125,32 @@ describe('probes of services that never answer', () => {
       status: 'ready',
       checks: { database: { status: 'healthy', latency_ms: expect.any(Number) as number } },
     });
+  });
+});
+
+describe('a service whose healthy answer is cut off', () => {
+  let t: TestApp;
+  let liar: net.Server;
+  beforeAll(async () => {
+    // 200 with a Content-Length of 1000, three bytes of it, then the connection closed.
+    liar = net.createServer((socket) => {
+      socket.on('error', () => undefined);
+      socket.once('data', () => {
+        socket.end('HTTP/1.1 200 OK\r\nContent-Length: 1000\r\nContent-Type: text/plain\r\n\r\nabc');
+      });
+    });
+    await new Promise<void>((resolve) => liar.listen(0, '127.0.0.1', resolve));
+    const { port } = liar.address() as net.AddressInfo;
+    t = await buildTestApp({ env: { FAISS_URL: `http://127.0.0.1:${port}` } });
+  });
+  afterAll(async () => {
+    await t?.close();
+    await new Promise((resolve) => liar?.close(resolve));
+  });
+
+  it('is unhealthy, not healthy', async () => {
+    const faiss = (await t.app.inject({ url: '/api/v1/health/services/faiss' })).json<Detail>();
+    expect(faiss).toMatchObject({ status: 'unhealthy', reason: 'connection closed' });
   });
 });
 
