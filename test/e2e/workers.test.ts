@@ -252,7 +252,11 @@ describeWithRedis('WORKERS=2 on one port', () => {
       );
 
       primary.signal('SIGTERM');
-      expect(await primary.waitForExit(30_000)).toEqual({ code: 0, signal: null });
+      const exited = await primary.waitForExit(30_000);
+      expect(exited, JSON.stringify(primary.logs.slice(-15)) + primary.stderr).toEqual({
+        code: 0,
+        signal: null,
+      });
       expect(consul.received.filter((r) => r.path === `/v1/agent/service/deregister/${id}`)).toHaveLength(1);
     } finally {
       await consul.close();
