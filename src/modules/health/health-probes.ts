@@ -3,16 +3,20 @@
 import type { Dispatcher } from 'undici';
 import type { Config } from '../../config.js';
 import type { Database } from '../../platform/db/database.js';
+import { singleFlight } from '../../lib/single-flight.js';
 import type { RedisHandle } from '../../platform/redis.js';
 import { amqpProbe } from './amqp-probe.js';
 import { consulHasLeader, httpProbe } from './http-probe.js';
 import { neo4jProbe } from './neo4j-probe.js';
 import { ProbeFailure, type ServiceName, type ServiceProbe } from './service-probe.js';
 
+/** The probe of each enabled service; the database's is always there. */
+export type EnabledProbes = Partial<Record<ServiceName, ServiceProbe>> & { database: ServiceProbe };
+
 export interface ProbeSources {
   config: Pick<Config, 'health' | 'llm'>;
   database: Pick<Database, 'ping'>;
-  redis: Pick<RedisHandle, 'client'> | undefined;
+  redis: Pick<RedisHandle, 'status'> | undefined;
   /** The HTTP probes' connections (the plugin closes it). */
   dispatcher: Dispatcher;
 }
@@ -23,21 +27,15 @@ export interface ProbeSources {
  * readiness polled every second would fill the pool with pings.
  */
 function joined(check: () => Promise<void>): ServiceProbe {
-  let running: Promise<void> | undefined;
-  return {
-    check: () =>
-      (running ??= check().finally(() => {
-        running = undefined;
-      })),
-  };
+  return { check: singleFlight(check) };
 }
 
-function redisProbe(redis: Pick<RedisHandle, 'client'>): ServiceProbe {
+function redisProbe(redis: Pick<RedisHandle, 'status'>): ServiceProbe {
   return joined(async () => {
-    // PING on the server's own connection: with the offline queue off it fails at once while disconnected, and
-    // says so better than ioredis' "Stream isn't writeable".
-    if (redis.client.status !== 'ready') throw new ProbeFailure(`not connected (${redis.client.status})`);
-    await redis.client.ping();
+    // PING on the server's own connection (RedisHandle.status). Its error text names the host: not shown.
+    const status = await redis.status();
+    if (!status.ready)
+      throw new ProbeFailure(status.state === 'ready' ? 'PING failed' : `not connected (${status.state})`);
   });
 }
 
@@ -51,17 +49,12 @@ function llmProbe(llm: Config['llm'], dispatcher: Dispatcher): ServiceProbe {
   return httpProbe(dispatcher, llm.ollamaUrl, { paths: ['/api/version'] });
 }
 
-export function createProbes({
-  config,
-  database,
-  redis,
-  dispatcher,
-}: ProbeSources): Partial<Record<ServiceName, ServiceProbe>> {
+export function createProbes({ config, database, redis, dispatcher }: ProbeSources): EnabledProbes {
   const { health } = config;
+  const databaseProbe = joined(() => database.ping());
   const http = (url: string | undefined, options: Parameters<typeof httpProbe>[2]) =>
     url === undefined ? undefined : httpProbe(dispatcher, url, options);
   const probes: Partial<Record<ServiceName, ServiceProbe | undefined>> = {
-    database: joined(() => database.ping()),
     redis: redis ? redisProbe(redis) : undefined,
     rabbitmq: health.rabbitmqUrl ? amqpProbe(health.rabbitmqUrl, health.probeTimeoutMs) : undefined,
     neo4j: health.neo4j ? neo4jProbe(health.neo4j, health.probeTimeoutMs) : undefined,
@@ -77,5 +70,6 @@ export function createProbes({
     kong: http(health.kongAdminUrl, { paths: ['/status'] }),
     ollama: llmProbe(config.llm, dispatcher),
   };
-  return Object.fromEntries(Object.entries(probes).filter(([, probe]) => probe !== undefined));
+  const enabled = Object.fromEntries(Object.entries(probes).filter(([, probe]) => probe !== undefined));
+  return { ...enabled, database: databaseProbe };
 }

@@ -3,6 +3,7 @@
 // starting their own, so a thousand concurrent health requests cause one round, and none of them waits longer than
 // the slowest probe's timeout.
 import type { Clock } from '../../lib/clock.js';
+import { singleFlight } from '../../lib/single-flight.js';
 import { probeReason } from './probe-reason.js';
 import { SERVICE_NAMES, type ServiceName, type ServiceProbe } from './service-probe.js';
 
@@ -37,7 +38,7 @@ const DISABLED: ServiceHealth = { status: 'disabled', latencyMs: null };
 export class HealthRounds {
   readonly #options: HealthRoundsOptions;
   #last: HealthRound | undefined;
-  #running: Promise<HealthRound> | undefined;
+  readonly #round = singleFlight(() => this.#run());
 
   constructor(options: HealthRoundsOptions) {
     this.#options = options;
@@ -53,10 +54,7 @@ export class HealthRounds {
     if (last && this.#options.clock.now().getTime() - last.checkedAt.getTime() < this.#options.cacheTtlMs) {
       return Promise.resolve(last);
     }
-    this.#running ??= this.#run().finally(() => {
-      this.#running = undefined;
-    });
-    return this.#running;
+    return this.#round();
   }
 
   async close(): Promise<void> {

@@ -46,7 +46,7 @@ const healthPlugin: FastifyPluginAsync<HealthPluginOptions> = async (app, { conf
     redis: app.redis,
     llm: app.llm,
     readinessProbes: {
-      database: probes.database ?? { check: () => app.database.ping() },
+      database: probes.database,
       ...(probes.redis ? { redis: probes.redis } : {}),
     },
     probeTimeoutMs: timeoutMs,

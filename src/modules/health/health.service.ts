@@ -67,7 +67,6 @@ function serviceMap(round: HealthRound) {
 
 export class HealthService {
   readonly #deps: HealthServiceDeps;
-  #readiness: Promise<Readiness> | undefined;
 
   constructor(deps: HealthServiceDeps) {
     this.#deps = deps;
@@ -194,15 +193,11 @@ export class HealthService {
     };
   }
 
-  /** GET /health/ready: the database (and Redis when configured) answer now; concurrent calls share one check. */
-  readiness(): Promise<Readiness> {
-    this.#readiness ??= this.#checkReadiness().finally(() => {
-      this.#readiness = undefined;
-    });
-    return this.#readiness;
-  }
-
-  async #checkReadiness(): Promise<Readiness> {
+  /**
+   * GET /health/ready: the database (and Redis when configured) answer now. Their probes are joined while one runs
+   * (health-probes.ts), so concurrent calls share one ping.
+   */
+  async readiness(): Promise<Readiness> {
     const { database, redis } = this.#deps.readinessProbes;
     const timeout = this.#deps.probeTimeoutMs;
     const [db, cache] = await Promise.all([

@@ -13,21 +13,31 @@ export function timingConnectionWaits(dialect: Dialect, observe: (seconds: numbe
   };
 }
 
+/**
+ * The driver with acquireConnection timed. A Proxy, so that every other method (savepoints included) passes through
+ * as it is; each is bound to the driver once, not at every query (the drivers keep their state in private fields).
+ */
 function timedDriver(driver: Driver, observe: (seconds: number) => void): Driver {
+  const acquireConnection = async (): Promise<DatabaseConnection> => {
+    const started = performance.now();
+    try {
+      return await driver.acquireConnection();
+    } finally {
+      observe((performance.now() - started) / 1000);
+    }
+  };
+  const bound = new Map<PropertyKey, unknown>();
   return new Proxy(driver, {
     get(target, property, receiver) {
-      if (property === 'acquireConnection') {
-        return async (): Promise<DatabaseConnection> => {
-          const started = performance.now();
-          try {
-            return await target.acquireConnection();
-          } finally {
-            observe((performance.now() - started) / 1000);
-          }
-        };
-      }
+      if (property === 'acquireConnection') return acquireConnection;
       const value: unknown = Reflect.get(target, property, receiver);
-      return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+      if (typeof value !== 'function') return value;
+      let method = bound.get(property);
+      if (method === undefined) {
+        method = (value as (...args: unknown[]) => unknown).bind(target);
+        bound.set(property, method);
+      }
+      return method;
     },
   });
 }
