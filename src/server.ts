@@ -133,13 +133,20 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   return { app, address, shutdown };
 }
 
-/** Wires SIGTERM/SIGINT to a graceful shutdown and exits: 0 when it finished within the timeout, 1 otherwise. */
-export function exitOnSignals(server: RunningServer): void {
+/**
+ * Wires SIGTERM/SIGINT to a graceful shutdown and exits: 0 when it finished within the timeout, 1 otherwise. Called
+ * with the server still starting, so that a signal arriving between "listening" and the end of the start (a cluster
+ * primary stopping a worker that has just come up) waits for the start and shuts down cleanly, instead of Node's
+ * default action killing the process. A start that fails exits through its own error path.
+ */
+export function exitOnSignals(starting: Promise<RunningServer>): void {
   const onSignal = (signal: NodeJS.Signals) => {
-    void server.shutdown(signal).then(
-      (clean) => process.exit(clean ? 0 : 1),
-      () => process.exit(1),
-    );
+    void starting
+      .then((server) => server.shutdown(signal))
+      .then(
+        (clean) => process.exit(clean ? 0 : 1),
+        () => process.exit(1),
+      );
   };
   // `on`, not `once`: a second signal (Ctrl-C twice, or the cluster primary forwarding one) must not kill the
   // process with Node's default action while requests are still finishing; shutdown() is idempotent.

@@ -25,15 +25,17 @@ function isStartupFailed(message: unknown): message is StartupFailed {
 export async function serveCommand(): Promise<void> {
   const config = parseConfig(process.env, packageVersion());
   if (config.server.workers <= 1) {
-    const server = await startServer(config);
-    exitOnSignals(server);
+    const starting = startServer(config);
+    exitOnSignals(starting);
+    await starting;
     return;
   }
   if (cluster.isWorker) {
     try {
       // Registration with Consul is the primary's: one per instance, not one per worker.
-      const server = await startServer(config, { migrate: false, registerWithConsul: false });
-      exitOnSignals(server);
+      const starting = startServer(config, { migrate: false, registerWithConsul: false });
+      exitOnSignals(starting);
+      await starting;
     } catch (error) {
       // Every worker fails the same way (port taken, Redis down): the primary prints the reason once, not N times.
       const message: StartupFailed = { type: STARTUP_FAILED, reason: describeFailure(error) };

@@ -2,6 +2,7 @@
 // sockets: the fixture test/fixtures/slow-server.ts adds GET /slow, which waits and THEN touches the database (and
 // Redis), so a 200 proves both were still open when the request finished.
 import http from 'node:http';
+import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { buildApp } from '../../src/app.js';
 import { parseConfig, type Dialect } from '../../src/config.js';
@@ -15,7 +16,9 @@ import {
   freshDatabaseEachTest,
   httpGet,
   listeningPort,
+  REPO_ROOT,
   spawnCli,
+  spawnNode,
   spawnSlowServer,
   type Spawned,
 } from '../helpers/spawn.js';
@@ -271,4 +274,17 @@ describeWithRedis('a chat streaming in a cluster worker when SIGTERM comes', () 
     // A cluster starts slowly on a busy machine (two workers, each building the app).
     await streamInterruptedBySigterm(database, llm, { WORKERS: '2', REDIS_URL: TEST_REDIS_URL });
   }, 90_000);
+});
+
+describe('a signal while the server is still starting', () => {
+  it('waits for the start, shuts the server down and exits 0 instead of dying of the signal', async () => {
+    // A cluster primary that stops a worker right after it listened sent SIGTERM in that window: the worker died of
+    // the signal, and the primary exited 1.
+    const proc = spawnNode(
+      ['--import', 'tsx', path.join(REPO_ROOT, 'test', 'fixtures', 'signal-during-start.ts')],
+      {},
+    );
+    expect(await proc.waitForExit(30_000)).toEqual({ code: 0, signal: null });
+    expect(proc.stdout).toBe('shutdown SIGTERM\n');
+  });
 });
