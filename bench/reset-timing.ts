@@ -21,7 +21,7 @@ const median = (values: number[]) => {
     : ((sorted[middle - 1] ?? 0) + (sorted[middle] ?? 0)) / 2;
 };
 
-const t = await buildTestApp({ dialect, env: { REGISTER_PER_IP_PER_HOUR: '0' } });
+const t = await buildTestApp({ dialect, env: { RATE_LIMIT_REGISTER: '0' } });
 try {
   let client = 0;
   const ip = () => {

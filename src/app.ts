@@ -14,12 +14,13 @@ import { registerBodyParsers, registerCompression, registerOpenApi } from './pla
 import { RequestLogController, createLogger, requestChildLogger } from './platform/logger.js';
 import metricsPlugin, { createHttpMetrics } from './platform/metrics.js';
 import notFound from './platform/not-found.js';
+import rateLimitPlugin from './platform/rate-limit/rate-limit-plugin.js';
 import redisPlugin from './platform/redis-plugin.js';
 import requestContext, { REQUEST_ID_HEADER, requestIdFor } from './platform/request-context.js';
 import securityHeaders, { applySecurityHeaders } from './platform/security-headers.js';
 import shutdownGate from './platform/shutdown-gate.js';
 import { schemaController } from './platform/validation.js';
-import { authPlugin } from './modules/auth/index.js';
+import { accessTokenIdentity, authPlugin } from './modules/auth/index.js';
 import { chatPlugin } from './modules/chat/index.js';
 import { healthPlugin } from './modules/health/index.js';
 import { llmPlugin } from './modules/llm/index.js';
@@ -102,10 +103,22 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     await app.register(redisPlugin, { config: config.redis, connectionName: `sutazai:${process.pid}` });
 
     const clock = options.clock ?? systemClock;
+    await app.register(rateLimitPlugin, {
+      config: config.rateLimit,
+      identifyUser: accessTokenIdentity(config.auth, clock),
+      clock,
+      // A test's clock drives the Redis store too; in production Redis's own clock does (rate-limits.ts).
+      redisClock: options.clock,
+    });
     await app.register(mailPlugin, { config: config.mail, clock });
 
     await app.register(rootRoutes, { appName: config.app.name, version: config.app.version });
-    await app.register(authPlugin, { auth: config.auth, frontendUrl: config.mail.frontendUrl, clock });
+    await app.register(authPlugin, {
+      auth: config.auth,
+      rateLimit: config.rateLimit,
+      frontendUrl: config.mail.frontendUrl,
+      clock,
+    });
     await app.register(llmPlugin, { config: config.llm, clock });
     await app.register(chatPlugin, {
       chat: config.chat,

@@ -56,8 +56,17 @@ export interface Config {
     emailVerificationHours: number;
     /** MAIL_PER_ADDRESS_PER_HOUR, per kind of mail (0 = off). */
     mailPerAddressPerHour: number;
-    /** REGISTER_PER_IP_PER_HOUR (0 = off). */
-    registerPerIpPerHour: number;
+  };
+  /** The RATE_LIMIT_* settings; a count of 0 turns its limit off. */
+  rateLimit: {
+    perMinute: number;
+    burst: number;
+    loginFailures: number;
+    loginWindowMinutes: number;
+    registerPerHour: number;
+    mailPerMinute: number;
+    redisTimeoutMs: number;
+    memoryMaxIdentities: number;
   };
   mail: {
     /** Unset when SMTP_HOST is: mail then stays in the outbox. */
@@ -458,7 +467,16 @@ export function parseConfig(rawEnv: Record<string, string | undefined>, version 
       passwordResetMinutes: env.PASSWORD_RESET_EXPIRE_MINUTES,
       emailVerificationHours: env.EMAIL_VERIFICATION_EXPIRE_HOURS,
       mailPerAddressPerHour: env.MAIL_PER_ADDRESS_PER_HOUR,
-      registerPerIpPerHour: env.REGISTER_PER_IP_PER_HOUR,
+    },
+    rateLimit: {
+      perMinute: env.RATE_LIMIT_PER_MINUTE,
+      burst: env.RATE_LIMIT_BURST,
+      loginFailures: env.RATE_LIMIT_LOGIN_FAILURES,
+      loginWindowMinutes: env.RATE_LIMIT_LOGIN_WINDOW_MINUTES,
+      registerPerHour: env.RATE_LIMIT_REGISTER,
+      mailPerMinute: env.RATE_LIMIT_MAIL_PER_MINUTE,
+      redisTimeoutMs: env.RATE_LIMIT_REDIS_TIMEOUT_MS,
+      memoryMaxIdentities: env.RATE_LIMIT_MEMORY_MAX_IDENTITIES,
     },
     mail,
     llm,

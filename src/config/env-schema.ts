@@ -125,11 +125,48 @@ export const EnvSchema = Type.Object({
     0,
     1000,
   ),
-  REGISTER_PER_IP_PER_HOUR: Int(
-    'Registrations one client IP may attempt per hour; more get 429 with Retry-After (0 = no limit).',
+  RATE_LIMIT_PER_MINUTE: Int(
+    'Requests one identity (the user of a valid access token, else the client IP) may make to /api/v1 in any 60 seconds, over all routes but health; more get 429 (0 = no limit).',
+    100,
+    0,
+    1_000_000,
+  ),
+  RATE_LIMIT_BURST: Int(
+    'Of those, how many may come at once after being idle; capacity then comes back evenly, RATE_LIMIT_PER_MINUTE a minute (0, or not below RATE_LIMIT_PER_MINUTE: no burst control).',
+    20,
+    0,
+    1_000_000,
+  ),
+  RATE_LIMIT_LOGIN_FAILURES: Int(
+    'Failed logins one client IP may make in any RATE_LIMIT_LOGIN_WINDOW_MINUTES, whatever the accounts; then its logins get 429 (0 = no limit). Successful logins do not count.',
+    20,
+    0,
+    1_000_000,
+  ),
+  RATE_LIMIT_LOGIN_WINDOW_MINUTES: Int('The window of RATE_LIMIT_LOGIN_FAILURES.', 10, 1, 1440),
+  RATE_LIMIT_REGISTER: Int(
+    'Registrations one client IP may attempt in any hour, whatever their outcome; more get 429 (0 = no limit).',
     10,
     0,
     1_000_000,
+  ),
+  RATE_LIMIT_MAIL_PER_MINUTE: Int(
+    'Password-reset and verification-resend requests one identity may make in any minute; more get 429 (0 = no limit).',
+    5,
+    0,
+    1_000_000,
+  ),
+  RATE_LIMIT_REDIS_TIMEOUT_MS: Int(
+    "With REDIS_URL: a limit decision Redis has not answered within this counts as failed, and is made in this instance's memory.",
+    50,
+    1,
+    10_000,
+  ),
+  RATE_LIMIT_MEMORY_MAX_IDENTITIES: Int(
+    'Identities one limit keeps in process memory at most (without Redis, or while it fails); idle ones are forgotten first.',
+    100_000,
+    100,
+    10_000_000,
   ),
   SMTP_HOST: OptionalStr(
     'SMTP server for outgoing mail. Unset: mail stays in the outbox table and its link is logged.',

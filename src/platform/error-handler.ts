@@ -25,6 +25,8 @@ interface Mapped {
   code: string;
   /** Sent as Retry-After. */
   retryAfterSeconds?: number;
+  /** More fields of the body (AppError.fields). */
+  fields?: Readonly<Record<string, unknown>>;
 }
 
 /** Fastify's own error codes that mean "the client sent something wrong", with our answer for each. */
@@ -93,6 +95,7 @@ export function mapError(error: unknown, contentType?: string): Mapped {
       code: error.code,
       detail,
       ...(error.retryAfterSeconds === undefined ? {} : { retryAfterSeconds: error.retryAfterSeconds }),
+      ...(error.fields === undefined ? {} : { fields: error.fields }),
     };
   }
   const unavailable = dependencyUnavailableAnswer(error);
@@ -122,8 +125,14 @@ export function mapError(error: unknown, contentType?: string): Mapped {
   };
 }
 
-export function errorBody(request: FastifyRequest, detail: ErrorBody['detail'], code: string): ErrorBody {
-  return { detail, code, request_id: request.id };
+export function errorBody(
+  request: FastifyRequest,
+  detail: ErrorBody['detail'],
+  code: string,
+  fields?: Readonly<Record<string, unknown>>,
+): ErrorBody {
+  // The fields first: none of them may replace detail, code or request_id.
+  return { ...fields, detail, code, request_id: request.id };
 }
 
 /**
@@ -135,8 +144,11 @@ export function sendErrorBody(
   reply: FastifyReply,
   detail: ErrorBody['detail'],
   code: string,
+  fields?: Readonly<Record<string, unknown>>,
 ): FastifyReply {
-  return reply.type('application/json; charset=utf-8').send(JSON.stringify(errorBody(request, detail, code)));
+  return reply
+    .type('application/json; charset=utf-8')
+    .send(JSON.stringify(errorBody(request, detail, code, fields)));
 }
 
 export function sendError(request: FastifyRequest, reply: FastifyReply, error: unknown): FastifyReply {
@@ -150,7 +162,7 @@ export function sendError(request: FastifyRequest, reply: FastifyReply, error: u
     void reply.header('retry-after', String(mapped.retryAfterSeconds));
   // Every 401 names the scheme that would be accepted (RFC 9110 §11.6.1).
   if (mapped.status === 401) void reply.header('www-authenticate', 'Bearer');
-  return sendErrorBody(request, reply.code(mapped.status), mapped.detail, mapped.code);
+  return sendErrorBody(request, reply.code(mapped.status), mapped.detail, mapped.code, mapped.fields);
 }
 
 /**

@@ -8,10 +8,18 @@ export class AppError extends Error {
   readonly code: string;
   /** Whole seconds (at least 1) after which the same request may succeed; the error handler sends Retry-After. */
   readonly retryAfterSeconds: number | undefined;
+  /** Fields the error body carries besides detail, code and request_id (a 429's limit and reset). */
+  readonly fields: Readonly<Record<string, unknown>> | undefined;
 
   constructor(
     message: string,
-    options: { status: number; code: string; retryAfterSeconds?: number; cause?: unknown },
+    options: {
+      status: number;
+      code: string;
+      retryAfterSeconds?: number;
+      fields?: Record<string, unknown>;
+      cause?: unknown;
+    },
   ) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = new.target.name;
@@ -19,6 +27,7 @@ export class AppError extends Error {
     this.code = options.code;
     this.retryAfterSeconds =
       options.retryAfterSeconds === undefined ? undefined : Math.max(1, Math.ceil(options.retryAfterSeconds));
+    this.fields = options.fields;
   }
 }
 
@@ -53,8 +62,13 @@ export class ConflictError extends AppError {
 }
 
 export class TooManyRequestsError extends AppError {
-  constructor(message: string, retryAfterSeconds: number, code = 'rate_limited') {
-    super(message, { status: 429, code, retryAfterSeconds });
+  constructor(
+    message: string,
+    retryAfterSeconds: number,
+    code = 'rate_limited',
+    fields?: Record<string, unknown>,
+  ) {
+    super(message, { status: 429, code, retryAfterSeconds, ...(fields ? { fields } : {}) });
   }
 }
 

@@ -41,8 +41,11 @@ export async function buildTestApp(options: TestAppOptions = {}): Promise<TestAp
       JWT_SECRET_KEY: TEST_JWT_SECRET,
       // The lowest bcrypt cost: tests log in hundreds of times; the cost setting itself is tested on its own.
       BCRYPT_ROUNDS: '4',
-      // Off: suites register dozens of users, all from app.inject's 127.0.0.1. Its own tests turn it on.
-      REGISTER_PER_IP_PER_HOUR: '0',
+      // Off: suites make hundreds of requests, register dozens of users and fail logins on purpose, all from
+      // app.inject's 127.0.0.1. The rate limit tests turn them on.
+      RATE_LIMIT_PER_MINUTE: '0',
+      RATE_LIMIT_REGISTER: '0',
+      RATE_LIMIT_LOGIN_FAILURES: '0',
       ...options.env,
     },
     '0.0.0-test',

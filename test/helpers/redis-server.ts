@@ -73,4 +73,16 @@ export class OwnRedis {
     await exited;
     this.child = undefined;
   }
+
+  /**
+   * SIGSTOP: a Redis that hangs. The kernel still accepts connections and takes what clients write; nothing is
+   * answered until resume().
+   */
+  pause(): void {
+    this.child?.kill('SIGSTOP');
+  }
+
+  resume(): void {
+    this.child?.kill('SIGCONT');
+  }
 }

@@ -7,7 +7,7 @@ import type { Clock } from '../../lib/clock.js';
 import { BadRequestError } from '../../platform/errors.js';
 import type { Transact, Tx } from '../../platform/db/transactions.js';
 import type { OneTimeTokenPurpose } from '../../platform/db/schema.js';
-import type { RateLimiter } from '../../platform/rate-limit.js';
+import type { RateLimiter } from '../../platform/rate-limit/rate-limiter.js';
 import type { MailOutbox } from '../mail/index.js';
 import { passwordResetMail, verificationMail, type AuthMailKind } from './auth-mail.js';
 import { invalidResetToken, invalidVerificationToken } from './auth.errors.js';

@@ -6,7 +6,6 @@ import type { Config } from '../../config.js';
 import type { Clock } from '../../lib/clock.js';
 import { transactor } from '../../platform/db/transactions.js';
 import { BackgroundTasks } from '../../lib/background-tasks.js';
-import { createRateLimiter, noRateLimit } from '../../platform/rate-limit.js';
 import { AccountService } from './account.service.js';
 import { SessionDenylist } from './access-denylist.js';
 import { ExpiredTokenCleaner } from './expired-token-cleaner.js';
@@ -37,15 +36,15 @@ declare module 'fastify' {
 
 export interface AuthPluginOptions {
   auth: Config['auth'];
+  rateLimit: Config['rateLimit'];
   frontendUrl: string;
   clock: Clock;
   prefix?: string;
 }
 
-/** Requests that send mail (password reset, verification), per client: the original's 5 per minute. */
-const MAIL_REQUESTS_PER_MINUTE = 5;
 const CLEANUP_INTERVAL_MS = 60 * 60_000;
-const HOUR_SECONDS = 3600;
+const HOUR_MS = 3_600_000;
+const MINUTE_MS = 60_000;
 
 const authPlugin: FastifyPluginAsync<AuthPluginOptions> = async (app, opts) => {
   const { auth, clock } = opts;
@@ -90,10 +89,10 @@ const authPlugin: FastifyPluginAsync<AuthPluginOptions> = async (app, opts) => {
     metrics,
     settings: { requireEmailVerification: auth.requireEmailVerification },
   });
-  const hourly = (name: string, points: number) =>
-    points === 0
-      ? noRateLimit
-      : createRateLimiter({ name, points, durationSeconds: HOUR_SECONDS, redis: app.redis });
+  const limits = opts.rateLimit;
+  /** A limit of `limit` per `windowMs`, on the shared limiter; off when its setting is 0. */
+  const limiter = (name: string, limit: number, windowMs: number) =>
+    app.rateLimits.limiter(name, limit === 0 ? undefined : { limit, windowMs });
   const background = new BackgroundTasks(log);
   app.decorate('authTasks', background);
   const accounts = new AccountService({
@@ -111,16 +110,11 @@ const authPlugin: FastifyPluginAsync<AuthPluginOptions> = async (app, opts) => {
       passwordResetMinutes: auth.passwordResetMinutes,
       emailVerificationHours: auth.emailVerificationHours,
     },
-    addressLimiter: hourly('mail-address', auth.mailPerAddressPerHour),
+    addressLimiter: limiter('mail_address', auth.mailPerAddressPerHour, HOUR_MS),
     background,
   });
   const admin = new UserAdminService({ transact, users, sessions, loginLocks, clock });
-  const mailLimiter = createRateLimiter({
-    name: 'auth-mail',
-    points: MAIL_REQUESTS_PER_MINUTE,
-    durationSeconds: 60,
-    redis: app.redis,
-  });
+  const mailLimiter = limiter('mail', limits.mailPerMinute, MINUTE_MS);
 
   const cleaner = new ExpiredTokenCleaner({
     refreshTokens,
@@ -142,9 +136,19 @@ const authPlugin: FastifyPluginAsync<AuthPluginOptions> = async (app, opts) => {
 
   registerAuthHooks(app, sessions);
   const prefix = opts.prefix ?? '/api/v1/auth';
-  const registerLimiter = hourly('register', auth.registerPerIpPerHour);
-  await app.register(authRoutes, { prefix, sessions, accounts, mailLimiter, registerLimiter });
+  await app.register(authRoutes, {
+    prefix,
+    sessions,
+    accounts,
+    mailLimiter,
+    registerLimiter: limiter('register', limits.registerPerHour, HOUR_MS),
+    loginFailureLimiter: limiter(
+      'login_failures',
+      limits.loginFailures,
+      limits.loginWindowMinutes * MINUTE_MS,
+    ),
+  });
   await app.register(userAdminRoutes, { prefix, admin });
 };
 
-export default fp(authPlugin, { name: 'auth', dependencies: ['database', 'redis', 'mail'] });
+export default fp(authPlugin, { name: 'auth', dependencies: ['database', 'rate-limit', 'mail'] });

@@ -1,9 +1,10 @@
 // /api/v1/auth: the original's endpoints (reference §3.3), thin: validate, call one service method, shape the answer.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import type { FastifyRequest } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { clientAddress } from '../../platform/client-address.js';
-import { ValidationFailedError } from '../../platform/errors.js';
-import type { RateLimiter } from '../../platform/rate-limit.js';
+import { AppError, ValidationFailedError } from '../../platform/errors.js';
+import { limitRequest } from '../../platform/rate-limit/rate-limit-headers.js';
+import type { RateLimiter } from '../../platform/rate-limit/rate-limiter.js';
 import { AccountService, RESET_REQUESTED_MESSAGE, VERIFICATION_RESENT_MESSAGE } from './account.service.js';
 import {
   LoginForm,
@@ -29,8 +30,17 @@ export interface AuthRoutesOptions {
   accounts: AccountService;
   /** Limits the requests that send mail, per client address (the original: 5 per minute). */
   mailLimiter: RateLimiter;
-  /** Limits registrations per client IP (REGISTER_PER_IP_PER_HOUR). */
+  /** Limits registrations per client IP (RATE_LIMIT_REGISTER). */
   registerLimiter: RateLimiter;
+  /** Limits failed logins per client IP (RATE_LIMIT_LOGIN_FAILURES). */
+  loginFailureLimiter: RateLimiter;
+}
+
+/** Refusals that count as a failed login: a wrong name or password, or an attempt on a locked account. */
+function isFailedLogin(error: unknown): boolean {
+  return (
+    error instanceof AppError && (error.code === 'invalid_credentials' || error.code === 'account_locked')
+  );
 }
 
 const tags = ['auth'];
@@ -51,7 +61,7 @@ const noBodyAsEmpty = async (request: FastifyRequest) => {
 };
 
 export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (app, opts) => {
-  const { sessions, accounts, mailLimiter, registerLimiter } = opts;
+  const { sessions, accounts, mailLimiter, registerLimiter, loginFailureLimiter } = opts;
 
   /**
    * For the routes a logged-out user needs (a forgotten password): a valid token identifies the caller, and a stale
@@ -61,10 +71,13 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (a
     const token = bearerToken(request);
     if (token) request.auth = await sessions.authenticate(token).catch(() => null);
   };
-  const limitMail = async (request: FastifyRequest) => mailLimiter.consume(clientKey(request));
+  const limitMail = async (request: FastifyRequest, reply: FastifyReply) => {
+    await limitRequest(reply, mailLimiter, clientKey(request));
+  };
   // Per IP even with a token: each registration mails an address of the caller's choosing.
-  const limitRegistration = async (request: FastifyRequest) =>
-    registerLimiter.consume(`ip:${clientAddress(request)}`);
+  const limitRegistration = async (request: FastifyRequest, reply: FastifyReply) => {
+    await limitRequest(reply, registerLimiter, `ip:${clientAddress(request)}`);
+  };
 
   app.post(
     '/register',
@@ -95,14 +108,26 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (a
         response: { 200: TokenResponse },
       },
     },
-    async (request) => {
+    async (request, reply) => {
       const body = request.body as { username?: string; email?: string; password: string };
       const login = body.username ?? body.email;
       if (login === undefined)
         throw new ValidationFailedError([
           { loc: ['body', 'username'], msg: 'Field required', type: 'missing' },
         ]);
-      return tokenResponse(await sessions.login(login, body.password));
+      // Each attempt holds a place among the failures from its address until it is known not to be one: 50 wrong
+      // passwords sent at once cannot all slip under the limit.
+      const address = `ip:${clientAddress(request)}`;
+      const attempt = await limitRequest(reply, loginFailureLimiter, address);
+      let pair: IssuedPair;
+      try {
+        pair = await sessions.login(login, body.password);
+      } catch (error) {
+        if (!isFailedLogin(error)) await loginFailureLimiter.refund(address, attempt);
+        throw error;
+      }
+      await loginFailureLimiter.refund(address, attempt);
+      return tokenResponse(pair);
     },
   );
 

@@ -185,7 +185,7 @@ describeEachDialect('mail limits per address', (dialect) => {
   describe('registrations per client IP', () => {
     let limited: TestApp;
     beforeAll(async () => {
-      limited = await buildTestApp({ dialect, env: { REGISTER_PER_IP_PER_HOUR: '3' } });
+      limited = await buildTestApp({ dialect, env: { RATE_LIMIT_REGISTER: '3' } });
     });
     afterAll(() => limited?.close());
 
@@ -295,6 +295,6 @@ describeWithRedis('mail limits across instances', () => {
     expect((await suppressed(a.app, 'password-reset')) + (await suppressed(b.app, 'password-reset'))).toBe(
       6 - PER_ADDRESS,
     );
-    expect(await admin.keys(`${prefix}rate-limit:mail-address*`)).not.toEqual([]);
+    expect(await admin.keys(`${prefix}rate-limit:{mail_address:*`)).not.toEqual([]);
   });
 });
