@@ -19,6 +19,8 @@ export const CORS_EXPOSED_HEADERS = [
   'x-ratelimit-limit',
   'x-ratelimit-remaining',
   'x-ratelimit-reset',
+  'ratelimit',
+  'ratelimit-policy',
 ].join(', ');
 export const CORS_MAX_AGE_SECONDS = '600';
 

@@ -45,6 +45,7 @@ const healthPlugin: FastifyPluginAsync<HealthPluginOptions> = async (app, { conf
     database: app.database,
     redis: app.redis,
     llm: app.llm,
+    rateLimits: app.rateLimits,
     readinessProbes: {
       database: probes.database,
       ...(probes.redis ? { redis: probes.redis } : {}),
@@ -58,4 +59,7 @@ const healthPlugin: FastifyPluginAsync<HealthPluginOptions> = async (app, { conf
   await app.register(rootHealthRoutes, { health });
 };
 
-export default fp(healthPlugin, { name: 'health', dependencies: ['metrics', 'database', 'redis', 'llm'] });
+export default fp(healthPlugin, {
+  name: 'health',
+  dependencies: ['metrics', 'database', 'redis', 'llm', 'rate-limit'],
+});

@@ -123,6 +123,18 @@ export const HealthMetrics = Type.Object({
     max_concurrent: Type.Integer(),
     queue_size: Type.Integer(),
   }),
+  rate_limiting: Type.Object(
+    {
+      backend: Type.Union([Type.Literal('redis'), Type.Literal('memory')]),
+      fallback_active: Type.Boolean({
+        description: 'Redis is configured but failing: this instance limits from its own memory.',
+      }),
+      decisions: Type.Object({ allowed: Type.Integer(), limited: Type.Integer() }),
+      backend_errors: Type.Integer({ description: 'Decisions Redis failed or did not answer in time.' }),
+      memory_identities: Type.Integer({ description: "Identities held in this instance's memory." }),
+    },
+    { description: "This instance's rate limit figures, since it started." },
+  ),
 });
 
 export const ReadinessAnswer = Type.Object({

@@ -2,6 +2,7 @@
 // (status, latency, reason), only enabled services counted, a metrics report that works, and readiness.
 import type { Clock } from '../../lib/clock.js';
 import type { Database } from '../../platform/db/database.js';
+import type { RateLimits } from '../../platform/rate-limit/rate-limits.js';
 import type { RedisHandle } from '../../platform/redis.js';
 import type { LlmService } from '../llm/index.js';
 import { probeWithin, type HealthRound, type HealthRounds, type ServiceHealth } from './health-rounds.js';
@@ -13,6 +14,7 @@ export interface HealthServiceDeps {
   database: Pick<Database, 'poolStats' | 'dialect'>;
   redis: Pick<RedisHandle, 'stats'> | undefined;
   llm: Pick<LlmService, 'breakerState' | 'load' | 'providerName'>;
+  rateLimits: Pick<RateLimits, 'stats'>;
   /** What readiness checks: the database, and Redis when it is configured. */
   readinessProbes: { database: ServiceProbe; redis?: ServiceProbe };
   probeTimeoutMs: number;
@@ -190,6 +192,7 @@ export class HealthService {
         max_concurrent: llm.maxConcurrent,
         queue_size: llm.queueSize,
       },
+      rate_limiting: this.#deps.rateLimits.stats(),
     };
   }
 

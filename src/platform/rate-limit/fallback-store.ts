@@ -75,7 +75,7 @@ export class FallbackRateLimitStore implements RateLimitStore {
     this.#failing = true;
     this.options.log.warn(
       { err: error instanceof RedisTimeoutError ? undefined : error, reason: errorText(error) },
-      'rate limits: Redis failed; each instance limits from its own memory until Redis answers again',
+      'rate limits: Redis failed; each instance limits from its own memory until Redis is back',
     );
   }
 
