@@ -15,11 +15,14 @@ export interface BenchSettings {
   warmupSeconds: number;
   /** How long a server may take to answer GET /health after being spawned. */
   readyTimeoutMs: number;
-  /** Redis for the WORKERS > 1 row (the server refuses several workers without it). */
+  /** Redis for the WORKERS > 1 row (the server refuses several workers without it) and the rate-limit section. */
   redisUrl: string;
   /** Processes for the WORKERS row: one per core the OS lets us use. */
   workers: number;
-  /** Which parts of the benchmark run (BENCH_SECTIONS, comma-separated: health, login, chat, html-safe); default all. */
+  /**
+   * Which parts of the benchmark run (BENCH_SECTIONS, comma-separated: health, login, chat, html-safe, rate-limit);
+   * default all.
+   */
   sections: Set<BenchSection>;
   /** Login section: concurrent connections logging in, and as many concurrent bcrypt.compare calls for the ceiling. */
   loginConnections: number;
@@ -44,11 +47,15 @@ export interface BenchSettings {
   chatTokens: number;
   /** HTML-safe JSON section: interleaved rounds of the server with and without the encoding. */
   htmlSafeRounds: number;
+  /** Rate-limit section: interleaved rounds of the server with the general limit (in Redis) and without it. */
+  rateLimitRounds: number;
+  /** Rate-limit section: users registered on each server, whose access tokens the load rotates over. */
+  rateLimitUsers: number;
   /** Where the Markdown is saved (BENCH_RESULTS_FILE): a run of some sections can keep docs/benchmarks.md whole. */
   resultsFile: string | undefined;
 }
 
-export const BENCH_SECTIONS = ['health', 'login', 'chat', 'html-safe'] as const;
+export const BENCH_SECTIONS = ['health', 'login', 'chat', 'html-safe', 'rate-limit'] as const;
 export type BenchSection = (typeof BENCH_SECTIONS)[number];
 
 function positiveInt(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
@@ -110,6 +117,8 @@ export function readBenchSettings(env: NodeJS.ProcessEnv): BenchSettings {
     chatLoadChats: positiveInt(env, 'BENCH_CHAT_LOAD_CHATS', 1000),
     chatTokens: intInRange(env, 'BENCH_CHAT_TOKENS', 8, 1, 10_000),
     htmlSafeRounds: positiveInt(env, 'BENCH_HTML_SAFE_ROUNDS', 6),
+    rateLimitRounds: positiveInt(env, 'BENCH_RATE_LIMIT_ROUNDS', 6),
+    rateLimitUsers: intInRange(env, 'BENCH_RATE_LIMIT_USERS', 50, 1, 1000),
     resultsFile: env.BENCH_RESULTS_FILE?.trim() || undefined,
   };
 }

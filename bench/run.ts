@@ -7,6 +7,8 @@
 // - what our server adds to a streamed chat's time to first token, against the LLM stand-in reached directly, one
 //   chat at a time and under load (bench/chat-section.ts).
 // - GET /health of our server with the HTML-safe JSON encoding against itself without it (bench/html-safe-section.ts).
+// - GET /api/v1/auth/me of our server with the general rate limit on (Redis) against itself without it, and the
+//   in-memory store's bytes per identity (bench/rate-limit-section.ts).
 // BENCH_SECTIONS picks the sections, BENCH_RESULTS_FILE where the table is saved (docs/benchmarks.md by default). Any failed request or failed start exits non-zero.
 import fs from 'node:fs';
 import os from 'node:os';
@@ -18,6 +20,7 @@ import { runHtmlSafeSection } from './html-safe-section.js';
 import { killAllStandIns } from './llm-stand-in-process.js';
 import { runLoginSection } from './login-section.js';
 import { measureLoad, type Measurement } from './measure-load.js';
+import { runRateLimitSection } from './rate-limit-section.js';
 import { redisUnavailableReason } from './redis-probe.js';
 import { renderDocument, renderHealthSection, type ServerResult } from './report.js';
 import { killAllServers, startServer, type RunningServer, type ServerSpec } from './server-process.js';
@@ -150,6 +153,10 @@ async function main(): Promise<void> {
   }
   if (settings.sections.has('html-safe')) {
     sections.push(await runHtmlSafeSection(settings, workDir, (spec) => startTracked(spec, settings)));
+    await stopAll();
+  }
+  if (settings.sections.has('rate-limit')) {
+    sections.push(await runRateLimitSection(settings, workDir, (spec) => startTracked(spec, settings)));
     await stopAll();
   }
   const rendered = renderDocument(commandLine(), sections);
