@@ -101,6 +101,18 @@ describe('TokenService', () => {
     expect(await service.verify(pair.refreshToken, 'refresh')).toBeUndefined();
   });
 
+  it('checks a token it verified before against the clock again: expiry, and an iat too far ahead', async () => {
+    const pair = await service.issuePair(USER, 'family-1');
+    const first = await service.verify(pair.accessToken, 'access');
+    expect(first).toBeDefined();
+    expect(await service.verify(pair.accessToken, 'access')).toEqual(first);
+    // A clock set back more than the skew before the token's iat refuses it, as a first check would.
+    clock.advance(-61_000);
+    expect(await service.verify(pair.accessToken, 'access')).toBeUndefined();
+    clock.advance(61_000 + 1800_000);
+    expect(await service.verify(pair.accessToken, 'access')).toBeUndefined();
+  });
+
   it('follows ACCESS_TOKEN_EXPIRE_MINUTES and REFRESH_TOKEN_EXPIRE_DAYS', async () => {
     const other = new TokenService({ ...SETTINGS, accessTokenMinutes: 5, refreshTokenDays: 1 }, clock);
     const pair = await other.issuePair(USER, 'f');

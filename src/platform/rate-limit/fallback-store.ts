@@ -7,6 +7,7 @@
 // Hand-written rather than cockatiel: what is needed is a flag, a time and a timer per call, and cockatiel's circuit
 // breaker reads Date.now() itself and wraps every call in more promises than the decision costs.
 import type { FastifyBaseLogger } from 'fastify';
+import { ReplyError as RedisReplyError } from 'ioredis';
 import type { RateLimitDecision, RateLimitPolicy, RateLimitStore } from './policy.js';
 
 export interface FallbackOptions {
@@ -24,10 +25,13 @@ export interface FallbackOptions {
 
 class RedisTimeoutError extends Error {}
 
+const REFUSAL_LOG_INTERVAL_MS = 60_000;
+
 export class FallbackRateLimitStore implements RateLimitStore {
   #failing = false;
   #retryAt = 0;
   #probing = false;
+  #refusalLoggedAt = -Infinity;
 
   constructor(private readonly options: FallbackOptions) {}
 
@@ -43,13 +47,15 @@ export class FallbackRateLimitStore implements RateLimitStore {
     if (probe) this.#probing = true;
     try {
       const decision = await this.#bounded(this.options.primary.take(key, policy));
-      if (this.#failing) {
+      // Only the probe ends an outage: a call sent before it began may still come back after.
+      if (probe && this.#failing) {
         this.#failing = false;
         this.options.log.info('rate limits: Redis answers again; limits are shared by every instance again');
       }
       return decision;
     } catch (error) {
-      this.#failed(error);
+      if (error instanceof RedisReplyError) this.#refused(error as Error);
+      else this.#failed(error);
       return this.options.fallback(key).take(key, policy);
     } finally {
       if (probe) this.#probing = false;
@@ -68,6 +74,21 @@ export class FallbackRateLimitStore implements RateLimitStore {
     }
   }
 
+  /**
+   * Redis answered, with an error (a key of the wrong type, out of memory): no outage, so the instance keeps asking
+   * Redis, but this decision is made in memory. Logged at most once a minute.
+   */
+  #refused(error: Error): void {
+    this.options.onBackendError();
+    const now = performance.now();
+    if (now < this.#refusalLoggedAt + REFUSAL_LOG_INTERVAL_MS) return;
+    this.#refusalLoggedAt = now;
+    this.options.log.warn(
+      { reason: error.message },
+      "rate limits: Redis refused a decision; it was made in this instance's memory",
+    );
+  }
+
   #failed(error: unknown): void {
     this.options.onBackendError();
     this.#retryAt = performance.now() + this.options.probeIntervalMs;
@@ -82,8 +103,11 @@ export class FallbackRateLimitStore implements RateLimitStore {
   #bounded<T>(call: Promise<T>): Promise<T> {
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
+      // When the timer fires, the answer may already wait in the socket, unread because this process was busy (its
+      // own load, not Redis's): one more turn of the event loop reads it before the call counts as failed.
       timer = setTimeout(
-        () => reject(new RedisTimeoutError(`no answer within ${this.options.timeoutMs} ms`)),
+        () =>
+          setImmediate(() => reject(new RedisTimeoutError(`no answer within ${this.options.timeoutMs} ms`))),
         this.options.timeoutMs,
       );
     });

@@ -70,16 +70,18 @@ export class MemoryRateLimitStore implements RateLimitStore {
     let expired = 0;
     while (expired < times.length && (times[expired] as number) <= windowStart) expired++;
     if (expired > 0) times.splice(0, expired);
+    // Admissions "in the future" (the clock stepped back) are forgotten rather than blocking until then.
+    while (times.length > 0 && (times[times.length - 1] as number) > now) times.pop();
 
     const { limit } = policy;
     const interval = burstInterval(policy);
     const burst = policy.burst ?? limit;
-    let tat = Math.max(state.tat, now);
+    let tat = Math.min(Math.max(state.tat, now), now + burst * interval);
     const allowed =
       times.length < limit && (interval === 0 || tat + interval - now <= burst * interval + EPSILON);
     let retryAfterMs = 0;
     if (allowed) {
-      insertSorted(times, now);
+      times.push(now);
       if (interval > 0) tat += interval;
     } else {
       if (times.length >= limit)
@@ -122,11 +124,4 @@ export class MemoryRateLimitStore implements RateLimitStore {
       if (state.idleAt <= now) this.#states.delete(key);
     }
   }
-}
-
-/** Appends `time`, keeping the order if the clock went back. */
-function insertSorted(times: number[], time: number): void {
-  let index = times.length;
-  while (index > 0 && (times[index - 1] as number) > time) index--;
-  times.splice(index, 0, time);
 }

@@ -33,11 +33,16 @@ if ARGV[7] == 'refund' then
   return 0
 end
 redis.call('ZREMRANGEBYSCORE', logKey, '-inf', now - window)
+-- Admissions 'in the future' (the clock stepped back) are forgotten rather than blocking until then.
+redis.call('ZREMRANGEBYSCORE', logKey, '(' .. now, '+inf')
 local count = redis.call('ZCARD', logKey)
 local tat = now
 if interval > 0 then
   local stored = tonumber(redis.call('GET', tatKey))
-  if stored and stored > now then tat = stored end
+  if stored and stored > now then
+    tat = math.min(stored, now + burst * interval)
+    if tat < stored then redis.call('SET', tatKey, string.format('%.3f', tat), 'PX', math.ceil(tat - now)) end
+  end
 end
 local allowed = count < limit and (interval == 0 or tat + interval - now <= burst * interval + 1e-6)
 local retry = 0

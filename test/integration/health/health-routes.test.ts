@@ -177,6 +177,7 @@ describeEachDialect('health routes', (dialect) => {
         'circuit_breakers',
         'database',
         'llm',
+        'rate_limiting',
         'redis',
         'services',
         'timestamp',
@@ -197,6 +198,13 @@ describeEachDialect('health routes', (dialect) => {
     });
     expect(metrics.application).toEqual({ version: '0.0.0-test', environment: 'test', api_version: 'v1' });
     expect(metrics.circuit_breakers).toEqual({ ollama: { state: 'closed' } });
+    expect(metrics.rate_limiting).toEqual({
+      backend: redis ? 'redis' : 'memory',
+      fallback_active: false,
+      decisions: { allowed: expect.any(Number) as number, limited: 0 },
+      backend_errors: 0,
+      memory_identities: 0,
+    });
     expect(metrics.llm).toEqual({
       in_flight: 0,
       queued: 0,

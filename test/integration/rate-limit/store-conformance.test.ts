@@ -154,6 +154,18 @@ for (const backend of BACKENDS) {
       expect(rest[20]).toMatchObject({ allowed: false, retryAfterMs: 600, resetAtMs: START + 70_000 });
     });
 
+    it('forgets admissions from a clock that has since stepped back, rather than refusing until then', async () => {
+      const id = key();
+      clock.set(new Date(START + 86_400_000));
+      expect(admitted(await burst(store, id, BURSTY, 20))).toBe(20);
+      clock.set(new Date(START));
+      // The burst counts as just spent, so one interval's wait, not a day's; the window's log is forgotten.
+      const [first] = await burst(store, id, BURSTY, 1);
+      expect(first).toMatchObject({ allowed: false, retryAfterMs: 600 });
+      clock.advance(12_000);
+      expect(admitted(await burst(store, id, BURSTY, 21))).toBe(20);
+    });
+
     it('keeps identities apart', async () => {
       const [a, b] = [key(), key()];
       clock.set(new Date(START));
