@@ -7,6 +7,9 @@ import { MemoryRateLimitStore } from './memory-store.js';
 import type { RateLimitDecision, RateLimitPolicy, RateLimitStore } from './policy.js';
 
 /** One turn of the real event loop: what the bound's setImmediate waits for. */
+// ioredis types ReplyError loosely.
+const RedisReplyError = ReplyError as unknown as new (message: string) => Error;
+
 const nextTurn = () => new Promise((resolve) => setImmediate(resolve));
 
 const POLICY: RateLimitPolicy = { limit: 2, windowMs: 60_000 };
@@ -109,7 +112,7 @@ describe('FallbackRateLimitStore', () => {
     const { store, primary, errors, lines } = setup();
     const first = store.take('general:a', POLICY);
     primary.calls[0]?.reject(
-      new ReplyError('WRONGTYPE Operation against a key holding the wrong kind of value'),
+      new RedisReplyError('WRONGTYPE Operation against a key holding the wrong kind of value'),
     );
     expect(await first).toMatchObject({ allowed: true });
     expect(store.failingOver).toBe(false);
