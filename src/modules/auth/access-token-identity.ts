@@ -5,7 +5,7 @@ import type { FastifyRequest } from 'fastify';
 import type { Config } from '../../config.js';
 import type { Clock } from '../../lib/clock.js';
 import { bearerToken } from './authenticate.js';
-import { TokenService } from './token.service.js';
+import { tokenServiceFor } from './token.service.js';
 
 export function accessTokenIdentity(
   auth: Config['auth'],
@@ -13,16 +13,7 @@ export function accessTokenIdentity(
 ): (request: FastifyRequest) => Promise<string | undefined> {
   if (!auth.jwtSecret)
     throw new Error('auth: no JWT secret (withRuntimeSecrets() fills one in outside production)');
-  const tokens = new TokenService(
-    {
-      secret: auth.jwtSecret,
-      issuer: auth.jwtIssuer,
-      audience: auth.jwtAudience,
-      accessTokenMinutes: auth.accessTokenMinutes,
-      refreshTokenDays: auth.refreshTokenDays,
-    },
-    clock,
-  );
+  const tokens = tokenServiceFor({ ...auth, jwtSecret: auth.jwtSecret }, clock);
   return async (request) => {
     const token = bearerToken(request);
     if (!token) return undefined;

@@ -22,7 +22,7 @@ import {
   RevokedAccessTokenRepository,
   RevokedSessionRepository,
 } from './token.repository.js';
-import { TokenService } from './token.service.js';
+import { tokenServiceFor } from './token.service.js';
 import { UserAdminService } from './user-admin.service.js';
 import { UserRepository } from './user.repository.js';
 import { userAdminRoutes } from './users.routes.js';
@@ -58,16 +58,7 @@ const authPlugin: FastifyPluginAsync<AuthPluginOptions> = async (app, opts) => {
   const oneTimeTokens = new OneTimeTokenRepository(db);
   const metrics = createAuthMetrics(app.metrics.registry);
   const hasher = new BcryptPasswordHasher(auth.bcryptRounds);
-  const tokens = new TokenService(
-    {
-      secret: auth.jwtSecret,
-      issuer: auth.jwtIssuer,
-      audience: auth.jwtAudience,
-      accessTokenMinutes: auth.accessTokenMinutes,
-      refreshTokenDays: auth.refreshTokenDays,
-    },
-    clock,
-  );
+  const tokens = tokenServiceFor({ ...auth, jwtSecret: auth.jwtSecret }, clock);
   const revokedAccessTokens = new RevokedAccessTokenRepository(db);
   // In the database even with Redis: see access-denylist.ts.
   const denylist = new SessionDenylist(new RevokedSessionRepository(db), clock);

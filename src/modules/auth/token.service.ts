@@ -1,6 +1,7 @@
 // Signs and checks the JWTs (HS256 only, with iss/aud/jti), and makes the opaque single-use tokens of mailed links.
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { SignJWT, jwtVerify, type JWTPayload } from 'jose';
+import type { Config } from '../../config.js';
 import type { Clock } from '../../lib/clock.js';
 
 export interface TokenSettings {
@@ -46,6 +47,20 @@ type TokenType = 'access' | 'refresh';
  * forging bug) and is refused.
  */
 export const CLOCK_SKEW_SECONDS = 60;
+
+/** The TokenService of the auth settings (the auth plugin's, and the rate limit's identification). */
+export function tokenServiceFor(auth: Config['auth'] & { jwtSecret: string }, clock: Clock): TokenService {
+  return new TokenService(
+    {
+      secret: auth.jwtSecret,
+      issuer: auth.jwtIssuer,
+      audience: auth.jwtAudience,
+      accessTokenMinutes: auth.accessTokenMinutes,
+      refreshTokenDays: auth.refreshTokenDays,
+    },
+    clock,
+  );
+}
 
 /** SHA-256 of a token, hex: what the database keeps instead of the token. */
 export function hashToken(token: string): string {
