@@ -1,7 +1,7 @@
 // Redis with this instance's memory behind it. A Redis that fails, or takes longer than the bound to answer, never
 // turns into a 5xx nor into "no limit": the decision is made in memory instead (per instance, so N instances admit
 // up to N times the limit while Redis is away). One failure switches to memory for a probe interval; then one
-// request at a time tries Redis again, and the first answer switches back. The outage is logged once, at its start,
+// request at a time tries Redis again, and that probe's answer switches back. The outage is logged once, at its start,
 // and once when it ends.
 //
 // Hand-written rather than cockatiel: what is needed is a flag, a time and a timer per call, and cockatiel's circuit
