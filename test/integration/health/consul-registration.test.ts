@@ -126,6 +126,7 @@ describe('registration with Consul', () => {
     consul.answer(`/v1/agent/service/deregister/${id}`, NEVER);
     expect(await running.shutdown('test')).toBe(true);
     server = undefined;
-    expect(consul.hits(`/v1/agent/service/deregister/${id}`)).toBe(1);
+    // The request left before the deadline; on a busy machine the stand-in may count it a moment after the exit.
+    await until(() => consul.hits(`/v1/agent/service/deregister/${id}`) === 1, 'the deregistration');
   }, 15_000);
 });
