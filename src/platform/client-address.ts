@@ -14,3 +14,8 @@ export function clientAddress(request: Pick<FastifyRequest, 'ip'>): string {
   if (isIP(ip) !== 0 && ip.length <= MAX_ADDRESS_LENGTH) return ip;
   return `unparsed-${createHash('sha256').update(ip).digest('hex')}`;
 }
+
+/** The key per-client limits count a caller without a (valid) token under: `ip:<address>`. */
+export function addressKey(request: Pick<FastifyRequest, 'ip'>): string {
+  return `ip:${clientAddress(request)}`;
+}

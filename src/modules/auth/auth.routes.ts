@@ -1,7 +1,7 @@
 // /api/v1/auth: the original's endpoints (reference §3.3), thin: validate, call one service method, shape the answer.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { clientAddress } from '../../platform/client-address.js';
+import { addressKey } from '../../platform/client-address.js';
 import { AppError, ValidationFailedError } from '../../platform/errors.js';
 import { limitRequest } from '../../platform/rate-limit/rate-limit-headers.js';
 import type { RateLimiter } from '../../platform/rate-limit/rate-limiter.js';
@@ -76,7 +76,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (a
   };
   // Per IP even with a token: each registration mails an address of the caller's choosing.
   const limitRegistration = async (request: FastifyRequest, reply: FastifyReply) => {
-    await limitRequest(reply, registerLimiter, `ip:${clientAddress(request)}`);
+    await limitRequest(reply, registerLimiter, addressKey(request));
   };
 
   app.post(
@@ -117,7 +117,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (a
         ]);
       // Each attempt holds a place among the failures from its address until it is known not to be one: 50 wrong
       // passwords sent at once cannot all slip under the limit.
-      const address = `ip:${clientAddress(request)}`;
+      const address = addressKey(request);
       const attempt = await limitRequest(reply, loginFailureLimiter, address);
       let pair: IssuedPair;
       try {

@@ -3,7 +3,7 @@
 // served as a stranger), and `requireSuperuser`. They leave the caller in `request.auth`. Routes run them in
 // `onRequest`, before the body is read: a caller without a valid token costs no decompression, parsing or validation.
 import type { FastifyInstance, FastifyRequest, onRequestAsyncHookHandler } from 'fastify';
-import { clientAddress } from '../../platform/client-address.js';
+import { addressKey } from '../../platform/client-address.js';
 import { UnauthorizedError } from '../../platform/errors.js';
 import { notSuperuser } from './auth.errors.js';
 import type { Authenticated, SessionService } from './session.service.js';
@@ -41,7 +41,7 @@ export function caller(request: FastifyRequest): Authenticated {
  * (request.ip honours TRUST_PROXY; see client-address.ts). Rate limits and LLM generation slots share it.
  */
 export function clientKey(request: FastifyRequest): string {
-  return request.auth ? `user:${request.auth.user.id}` : `ip:${clientAddress(request)}`;
+  return request.auth ? `user:${request.auth.user.id}` : addressKey(request);
 }
 
 export function registerAuthHooks(app: FastifyInstance, sessions: SessionService): void {

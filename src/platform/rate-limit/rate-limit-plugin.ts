@@ -5,7 +5,7 @@ import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import type { Config } from '../../config.js';
 import type { Clock } from '../../lib/clock.js';
-import { clientAddress } from '../client-address.js';
+import { addressKey } from '../client-address.js';
 import type { RateLimitPolicy } from './policy.js';
 import { setRateLimitHeaders } from './rate-limit-headers.js';
 import { RateLimitExceededError } from './rate-limiter.js';
@@ -68,7 +68,7 @@ const rateLimitPlugin: FastifyPluginAsync<RateLimitPluginOptions> = async (app, 
     if (request.method === 'OPTIONS' && request.headers['access-control-request-method'] !== undefined)
       return;
     if (!isLimitedPath(request)) return;
-    const identity = (await opts.identifyUser(request)) ?? `ip:${clientAddress(request)}`;
+    const identity = (await opts.identifyUser(request)) ?? addressKey(request);
     const decision = await general.take(identity);
     if (!decision) return;
     setRateLimitHeaders(reply, general.name, policy, decision);
