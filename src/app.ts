@@ -19,6 +19,7 @@ import redisPlugin from './platform/redis-plugin.js';
 import requestContext, { REQUEST_ID_HEADER, requestIdFor } from './platform/request-context.js';
 import securityHeaders, { applySecurityHeaders } from './platform/security-headers.js';
 import shutdownGate from './platform/shutdown-gate.js';
+import websocketPlugin from './platform/websocket/websocket-plugin.js';
 import { schemaController } from './platform/validation.js';
 import { accessTokenIdentity, authPlugin } from './modules/auth/index.js';
 import { chatPlugin } from './modules/chat/index.js';
@@ -101,6 +102,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
       migrate: options.migrate ?? config.db.migrateOnStart,
     });
     await app.register(redisPlugin, { config: config.redis, connectionName: `sutazai:${process.pid}` });
+    await app.register(websocketPlugin, { config: config.websocket });
 
     const clock = options.clock ?? systemClock;
     await app.register(rateLimitPlugin, {

@@ -6,6 +6,7 @@ import type { TSchema } from 'typebox';
 import { Value } from 'typebox/value';
 import { DEFAULT_CORS_ORIGINS, EnvSchema, type Env } from './config/env-schema.js';
 import { healthConfig, type HealthConfig } from './config/health-config.js';
+import { websocketConfig, type WebSocketConfig } from './config/websocket-config.js';
 
 export { DEFAULT_CORS_ORIGINS, EnvSchema, type Env };
 
@@ -102,6 +103,7 @@ export interface Config {
     allowAnonymous: boolean;
     keepAliveMs: number;
   };
+  websocket: WebSocketConfig;
   health: HealthConfig;
   metrics: { token: string | undefined };
 }
@@ -425,6 +427,7 @@ export function parseConfig(rawEnv: Record<string, string | undefined>, version 
   const llm = llmConfig(env, problems);
   const mail = mailConfig(env, problems);
   const health = healthConfig(env, problems);
+  const websocket = websocketConfig(env, problems);
   // A blank or short token would lock every scrape out, or guard nothing: refuse it at start.
   if (env.METRICS_TOKEN !== undefined && env.METRICS_TOKEN !== '' && !/^\S{16,}$/.test(env.METRICS_TOKEN))
     problems.push('METRICS_TOKEN: must be at least 16 characters, without spaces (a random value)');
@@ -488,6 +491,7 @@ export function parseConfig(rawEnv: Record<string, string | undefined>, version 
       allowAnonymous: env.ALLOW_ANONYMOUS_CHAT,
       keepAliveMs: env.CHAT_SSE_KEEPALIVE_MS,
     },
+    websocket,
     health,
     metrics: { token: env.METRICS_TOKEN === '' ? undefined : env.METRICS_TOKEN },
   };

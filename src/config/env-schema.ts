@@ -271,6 +271,47 @@ export const EnvSchema = Type.Object({
     15000,
     100,
   ),
+  WS_MAX_CONNECTIONS: Int(
+    'Open chat WebSockets allowed at once (across every instance sharing REDIS_URL); the next one is closed with 1008.',
+    1000,
+    1,
+  ),
+  WS_MAX_CONNECTIONS_PER_USER: Int(
+    'Open chat WebSockets one user (or anonymous client) may hold at once, across instances with REDIS_URL.',
+    5,
+    1,
+  ),
+  WS_HEARTBEAT_INTERVAL_MS: Int(
+    'How often every chat WebSocket is pinged (a protocol ping, and a JSON ping to one idle that long).',
+    30000,
+    50,
+  ),
+  WS_HEARTBEAT_TIMEOUT_MS: Int(
+    'A chat WebSocket silent this long (no frame, no pong) is terminated and its slot freed; above the interval.',
+    60000,
+    100,
+  ),
+  WS_MAX_MESSAGE_BYTES: Int('Largest client frame; a bigger one closes the socket with 1009.', 65536, 1024),
+  WS_MESSAGES_PER_MINUTE: Int(
+    'Frames one chat WebSocket may send per minute (0: no limit); past it, `rate_limited` errors, then close 1008.',
+    120,
+    0,
+  ),
+  WS_MAX_BUFFERED_BYTES: Int(
+    'Bytes waiting to reach a slow client before the server stops sending to it and closes it with 1013.',
+    1048576,
+    1024,
+  ),
+  WS_AUTH_TIMEOUT_MS: Int(
+    'How long a chat WebSocket without a token may take to send its `auth` frame (when anonymous chat is off).',
+    10000,
+    100,
+  ),
+  WS_REDIS_LEASE_MS: Int(
+    'With REDIS_URL: how long an instance that stopped renewing (it died) keeps its WebSocket slots counted.',
+    30000,
+    1000,
+  ),
   HEALTH_PROBE_TIMEOUT_MS: Int(
     'Longest wait for one service of a health round; a service that takes longer is unhealthy ("timeout").',
     2000,

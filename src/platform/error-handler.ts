@@ -19,7 +19,7 @@ import { REQUEST_ID_HEADER } from './request-context.js';
 import { SECURITY_HEADERS } from './security-headers.js';
 import { boundIssues, toValidationIssues } from './validation-issues.js';
 
-interface Mapped {
+export interface Mapped {
   status: number;
   detail: string | ValidationIssue[];
   code: string;

@@ -104,6 +104,9 @@ const metricsPlugin: FastifyPluginAsync<MetricsPluginOptions> = async (app, { me
   app.addHook('onRequest', (request, reply, done) => {
     // The scrape itself is not work in progress: counted, the gauge could never read 0 to the scraper.
     if (request.routeOptions.url === METRICS_PATH) return done();
+    // A WebSocket upgrade is no request in progress for the socket's whole life, nor a 499 when the client gives up
+    // before it completes; one refused with an HTTP answer (429, 503, 404) is still counted by onResponse.
+    if ((request.raw as { upgrade?: boolean }).upgrade) return done();
     const gauge = inProgress(request.method);
     gauge.inc();
     // 'close' fires once for every response, finished or aborted; onResponse does not run for aborted ones, which
@@ -111,7 +114,8 @@ const metricsPlugin: FastifyPluginAsync<MetricsPluginOptions> = async (app, { me
     // not count it again.
     reply.raw.once('close', () => {
       gauge.dec();
-      if (reply.raw.writableFinished) return;
+      // A hijacked reply (reply.sent, its response never ended by us) is its handler's to answer, not an abort.
+      if (reply.raw.writableFinished || (reply.sent && !reply.raw.writableEnded)) return;
       total(`${request.method} ${routeLabel(request)} ${CLIENT_CLOSED_REQUEST}`).inc();
     });
     done();

@@ -18,6 +18,8 @@ declare module 'fastify' {
     optionalAuth: onRequestAsyncHookHandler;
     /** Runs `authenticate`, then refuses (403) anyone but a superuser. */
     requireSuperuser: onRequestAsyncHookHandler;
+    /** The user behind an access token, for callers without a request's header (a WebSocket's `auth` frame). */
+    authenticateToken(token: string): Promise<Authenticated>;
   }
 }
 
@@ -65,4 +67,5 @@ export function registerAuthHooks(app: FastifyInstance, sessions: SessionService
   app.decorate('authenticate', authenticate);
   app.decorate('optionalAuth', optionalAuth);
   app.decorate('requireSuperuser', requireSuperuser);
+  app.decorate('authenticateToken', (token: string) => sessions.authenticate(token));
 }

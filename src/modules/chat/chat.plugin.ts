@@ -1,4 +1,4 @@
-// Composition of the chat module: repository, services and routes under /api/v1/chat.
+// Composition of the chat module: repository, services, the routes under /api/v1/chat and the chat WebSocket.
 import type { FastifyPluginAsync } from 'fastify';
 import fp from 'fastify-plugin';
 import type { Config } from '../../config.js';
@@ -11,6 +11,7 @@ import { createChatMetrics } from './chat.metrics.js';
 import { ChatRepository } from './chat.repository.js';
 import { chatRoutes } from './chat.routes.js';
 import { ChatService } from './chat.service.js';
+import { chatWsRoutes } from './ws/chat-ws.routes.js';
 
 export interface ChatPluginOptions {
   chat: Config['chat'];
@@ -49,20 +50,29 @@ const chatPlugin: FastifyPluginAsync<ChatPluginOptions> = async (app, opts) => {
     cursors: createCursorCodec(opts.cursorSecret),
     clock: opts.clock,
   });
-  // Its own scope: the cookie plugin is the chat's alone.
-  await app.register(
-    async (scope) => {
-      await registerAnonymousCookie(scope, opts.cursorSecret);
-      await scope.register(chatRoutes, {
-        chat,
-        history,
-        maxTokens: opts.maxTokens,
-        keepAliveMs: opts.chat.keepAliveMs,
-        allowAnonymous: opts.chat.allowAnonymous,
-      });
-    },
-    { prefix: '/api/v1/chat' },
-  );
+  // Its own scope: the cookie plugin is the chat's alone (the WebSocket at /ws reads it too).
+  await app.register(async (scope) => {
+    await registerAnonymousCookie(scope, opts.cursorSecret);
+    await scope.register(chatRoutes, {
+      chat,
+      history,
+      channels: app.websockets.channels,
+      maxTokens: opts.maxTokens,
+      keepAliveMs: opts.chat.keepAliveMs,
+      allowAnonymous: opts.chat.allowAnonymous,
+      prefix: '/api/v1/chat',
+    });
+    await scope.register(chatWsRoutes, {
+      chat,
+      history,
+      maxTokens: opts.maxTokens,
+      allowAnonymous: opts.chat.allowAnonymous,
+      clock: opts.clock,
+    });
+  });
 };
 
-export default fp(chatPlugin, { name: 'chat', dependencies: ['database', 'metrics', 'llm', 'auth'] });
+export default fp(chatPlugin, {
+  name: 'chat',
+  dependencies: ['database', 'metrics', 'llm', 'auth', 'websocket'],
+});

@@ -5,8 +5,10 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { CursorQuery } from '../../platform/pagination.js';
 import { requestAbortSignal } from '../../platform/request-abort-signal.js';
+import type { OwnerChannels } from '../../platform/websocket/owner-channels.js';
 import { clientKey } from '../auth/index.js';
 import { chatOwner, setOwnerCookie } from './chat-anonymous-owner.js';
+import { broadcastTurn } from './chat-broadcast.js';
 import type { ChatHistoryService } from './chat-history.service.js';
 import { sendChatAsSse } from './chat-sse.js';
 import {
@@ -27,6 +29,8 @@ import { answerAsJson, messageItem, sessionSummary } from './chat.views.js';
 export interface ChatRoutesOptions {
   chat: ChatService;
   history: ChatHistoryService;
+  /** Where each turn is published for the owner's WebSockets. */
+  channels: OwnerChannels;
   maxTokens: number;
   keepAliveMs: number;
   allowAnonymous: boolean;
@@ -54,14 +58,14 @@ async function* cookieOnNewSession(
 }
 
 export const chatRoutes: FastifyPluginAsyncTypebox<ChatRoutesOptions> = async (app, opts) => {
-  const { chat, history, keepAliveMs, allowAnonymous } = opts;
+  const { chat, history, channels, keepAliveMs, allowAnonymous } = opts;
   const body = chatMessageBody(opts.maxTokens);
   const owner = (request: FastifyRequest) => chatOwner(request, allowAnonymous).owner;
 
   const answer = async (request: FastifyRequest<{ Body: ChatMessageBody }>, reply: FastifyReply) => {
     const input = request.body;
     const { owner: caller, mintedId } = chatOwner(request, allowAnonymous);
-    const turn = chat.converse(
+    const asked = chat.converse(
       {
         owner: caller,
         limitKey: clientKey(request),
@@ -76,6 +80,7 @@ export const chatRoutes: FastifyPluginAsyncTypebox<ChatRoutesOptions> = async (a
       },
       requestAbortSignal(reply),
     );
+    const turn = broadcastTurn(asked, channels, request.id, input.message);
     const events =
       mintedId === null
         ? turn

@@ -13,6 +13,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { BaseLogger } from 'pino';
+import { redisWithin as within } from '../../lib/redis-deadline.js';
 import type { RedisHandle } from '../../platform/redis.js';
 import { LlmUserLimitError } from './llm.errors.js';
 
@@ -114,17 +115,6 @@ function withScripts(client: Redis): Redis & SlotScripts {
     client.defineCommand('llmUserSlotRenew', { numberOfKeys: 1, lua: RENEW_SCRIPT });
   }
   return client as Redis & SlotScripts;
-}
-
-class RedisTimeoutError extends Error {}
-
-/** The client has no command timeout of its own, and a Redis that accepts but stalls must not hold a request. */
-function within<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new RedisTimeoutError(`Redis did not answer within ${ms} ms`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
 export interface RedisUserSlotsOptions {
