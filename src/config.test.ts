@@ -431,3 +431,29 @@ describe('describeSettings', () => {
     expect(byName.get('JWT_SECRET_KEY')).toBe('');
   });
 });
+
+describe('WebSocket settings', () => {
+  it('defaults to the original manager’s limits and heartbeat', () => {
+    expect(parseConfig({}).websocket).toEqual({
+      maxConnections: 1000,
+      maxConnectionsPerUser: 5,
+      heartbeatIntervalMs: 30_000,
+      heartbeatTimeoutMs: 60_000,
+      maxMessageBytes: 65_536,
+      messagesPerMinute: 120,
+      maxBufferedBytes: 1_048_576,
+      authTimeoutMs: 10_000,
+      redisLeaseMs: 30_000,
+    });
+  });
+
+  it('refuses a heartbeat timeout within one interval, and a per-user limit above the total', () => {
+    expect(problemsOf({ WS_HEARTBEAT_INTERVAL_MS: '1000', WS_HEARTBEAT_TIMEOUT_MS: '1000' })).toEqual([
+      'WS_HEARTBEAT_TIMEOUT_MS: must be above WS_HEARTBEAT_INTERVAL_MS (1000)',
+    ]);
+    expect(problemsOf({ WS_MAX_CONNECTIONS: '3', WS_MAX_CONNECTIONS_PER_USER: '4' })).toEqual([
+      'WS_MAX_CONNECTIONS_PER_USER: must not be above WS_MAX_CONNECTIONS (3)',
+    ]);
+    expect(problemsOf({ WS_MAX_MESSAGE_BYTES: '10' })[0]).toMatch(/^WS_MAX_MESSAGE_BYTES: must be/);
+  });
+});

@@ -68,7 +68,7 @@ export const EnvSchema = Type.Object({
   ),
   MIGRATE_ON_START: Bool('Run pending database migrations when `serve` starts.', true),
   REDIS_URL: OptionalStr(
-    'redis://host:port/db. Shares rate limits, mail limits and per-user generation slots between instances; unset: they live in process memory (one instance).',
+    'redis://host:port/db. Shares rate limits, mail limits, per-user generation slots, WebSocket connection limits and chat events between instances; unset: they live in process memory (one instance).',
   ),
   REDIS_KEY_PREFIX: Str('Prefix of every Redis key this server writes.', 'sutazai:'),
   CORS_ORIGINS: Str(
