@@ -61,6 +61,8 @@ const REFUSAL_REASON: Record<SlotRefusal, (perUser: number) => string> = {
 };
 /** Refused frames in a row, past the frame rate, before the socket is closed with 1008. */
 const RATE_STRIKES_BEFORE_CLOSE = 10;
+/** How long a peer has to answer our close before its socket is destroyed. */
+const CLOSE_GRACE_MS = 1_000;
 /** setTimeout's longest delay; a later token expiry re-arms the timer. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
@@ -239,8 +241,10 @@ export class ChatSocket implements ManagedSocket {
 
   #closeWith(code: number, reason: string): void {
     this.#muted = true;
-    if (this.ws.readyState === this.ws.OPEN || this.ws.readyState === this.ws.CONNECTING)
-      this.ws.close(code, reason);
+    if (this.ws.readyState !== this.ws.OPEN && this.ws.readyState !== this.ws.CONNECTING) return;
+    this.ws.close(code, reason);
+    // A peer that does not answer the close would hold its slot (and what is buffered for it) for ws's own 30 s.
+    setTimeout(() => this.ws.terminate(), CLOSE_GRACE_MS).unref();
   }
 
   #closed(): void {
@@ -265,19 +269,23 @@ export class ChatSocket implements ManagedSocket {
     this.lastFrameMs = now;
     this.deps.websockets.metrics.message('in');
     if (this.#state === 'closed') return;
+    // Refusals wait their turn behind the answers to earlier frames: a burst read at once is answered in order.
     if (this.#rate && !this.#rate.take(now)) {
       this.#strikes++;
-      if (this.#strikes > RATE_STRIKES_BEFORE_CLOSE)
-        return this.#closeWith(CLOSE.policy, 'Rate limit exceeded');
+      if (this.#strikes === RATE_STRIKES_BEFORE_CLOSE + 1)
+        this.#enqueue(() => this.#closeWith(CLOSE.policy, 'Rate limit exceeded'));
+      if (this.#strikes > RATE_STRIKES_BEFORE_CLOSE) return;
       const perMinute = this.deps.websockets.config.messagesPerMinute;
-      return this.sendFrame(
-        errorFrame(`Too many frames: at most ${perMinute} per minute`, 'rate_limited', {
-          retry_after_ms: this.#rate.waitMs(now),
-        }),
-      );
+      const refusal = errorFrame(`Too many frames: at most ${perMinute} per minute`, 'rate_limited', {
+        retry_after_ms: this.#rate.waitMs(now),
+      });
+      return this.#enqueue(() => this.sendFrame(refusal));
     }
     this.#strikes = 0;
-    if (isBinary) return this.sendFrame(errorFrame('Frames must be JSON text, not binary', 'invalid_frame'));
+    if (isBinary) {
+      const refusal = errorFrame('Frames must be JSON text, not binary', 'invalid_frame');
+      return this.#enqueue(() => this.sendFrame(refusal));
+    }
     const text = Array.isArray(data)
       ? Buffer.concat(data).toString('utf8')
       : Buffer.from(data as ArrayBuffer).toString('utf8');
