@@ -8,7 +8,13 @@ import { buildApp } from '../../../src/app.js';
 import { buildTestApp, type TestApp } from '../../helpers/app.js';
 import { bearer, registerAndLogin } from '../../helpers/auth.js';
 import { startLlmStandIn, type LlmStandIn } from '../../helpers/llm-stand-in.js';
-import { closeAllSockets, connectChat, type Frame, type TestSocket } from '../../helpers/ws-client.js';
+import {
+  closeAllSockets,
+  connectChat,
+  connectWs,
+  type Frame,
+  type TestSocket,
+} from '../../helpers/ws-client.js';
 import { waitUntil, type MessageItem, type SessionPage } from '../chat/chat.helpers.js';
 
 const WS_PATH = '/api/v1/chat/ws';
@@ -108,11 +114,16 @@ describe('sockets in a graceful shutdown', () => {
     const idle = await signedInSocket();
     busy.socket.send({ type: 'chat', message: 'Talk for a long while', session_id: 'cut-short' });
     await waitUntil(() => busy.socket.ofType('stream_chunk').length >= 3, 'three chunks arrived');
+    const late = await registerAndLogin(t.app);
 
     void close();
     // The idle socket is closed at once; the busy one waits for its answer.
     expect(await idle.socket.waitClosed()).toEqual(SHUTDOWN_CLOSE);
     expect(busy.socket.ws.readyState).toBe(busy.socket.ws.OPEN);
+    // Meanwhile a new socket is refused before its upgrade.
+    await expect(
+      connectWs(`${url}${WS_PATH}`, { headers: bearer(late.tokens.access_token) }),
+    ).rejects.toThrow(/^upgrade answered 503$|ECONNREFUSED/);
 
     t.app.interruptRequests();
     expect(await busy.socket.waitClosed()).toEqual(SHUTDOWN_CLOSE);
