@@ -257,7 +257,10 @@ export class ChatSocket implements ManagedSocket {
     if (this.#generation && !this.#generation.detached) this.#generation.controller.abort();
     this.#release?.();
     this.#unsubscribe?.();
-    this.deps.websockets.manager.delete(this);
+    // A generation that goes on without its socket (too slow a client) is still the manager's to wait for at shutdown.
+    const { manager } = this.deps.websockets;
+    if (this.#generation) void this.#generation.done.finally(() => manager.delete(this));
+    else manager.delete(this);
     if (admitted) this.deps.websockets.metrics.connections.dec();
   }
 
