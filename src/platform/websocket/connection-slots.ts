@@ -97,10 +97,14 @@ local function counts(id) return ARGV[1] .. 'ws:counts:' .. id end
 `;
 const TOTAL_FIELD = '#total';
 
-/** ARGV: prefix, instance, lease (ms), owner, total limit, per-owner limit. 0: taken, 1: server limit, 2: user. */
+/**
+ * ARGV: prefix, instance, lease (ms), owner, total limit, per-owner limit. 0: taken, 1: server limit, 2: user, 3:
+ * this instance holds no lease (it lapsed, or Redis restarted empty): its counts must be written back first.
+ */
 const TAKE_SCRIPT = `${NOW}
 local lease = tonumber(ARGV[3])
 redis.call('ZREMRANGEBYSCORE', instances, '-inf', now)
+if not redis.call('ZSCORE', instances, ARGV[2]) then return 3 end
 local total, mine = 0, 0
 for _, id in ipairs(redis.call('ZRANGE', instances, 0, -1)) do
   local hash = counts(id)
@@ -141,12 +145,15 @@ redis.call('PEXPIRE', counts(ARGV[2]), lease)
 return 1
 `;
 
-/** ARGV: prefix, instance, lease (ms), then owner, count pairs (the total among them). */
+/** ARGV: prefix, instance, lease (ms), then owner, count pairs (the total among them). Takes the lease too. */
 const RESTORE_SCRIPT = `${NOW}
+local lease = tonumber(ARGV[3])
 local own = counts(ARGV[2])
 redis.call('DEL', own)
 for i = 4, #ARGV, 2 do redis.call('HSET', own, ARGV[i], ARGV[i + 1]) end
-redis.call('PEXPIRE', own, tonumber(ARGV[3]))
+redis.call('PEXPIRE', own, lease)
+redis.call('ZADD', instances, now + lease, ARGV[2])
+redis.call('PEXPIRE', instances, lease)
 return 1
 `;
 
@@ -208,6 +215,8 @@ export class RedisConnectionSlots implements ConnectionSlots {
   #renewing = false;
   /** Counts changed without Redis (it failed): the next renewal writes them all back. */
   #dirty = false;
+  /** Restores sent so far: a take that Redis refused while one was on its way was written as held. */
+  #restores = 0;
   /** Redis failed and has not answered since: warn once per outage. */
   #outage = false;
 
@@ -221,18 +230,19 @@ export class RedisConnectionSlots implements ConnectionSlots {
   }
 
   async take(owner: string): Promise<(() => void) | SlotRefusal> {
-    const { limits, leaseMs } = this.options;
+    // Counted here before Redis answers: a restore sent meanwhile (it writes this instance's counts as they are
+    // here) then includes this take, whose increment Redis runs before that restore and which the restore replaces.
+    this.#local.add(owner);
+    const restoresBefore = this.#restores;
     let answer: number;
     try {
-      answer = await redisWithin(
-        this.#client.wsSlotTake(this.#prefix, this.#instance, leaseMs, owner, limits.total, limits.perOwner),
-        this.#timeoutMs,
-      );
+      answer = await this.#takeInRedis(owner);
       this.#answered();
     } catch (error) {
+      this.#local.remove(owner);
       this.#failed(error);
       // Counted here only; the first renewal Redis answers writes it back with the rest.
-      const refusal = this.#local.refusal(owner, limits);
+      const refusal = this.#local.refusal(owner, this.options.limits);
       if (refusal) return refusal;
       this.#local.add(owner);
       this.#dirty = true;
@@ -241,9 +251,12 @@ export class RedisConnectionSlots implements ConnectionSlots {
         this.#dirty = true;
       });
     }
-    if (answer === 1) return 'server_limit';
-    if (answer === 2) return 'user_limit';
-    this.#local.add(owner);
+    if (answer !== 0) {
+      this.#local.remove(owner);
+      // A restore sent while Redis decided wrote this refused take as held: the next renewal writes it back right.
+      if (this.#restores !== restoresBefore) this.#dirty = true;
+      return answer === 1 ? 'server_limit' : 'user_limit';
+    }
     return once(() => {
       this.#local.remove(owner);
       this.#client.wsSlotRelease(this.#prefix, this.#instance, owner).then(
@@ -254,6 +267,44 @@ export class RedisConnectionSlots implements ConnectionSlots {
         },
       );
     });
+  }
+
+  /** The take script's answer (0, 1 or 2); without a lease, this instance's counts are written back first. */
+  async #takeInRedis(owner: string): Promise<number> {
+    const { limits, leaseMs } = this.options;
+    const take = () =>
+      redisWithin(
+        this.#client.wsSlotTake(this.#prefix, this.#instance, leaseMs, owner, limits.total, limits.perOwner),
+        this.#timeoutMs,
+      );
+    const answer = await take();
+    if (answer !== 3) return answer;
+    // The restore must not count this take, whose own increment follows it.
+    this.#local.remove(owner);
+    const restored = this.#restore();
+    this.#local.add(owner);
+    const retried = take();
+    await restored;
+    const second = await retried;
+    if (second === 3) throw new Error('Redis lost this instance’s lease again while restoring it');
+    return second;
+  }
+
+  /** Writes this instance's counts, as they are now, over its hash in Redis, with a fresh lease. */
+  #restore(): Promise<number> {
+    this.#restores++;
+    const pairs = [...this.#local.owners].flat();
+    return redisWithin(
+      this.#client.wsSlotRestore(
+        this.#prefix,
+        this.#instance,
+        this.options.leaseMs,
+        TOTAL_FIELD,
+        this.#local.total,
+        ...pairs,
+      ),
+      this.#timeoutMs,
+    );
   }
 
   async distribution(): Promise<Map<string, number>> {
@@ -279,18 +330,7 @@ export class RedisConnectionSlots implements ConnectionSlots {
       .then((kept) => {
         if (kept === 1 && !this.#dirty) return;
         this.#dirty = false;
-        const pairs = [...this.#local.owners].flat();
-        return redisWithin(
-          this.#client.wsSlotRestore(
-            this.#prefix,
-            this.#instance,
-            leaseMs,
-            TOTAL_FIELD,
-            this.#local.total,
-            ...pairs,
-          ),
-          this.#timeoutMs,
-        );
+        return this.#restore();
       })
       .then(
         () => this.#answered(),
