@@ -2,7 +2,7 @@
 // frames (connection, ping/pong, chat streamed and not, history, clear), exact text with the HTML-safe encoding, the
 // three ways to authenticate and what refuses them, bad frames answered without ending the socket, one generation at
 // a time, a client leaving mid-answer (stored partial), and the owner's other sockets seeing each turn.
-import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, expect, it, vi } from 'vitest';
 import { buildTestApp, type TestApp } from '../../helpers/app.js';
 import { ManualClock } from '../../../src/lib/clock.js';
 import { bearer, login, registerAndLogin } from '../../helpers/auth.js';
@@ -291,6 +291,25 @@ describeEachDialect('chat WebSocket protocol', (dialect) => {
     expect(out.statusCode, out.body).toBeLessThan(300);
     const socket = await connectWs(url('/api/v1/chat/ws', tokens.access_token));
     expect(await socket.waitClosed()).toEqual({ code: 1008, reason: 'Invalid or expired token' });
+  });
+
+  it('closes with 1011 when the token cannot be checked (the database is down), and answers a later auth frame 503', async () => {
+    const down = () => Promise.reject(new Error('Connection terminated unexpectedly'));
+    const open = await connectChat(url());
+    const spy = vi.spyOn(t.app, 'authenticateToken').mockImplementation(down);
+    try {
+      const byQuery = await connectWs(url());
+      expect(await byQuery.waitClosed()).toEqual({ code: 1011, reason: 'Server unavailable: try again' });
+      const byFrame = await connectWs(`${base}/ws`);
+      byFrame.send({ type: 'auth', token });
+      expect(await byFrame.waitClosed()).toEqual({ code: 1011, reason: 'Server unavailable: try again' });
+      open.send({ type: 'auth', token });
+      expect(await open.next('error')).toMatchObject({ code: 'database_unavailable', status: 503 });
+    } finally {
+      spy.mockRestore();
+    }
+    open.send({ type: 'ping' });
+    await open.next('pong');
   });
 
   it('shows each turn on the owner’s other sockets (from a socket and from HTTP), once, and to nobody else', async () => {

@@ -9,7 +9,7 @@ import type { Clock } from '../../../lib/clock.js';
 import { mapError } from '../../../platform/error-handler.js';
 import { NotFoundError } from '../../../platform/errors.js';
 import { stringifyHtmlSafe } from '../../../platform/html-safe-json.js';
-import type { ManagedSocket } from '../../../platform/websocket/connection-manager.js';
+import { SHUTDOWN_CLOSE, type ManagedSocket } from '../../../platform/websocket/connection-manager.js';
 import type { SlotRefusal } from '../../../platform/websocket/connection-slots.js';
 import type { RejectionReason } from '../../../platform/websocket/websocket-metrics.js';
 import type { WebSockets } from '../../../platform/websocket/websocket-plugin.js';
@@ -53,6 +53,7 @@ export interface ChatSocketDeps {
 /** Close codes (RFC 6455 §7.4.1) and reasons (at most 123 bytes). */
 const CLOSE = {
   policy: 1008,
+  serverError: 1011,
   tryAgainLater: 1013,
 } as const;
 const REFUSAL_REASON: Record<SlotRefusal, (perUser: number) => string> = {
@@ -118,7 +119,7 @@ export class ChatSocket implements ManagedSocket {
   /** Takes the socket in: listeners first (frames may arrive while the token is checked), then admission. */
   start(): void {
     const { manager, config } = this.deps.websockets;
-    if (manager.closing) return this.#reject('shutting_down', 1001, 'Server shutdown');
+    if (manager.closing) return this.#reject('shutting_down', SHUTDOWN_CLOSE.code, SHUTDOWN_CLOSE.reason);
     // Sockets not yet admitted count too: a flood of upgrades that never authenticate is bounded here.
     if (manager.size >= config.maxConnections)
       return this.#reject('server_limit', CLOSE.policy, REFUSAL_REASON.server_limit(0));
@@ -128,13 +129,17 @@ export class ChatSocket implements ManagedSocket {
       this.lastHeardMs = Date.now();
     });
     this.ws.on('message', (data, isBinary) => this.#received(data, isBinary));
-    this.#enqueue(() =>
-      this.#admit().catch((error: unknown) => {
-        // The token could not be checked (the database is down): no verdict on the client, so try again later.
-        this.deps.log.warn({ err: error }, 'websocket admission failed');
-        this.#closeWith(1011, 'Server unavailable: try again');
-      }),
-    );
+    this.#enqueue(() => this.#admitting(() => this.#admit()));
+  }
+
+  /** Admission that could not decide (the token could not be checked: the database is down) closes with 1011. */
+  async #admitting(work: () => Promise<void>): Promise<void> {
+    try {
+      await work();
+    } catch (error) {
+      this.deps.log.warn({ err: error }, 'websocket admission failed');
+      this.#closeWith(CLOSE.serverError, 'Server unavailable: try again');
+    }
   }
 
   sendFrame(frame: Record<string, unknown>): void {
@@ -143,9 +148,8 @@ export class ChatSocket implements ManagedSocket {
     this.deps.websockets.metrics.message('out');
     // A client that does not read: stop before its backlog grows without bound, and tell it to come back later.
     if (this.ws.bufferedAmount > this.deps.websockets.config.maxBufferedBytes) {
-      this.#muted = true;
       if (this.#generation) this.#generation.detached = true;
-      this.ws.close(CLOSE.tryAgainLater, 'Client too slow: reconnect and read the history');
+      this.#closeWith(CLOSE.tryAgainLater, 'Client too slow: reconnect and read the history');
     }
   }
 
@@ -155,8 +159,10 @@ export class ChatSocket implements ManagedSocket {
 
   #enqueue(work: () => Promise<void> | void): void {
     this.#queue = this.#queue.then(work).catch((error: unknown) => {
-      this.deps.log.error({ err: error }, 'websocket frame handling failed');
-      this.sendFrame(errorFrame('Internal Server Error', 'internal_error'));
+      // A dependency that failed (the database is down) is a 503 frame; anything else is ours, and logged.
+      const mapped = mapError(error);
+      if (mapped.status === 500) this.deps.log.error({ err: error }, 'websocket frame handling failed');
+      this.sendFrame(mappedErrorFrame(mapped));
     });
   }
 
@@ -302,9 +308,12 @@ export class ChatSocket implements ManagedSocket {
       if (frame.type !== 'auth')
         return this.#reject('auth_required', CLOSE.policy, 'Authentication required');
       clearTimeout(this.#authTimer);
-      const auth = await this.#authenticate(frame.body.token);
-      if (!auth) return this.#reject('auth_invalid', CLOSE.policy, 'Invalid or expired token');
-      return this.#open(auth);
+      const { token } = frame.body;
+      return this.#admitting(async () => {
+        const auth = await this.#authenticate(token);
+        if (!auth) return this.#reject('auth_invalid', CLOSE.policy, 'Invalid or expired token');
+        return this.#open(auth);
+      });
     }
     switch (frame.type) {
       case 'invalid':
