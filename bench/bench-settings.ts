@@ -20,8 +20,8 @@ export interface BenchSettings {
   /** Processes for the WORKERS row: one per core the OS lets us use. */
   workers: number;
   /**
-   * Which parts of the benchmark run (BENCH_SECTIONS, comma-separated: health, login, chat, html-safe, rate-limit);
-   * default all.
+   * Which parts of the benchmark run (BENCH_SECTIONS, comma-separated: health, login, chat, html-safe, rate-limit,
+   * websocket); default all.
    */
   sections: Set<BenchSection>;
   /** Login section: concurrent connections logging in, and as many concurrent bcrypt.compare calls for the ceiling. */
@@ -51,11 +51,17 @@ export interface BenchSettings {
   rateLimitRounds: number;
   /** Rate-limit section: users registered on each server, whose access tokens the load rotates over. */
   rateLimitUsers: number;
+  /** WebSocket section, part 1: idle authenticated sockets opened to the server (the issue's target is for 10,000). */
+  wsConnections: number;
+  /** WebSocket section, part 1: seconds of each CPU window (0 sockets before, N sockets, 0 sockets after). */
+  wsWindowSeconds: number;
+  /** WebSocket section, part 2: chats one at a time on each side (over one WebSocket, over SSE), interleaved. */
+  wsChats: number;
   /** Where the Markdown is saved (BENCH_RESULTS_FILE): a run of some sections can keep docs/benchmarks.md whole. */
   resultsFile: string | undefined;
 }
 
-export const BENCH_SECTIONS = ['health', 'login', 'chat', 'html-safe', 'rate-limit'] as const;
+export const BENCH_SECTIONS = ['health', 'login', 'chat', 'html-safe', 'rate-limit', 'websocket'] as const;
 export type BenchSection = (typeof BENCH_SECTIONS)[number];
 
 function positiveInt(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
@@ -119,6 +125,11 @@ export function readBenchSettings(env: NodeJS.ProcessEnv): BenchSettings {
     htmlSafeRounds: positiveInt(env, 'BENCH_HTML_SAFE_ROUNDS', 6),
     rateLimitRounds: positiveInt(env, 'BENCH_RATE_LIMIT_ROUNDS', 6),
     rateLimitUsers: intInRange(env, 'BENCH_RATE_LIMIT_USERS', 50, 1, 1000),
+    // Each socket is a file descriptor in the bench process and one in the server: the default `ulimit -n` (often
+    // 1024) must be raised for the default run, and the ephemeral ports of 127.0.0.1 (about 28,000) bound it too.
+    wsConnections: intInRange(env, 'BENCH_WS_CONNECTIONS', 10_000, 1, 25_000),
+    wsWindowSeconds: intInRange(env, 'BENCH_WS_WINDOW', 20, 2, 600),
+    wsChats: positiveInt(env, 'BENCH_WS_CHATS', 200),
     resultsFile: env.BENCH_RESULTS_FILE?.trim() || undefined,
   };
 }

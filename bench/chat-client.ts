@@ -1,16 +1,20 @@
 // One streamed chat as the chat benchmark's client sends it, through our server (SSE) or straight to the LLM
 // stand-in (Ollama's NDJSON), over node:http with keep-alive connections. Both sides are timed the same way: from
-// handing the request to node:http to the arrival of the chunk that completes the first token; and both answers are
-// read whole and checked (status, content type, every event in order, the text, the final event).
+// handing the request to node:http to the arrival of the chunk that completes the first token (and of the one that
+// completes the final event); and both answers are read whole and checked (status, content type, every event in
+// order, the text, the final event).
 import http from 'node:http';
 import { performance } from 'node:perf_hooks';
 
-export type ChatOutcome = { ok: true; ttftMs: number } | { ok: false; reason: string };
+/** ttftMs: to the chunk that completes the first token; lastEventMs: to the chunk that completes the final event. */
+export type ChatOutcome = { ok: true; ttftMs: number; lastEventMs: number } | { ok: false; reason: string };
 
 /** Reads a streamed answer as it arrives. */
 export interface StreamReader {
   /** Feeds the next chunk; true once the first token has been read (in this chunk or an earlier one). */
   push(chunk: string): boolean;
+  /** True once the final event (SSE `end`, the NDJSON line with done: true) has been read. */
+  ended(): boolean;
   /** At the end of the body: what was wrong with the answer, or null when it was complete and right. */
   finish(): string | null;
 }
@@ -24,6 +28,8 @@ export interface ChatTarget {
   /** What the Content-Type of a 200 must start with. */
   contentType: string;
   newReader: () => StreamReader;
+  /** Sent with the request besides Content-Type and Content-Length (an Authorization, an Accept). */
+  headers?: Record<string, string>;
 }
 
 interface Expected {
@@ -82,6 +88,7 @@ export function sseReader(expected: Expected): () => StreamReader {
         }
         return tokenSeen;
       },
+      ended: () => stage === 'ended',
       finish() {
         if (problem) return problem;
         if (buffer !== '') return `an unfinished event at the end: ${quote(buffer)}`;
@@ -123,6 +130,7 @@ export function ndjsonReader(expected: Expected): () => StreamReader {
         }
         return tokenSeen;
       },
+      ended: () => ended,
       finish() {
         if (problem) return problem;
         if (buffer !== '') return `an unfinished line at the end: ${quote(buffer)}`;
@@ -140,6 +148,7 @@ export function streamChat(target: ChatTarget, timeoutMs: number): Promise<ChatO
     const reader = target.newReader();
     let sentAt = 0;
     let ttftMs: number | undefined;
+    let lastEventMs: number | undefined;
     let settled = false;
     const settle = (outcome: ChatOutcome) => {
       if (settled) return;
@@ -155,6 +164,7 @@ export function streamChat(target: ChatTarget, timeoutMs: number): Promise<ChatO
         method: 'POST',
         agent: target.agent,
         headers: {
+          ...target.headers,
           'content-type': 'application/json',
           'content-length': Buffer.byteLength(target.body),
         },
@@ -171,12 +181,13 @@ export function streamChat(target: ChatTarget, timeoutMs: number): Promise<ChatO
         res.on('data', (chunk: string) => {
           const at = performance.now();
           if (reader.push(chunk) && ttftMs === undefined) ttftMs = at - sentAt;
+          if (lastEventMs === undefined && reader.ended()) lastEventMs = at - sentAt;
         });
         res.on('end', () => {
           const problem = reader.finish();
           if (problem) fail(problem);
-          else if (ttftMs === undefined) fail('no token');
-          else settle({ ok: true, ttftMs });
+          else if (ttftMs === undefined || lastEventMs === undefined) fail('no token');
+          else settle({ ok: true, ttftMs, lastEventMs });
         });
         res.on('error', (error) => fail(error.message));
         res.on('close', () => {

@@ -1,4 +1,4 @@
-// `npm run bench`, two sections measured side by side in one run, each against a baseline of its own:
+// `npm run bench`: sections measured in one run, each against a baseline of its own:
 // - GET /health req/s and latency of our built server against a bare node:http server. Servers run as child
 //   processes and autocannon runs here; each server is warmed up, then the rows are measured interleaved for several
 //   rounds and the median of each row is reported, so that drift on a noisy machine hits the baseline and our
@@ -9,6 +9,9 @@
 // - GET /health of our server with the HTML-safe JSON encoding against itself without it (bench/html-safe-section.ts).
 // - GET /api/v1/auth/me of our server with the general rate limit on (Redis) against itself without it, and the
 //   in-memory store's bytes per identity (bench/rate-limit-section.ts).
+// - the chat WebSocket: the server's RSS and heartbeat CPU with BENCH_WS_CONNECTIONS idle authenticated sockets
+//   against 0 sockets, and a chat's time to first token and to its last event over one socket against SSE
+//   (bench/websocket-section.ts).
 // BENCH_SECTIONS picks the sections, BENCH_RESULTS_FILE where the table is saved (docs/benchmarks.md by default). Any failed request or failed start exits non-zero.
 import fs from 'node:fs';
 import os from 'node:os';
@@ -21,6 +24,7 @@ import { killAllStandIns } from './llm-stand-in-process.js';
 import { runLoginSection } from './login-section.js';
 import { measureLoad, type Measurement } from './measure-load.js';
 import { runRateLimitSection } from './rate-limit-section.js';
+import { runWebSocketSection } from './websocket-section.js';
 import { redisUnavailableReason } from './redis-probe.js';
 import { renderDocument, renderHealthSection, type ServerResult } from './report.js';
 import { killAllServers, startServer, type RunningServer, type ServerSpec } from './server-process.js';
@@ -158,6 +162,12 @@ async function main(): Promise<void> {
   if (settings.sections.has('rate-limit')) {
     sections.push(await runRateLimitSection(settings, workDir, (spec) => startTracked(spec, settings)));
     await stopAll();
+  }
+  if (settings.sections.has('websocket')) {
+    const websocket = await runWebSocketSection(settings, workDir, (spec) => startTracked(spec, settings));
+    await stopAll();
+    sections.push(websocket.markdown);
+    problems.push(...websocket.problems);
   }
   const rendered = renderDocument(commandLine(), sections);
   // Formatted as the repo's Prettier would, so that `npm run format:check` accepts the saved file as written.

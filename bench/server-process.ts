@@ -22,6 +22,8 @@ export interface ServerSpec {
 export interface RunningServer {
   name: string;
   url: string;
+  /** The spawned process (with WORKERS=1, the one serving): its /proc entries give its memory and CPU time. */
+  pid: number;
   logFile: string;
   /** Set once the child has exited (expectedly or not). */
   exited(): boolean;
@@ -90,6 +92,8 @@ export async function startServer(spec: ServerSpec, readyTimeoutMs: number): Pro
     detached: true,
   });
   fs.closeSync(out);
+  // Undefined only when the spawn itself failed, and then no server is ever ready.
+  const pid = child.pid ?? -1;
   live.add(child);
   const exitedPromise = new Promise<void>((resolve) => {
     child.once('exit', () => {
@@ -117,7 +121,7 @@ export async function startServer(spec: ServerSpec, readyTimeoutMs: number): Pro
     }
     try {
       const status = await getHealth(url, 1_000);
-      if (status === 200) return { name: spec.name, url, logFile: spec.logFile, exited, stop };
+      if (status === 200) return { name: spec.name, url, pid, logFile: spec.logFile, exited, stop };
       lastProblem = `GET ${HEALTH_PATH} answered ${status}`;
     } catch (error) {
       lastProblem = (error as Error).message;

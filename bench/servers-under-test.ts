@@ -136,6 +136,8 @@ export function chatServerSpec(workDir: string, ollamaUrl: string): ServerSpec {
       LLM_MAX_CONCURRENT: '1000',
       LLM_MAX_CONCURRENT_PER_USER: '1000',
       LLM_QUEUE_SIZE: '1000',
+      // The general rate limit counts every chat of the bench under one address (100 a minute by default).
+      RATE_LIMIT_PER_MINUTE: '0',
     },
   };
 }
