@@ -144,7 +144,12 @@ export class ChatSocket implements ManagedSocket {
 
   sendFrame(frame: Record<string, unknown>): void {
     if (this.#muted || this.ws.readyState !== this.ws.OPEN) return;
-    this.ws.send(stringifyHtmlSafe(frame));
+    this.sendText(stringifyHtmlSafe(frame));
+  }
+
+  sendText(text: string): void {
+    if (this.#muted || this.ws.readyState !== this.ws.OPEN) return;
+    this.ws.send(text);
     this.deps.websockets.metrics.message('out');
     // A client that does not read: stop before its backlog grows without bound, and tell it to come back later.
     if (this.ws.bufferedAmount > this.deps.websockets.config.maxBufferedBytes) {
