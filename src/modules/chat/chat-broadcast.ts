@@ -20,14 +20,12 @@ export interface ChannelMessage {
 
 /**
  * `turn`'s events, unchanged, publishing their frames as they pass. `origin` names the asker (a socket's id, or the
- * request id); `message` is the user's text as sent. A turn nobody listens to (the first publish reached no
- * instance) publishes nothing more.
+ * request id). A turn nobody listens to (the first publish reached no instance) publishes nothing more.
  */
 export async function* broadcastTurn(
   turn: AsyncGenerator<ChatEvent>,
   channels: OwnerChannels,
   origin: string,
-  message: string,
 ): AsyncGenerator<ChatEvent> {
   let owner: string | undefined;
   let sessionId: string | undefined;
@@ -42,7 +40,7 @@ export async function* broadcastTurn(
       if (event.type === 'start') {
         owner = event.ownerKey;
         sessionId = event.sessionId;
-        void publish(messageReceivedFrame(event, message, new Date()))?.then((instances) => {
+        void publish(messageReceivedFrame(event, new Date()))?.then((instances) => {
           if (instances === 0) listened = false;
         });
         void publish(streamStartFrame(event));

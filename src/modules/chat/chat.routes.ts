@@ -80,7 +80,7 @@ export const chatRoutes: FastifyPluginAsyncTypebox<ChatRoutesOptions> = async (a
       },
       requestAbortSignal(reply),
     );
-    const turn = broadcastTurn(asked, channels, request.id, input.message);
+    const turn = broadcastTurn(asked, channels, request.id);
     const events =
       mintedId === null
         ? turn

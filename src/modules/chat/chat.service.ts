@@ -53,6 +53,8 @@ export type ChatEvent =
       sessionId: string;
       model: string;
       userMessageId: number;
+      /** The user's message as stored (cleaned: chat-text.ts). */
+      message: string;
       /** The session's owner: the caller's ownerKey, except for a caller without a cookie that continues a session
        * of its address (created by another request, with the cookie that request was given). */
       ownerKey: string;
@@ -135,7 +137,14 @@ export class ChatService {
       throw error;
     }
     metrics.message('user', 'complete');
-    yield { type: 'start', sessionId: session.id, model, userMessageId, ownerKey: session.ownerKey };
+    yield {
+      type: 'start',
+      sessionId: session.id,
+      model,
+      userMessageId,
+      message: text,
+      ownerKey: session.ownerKey,
+    };
 
     const cleaner = new ModelTextStream();
     let answer = '';

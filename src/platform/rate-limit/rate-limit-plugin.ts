@@ -31,14 +31,19 @@ export interface RateLimitPluginOptions {
 
 const API_PREFIX = '/api/v1';
 const HEALTH_PREFIX = '/api/v1/health';
+/** The original's root-level chat WebSocket: its upgrades count like those of /api/v1/chat/ws. */
+const ROOT_WEBSOCKET = '/ws';
 
-/** Whether the general limit applies: /api/v1 (matched or not, so scanning for routes counts), but not health. */
+/**
+ * Whether the general limit applies: /api/v1 (matched or not, so scanning for routes counts), but not health; and
+ * the root WebSocket path.
+ */
 function isLimitedPath(request: FastifyRequest): boolean {
   // The route's pattern when one matched: a path the router would also match in another spelling counts the same.
   const url = request.routeOptions.url ?? request.url;
   const path = url.split('?', 1)[0] as string;
   const under = (prefix: string) => path === prefix || path.startsWith(`${prefix}/`);
-  return under(API_PREFIX) && !under(HEALTH_PREFIX);
+  return path === ROOT_WEBSOCKET || (under(API_PREFIX) && !under(HEALTH_PREFIX));
 }
 
 /** The general limit's policy: RATE_LIMIT_PER_MINUTE in any 60 s, RATE_LIMIT_BURST at once. */

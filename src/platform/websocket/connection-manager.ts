@@ -38,6 +38,8 @@ const BEAT_SLICE = 256;
 
 export class ConnectionManager {
   readonly #sockets = new Set<ManagedSocket>();
+  /** Sockets waiting for their `auth` frame, per client address. */
+  readonly #pending = new Map<string, number>();
   readonly #now: () => number;
   #timer: NodeJS.Timeout | undefined;
   #beating = false;
@@ -68,6 +70,24 @@ export class ConnectionManager {
   delete(socket: ManagedSocket): void {
     this.#sockets.delete(socket);
     if (this.#sockets.size === 0) this.#stop();
+  }
+
+  /**
+   * Holds one of `address`'s places among the sockets still waiting for their `auth` frame (at most `limit` per
+   * address on this instance): the function that gives it back (idempotent), or undefined when none is free.
+   */
+  holdPending(address: string, limit: number): (() => void) | undefined {
+    const held = this.#pending.get(address) ?? 0;
+    if (held >= limit) return undefined;
+    this.#pending.set(address, held + 1);
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      const left = (this.#pending.get(address) ?? 1) - 1;
+      if (left > 0) this.#pending.set(address, left);
+      else this.#pending.delete(address);
+    };
   }
 
   /** This instance's admitted sockets per owner. */

@@ -40,6 +40,10 @@ class Listeners {
     return true;
   }
 
+  owners(): string[] {
+    return [...this.#byOwner.keys()];
+  }
+
   deliver(owner: string, message: string): number {
     const set = this.#byOwner.get(owner);
     if (!set) return 0;
@@ -77,10 +81,21 @@ export class RedisOwnerChannels implements OwnerChannels {
   ) {
     this.#publisher = redis.client;
     this.#prefix = `${redis.client.options.keyPrefix ?? ''}ws:owner:`;
-    // A connection of its own (a subscribed one can do nothing else), queueing its SUBSCRIBEs while it reconnects:
-    // ioredis subscribes again to every channel after a reconnection, but only to those it had subscribed.
-    this.#subscriber = redis.client.duplicate({ enableOfflineQueue: true, lazyConnect: false });
+    // A connection of its own (a subscribed one can do nothing else), queueing its SUBSCRIBEs while it reconnects
+    // for as long as that takes (maxRetriesPerRequest null: the client's 1 would drop them after one failed retry).
+    this.#subscriber = redis.client.duplicate({
+      enableOfflineQueue: true,
+      lazyConnect: false,
+      maxRetriesPerRequest: null,
+    });
     this.#subscriber.on('error', () => undefined);
+    // ioredis subscribes again after a reconnection only to the channels it had subscribed; an owner whose SUBSCRIBE
+    // failed meanwhile would be left out for good. Subscribing every owner with listeners again is harmless.
+    this.#subscriber.on('ready', () => {
+      this.#warned = false;
+      const channels = this.#listeners.owners().map((owner) => this.#prefix + owner);
+      if (channels.length > 0) this.#command(this.#subscriber.subscribe(...channels));
+    });
     this.#subscriber.on('message', (channel: string, message: string) => {
       if (channel.startsWith(this.#prefix))
         this.#listeners.deliver(channel.slice(this.#prefix.length), message);

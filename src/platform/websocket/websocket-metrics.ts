@@ -2,7 +2,13 @@
 import { Counter, Gauge, type Registry } from 'prom-client';
 
 export type RejectionReason =
-  'server_limit' | 'user_limit' | 'auth_invalid' | 'auth_timeout' | 'auth_required' | 'shutting_down';
+  | 'server_limit'
+  | 'user_limit'
+  | 'auth_invalid'
+  | 'auth_timeout'
+  | 'auth_required'
+  | 'pending_limit'
+  | 'shutting_down';
 
 export interface WebSocketMetrics {
   connections: Gauge;
@@ -19,7 +25,7 @@ export function createWebSocketMetrics(registry: Registry): WebSocketMetrics {
   });
   const rejections = new Counter({
     name: 'websocket_rejections_total',
-    help: 'Chat WebSockets closed before admission, by reason (server_limit, user_limit, auth_invalid, auth_timeout, auth_required, shutting_down).',
+    help: 'Chat WebSockets refused, by reason (server_limit, user_limit, auth_invalid, auth_timeout, auth_required, pending_limit, shutting_down); user_limit also counts an anonymous socket whose sign-in found the user at the limit.',
     labelNames: ['reason'],
     registers: [registry],
   });

@@ -331,6 +331,9 @@ describePostgres('chat WebSocket across instances', () => {
       const onB = await admit(b, token);
       const leaving = await admit(b, token);
 
+      // Another user, whose first socket subscribes while Redis is away.
+      const w = await registerAndLogin(a.app);
+      let wOnB: TestSocket | undefined;
       let during: TestSocket | undefined;
       await redis.kill();
       try {
@@ -338,20 +341,21 @@ describePostgres('chat WebSocket across instances', () => {
         await redisReady(b.app, false);
         // The user had 3 sockets, the limit, when Redis went away: a fourth is admitted, counted by A alone.
         during = await admit(a, token);
+        wOnB = await admit(b, w.tokens.access_token);
         // Closed while its release cannot reach Redis.
         leaving.close();
         await leaving.waitClosed();
         await poll(
           "B's own figures without the closed socket",
           async () => figures(await wsStats(b.app, admin)),
-          (stats) => stats.instance_connections === 1,
+          (stats) => stats.instance_connections === 2,
         );
         expect(figures(await wsStats(b.app, admin))).toEqual({
-          total_connections: 1,
-          total_users: 1,
-          user_distribution: { [owner]: 1 },
+          total_connections: 2,
+          total_users: 2,
+          user_distribution: { [owner]: 1, [`user:${w.user.id}`]: 1 },
           scope: 'instance',
-          instance_connections: 1,
+          instance_connections: 2,
         });
         llm.reply({ tokens: ['Still', ' here'] });
         during.send({ type: 'chat', message: 'Are you there?' });
@@ -382,21 +386,21 @@ describePostgres('chat WebSocket across instances', () => {
       await redisReady(a.app, true);
       await redisReady(b.app, true);
       // The next renewal of each instance writes its counts back: 3 on A, 1 on B (one more than the limit, admitted
-      // while each counted alone).
+      // while each counted alone), and the other user's socket on B.
       for (const [instance, own] of [
         [a, 3],
-        [b, 1],
+        [b, 2],
       ] as const) {
         const stats = await poll(
           'the counts back in Redis',
           async () => figures(await wsStats(instance.app, admin)),
-          (read) => read.scope === 'cluster' && read.total_connections === 4,
+          (read) => read.scope === 'cluster' && read.total_connections === 5,
           15_000,
         );
         expect(stats).toEqual({
-          total_connections: 4,
-          total_users: 1,
-          user_distribution: { [owner]: 4 },
+          total_connections: 5,
+          total_users: 2,
+          user_distribution: { [owner]: 4, [`user:${w.user.id}`]: 1 },
           scope: 'cluster',
           instance_connections: own,
         });
@@ -421,6 +425,23 @@ describePostgres('chat WebSocket across instances', () => {
       expect(await onB.next('stream_end', { from, timeoutMs: 10_000 })).toMatchObject({
         full_response: 'Back',
       });
+      // The socket that subscribed during the outage is subscribed now too: an HTTP chat on A reaches it on B.
+      await poll(
+        'B subscribed to the channel of the user who connected during the outage',
+        async () =>
+          (await probe?.pubsub('NUMSUB', `${prefix}ws:owner:user:${w.user.id}`)) as [string, number],
+        (answer) => Number(answer[1]) === 1,
+        15_000,
+      );
+      llm.reply({ tokens: ['Heard'] });
+      const asked = await a.app.inject({
+        method: 'POST',
+        url: '/api/v1/chat/',
+        headers: { authorization: `Bearer ${w.tokens.access_token}` },
+        payload: { message: 'Anyone?' },
+      });
+      expect(asked.statusCode, asked.body).toBe(200);
+      expect(await wOnB?.next('stream_end', { timeoutMs: 10_000 })).toMatchObject({ full_response: 'Heard' });
       expect(a.t.logs.filter((line) => Number(line.level) >= 50)).toEqual([]);
       expect(b.t.logs.filter((line) => Number(line.level) >= 50)).toEqual([]);
     });

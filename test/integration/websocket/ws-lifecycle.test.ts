@@ -331,6 +331,105 @@ describe('a slow consumer', () => {
   });
 });
 
+describe('a client that reads', () => {
+  let llm: LlmStandIn;
+  let t: TestApp;
+  let url: string;
+  beforeAll(async () => {
+    llm = await startLlmStandIn({ models: ['tinyllama:latest'] });
+    ({ t, url } = await serve({
+      OLLAMA_URL: llm.url,
+      LLM_RETRY_BASE_MS: '1',
+      WS_MAX_BUFFERED_BYTES: '1024',
+    }));
+  });
+  afterEach(async () => {
+    await closeAll(t.app);
+    llm.assertNoUnexpected();
+  });
+  afterAll(async () => {
+    await t?.close();
+    await llm?.close();
+  });
+
+  it('gets one frame far over WS_MAX_BUFFERED_BYTES (a long history) without being closed', async () => {
+    const tokens = Array.from({ length: 40 }, (_, i) => `${i} `.padEnd(64 * 1024, '<'));
+    llm.reply({ tokens });
+    const alice = await signedIn(t.app);
+    const answer = await t.app.inject({
+      method: 'POST',
+      url: '/api/v1/chat/',
+      headers: bearer(alice.token),
+      payload: { message: 'Say a lot', session_id: 'long-history' },
+    });
+    expect(answer.statusCode, answer.body).toBe(200);
+    const socket = await connectChat(`${url}${WS_PATH}`, alice.options);
+    for (let round = 0; round < 3; round++) {
+      socket.send({ type: 'get_history', session_id: 'long-history' });
+      const history = await socket.next('history', { from: socket.frames.length, timeoutMs: 15_000 });
+      expect((history.messages as { content: string }[])[1]?.content === tokens.join('')).toBe(true);
+    }
+    socket.send({ type: 'ping' });
+    await socket.next('pong');
+    expect(socket.ws.readyState).toBe(socket.ws.OPEN);
+  });
+});
+
+describe('sockets waiting for their auth frame, and upgrades under the general rate limit', () => {
+  let pending: TestApp;
+  let pendingUrl: string;
+  let limited: TestApp;
+  let limitedUrl: string;
+  beforeAll(async () => {
+    ({ t: pending, url: pendingUrl } = await serve({
+      ALLOW_ANONYMOUS_CHAT: 'false',
+      WS_MAX_CONNECTIONS_PER_USER: '2',
+    }));
+    ({ t: limited, url: limitedUrl } = await serve({ RATE_LIMIT_PER_MINUTE: '3', RATE_LIMIT_BURST: '0' }));
+  });
+  afterEach(async () => {
+    await closeAll(pending.app);
+    await closeAll(limited.app);
+  });
+  afterAll(async () => {
+    await pending?.close();
+    await limited?.close();
+  });
+
+  it('holds at most WS_MAX_CONNECTIONS_PER_USER sockets of one address waiting for auth; one that signs in frees its place', async () => {
+    const alice = await signedIn(pending.app);
+    const first = await connectWs(`${pendingUrl}/ws`);
+    await connectWs(`${pendingUrl}/ws`);
+    const third = await connectWs(`${pendingUrl}/ws`);
+    expect(await third.waitClosed()).toEqual({
+      code: 1008,
+      reason: 'Too many unauthenticated sockets from this address',
+    });
+    expect(await metric(pending.app, 'websocket_rejections_total{reason="pending_limit"}')).toBe(1);
+    first.send({ type: 'auth', token: alice.token });
+    await first.next('connection');
+    const fourth = await connectWs(`${pendingUrl}/ws`);
+    fourth.send({ type: 'auth', token: alice.token });
+    await fourth.next('connection');
+  });
+
+  it('counts upgrades of /ws and /api/v1/chat/ws against the general rate limit of the address', async () => {
+    await connectChat(`${limitedUrl}/ws`);
+    await connectChat(`${limitedUrl}${WS_PATH}`);
+    await connectChat(`${limitedUrl}/ws`);
+    await expect(connectWs(`${limitedUrl}/ws`)).rejects.toThrow('upgrade answered 429');
+    await expect(connectWs(`${limitedUrl}${WS_PATH}`)).rejects.toThrow('upgrade answered 429');
+  });
+
+  it('refuses a repeated or empty token parameter with 1008 instead of guessing', async () => {
+    const alice = await signedIn(pending.app);
+    for (const query of [`token=${alice.token}&token=${alice.token}`, 'token=', 'token=a&token=b']) {
+      const socket = await connectWs(`${pendingUrl}${WS_PATH}?${query}`);
+      expect(await socket.waitClosed(), query).toEqual({ code: 1008, reason: 'Invalid or expired token' });
+    }
+  });
+});
+
 describe('info, stats and metrics', () => {
   let t: TestApp;
   let url: string;

@@ -127,6 +127,18 @@ describeEachDialect('chat WebSocket protocol', (dialect) => {
     ]);
   });
 
+  it('echoes the message as stored: cleaned of control characters and lone surrogates, nothing else', async () => {
+    const socket = await connectChat(url());
+    llm.reply({ tokens: ['ok'] });
+    socket.send({ message: 'a\u0000b\u0007c \ud800 <i>d</i>\tend' });
+    const received = await socket.next('message_received');
+    await socket.next('stream_end');
+    const page = await sessionPage(t.app, token, String(received.session_id));
+    expect(page.messages[0]?.content).toBe(received.message);
+    expect(received.message).toContain('<i>d</i>');
+    for (const removed of ['\u0000', '\u0007', '\ud800']) expect(received.message).not.toContain(removed);
+  });
+
   it('clears the history, and answers get_history for a session not yet created with no messages', async () => {
     const socket = await connectChat(url());
     socket.send({ type: 'get_history' });

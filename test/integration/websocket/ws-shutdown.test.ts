@@ -120,6 +120,9 @@ describe('sockets in a graceful shutdown', () => {
     // The idle socket is closed at once; the busy one waits for its answer.
     expect(await idle.socket.waitClosed()).toEqual(SHUTDOWN_CLOSE);
     expect(busy.socket.ws.readyState).toBe(busy.socket.ws.OPEN);
+    // A new chat on the busy socket is refused for the shutdown, not as busy.
+    busy.socket.send({ type: 'chat', message: 'one more' });
+    expect(await busy.socket.next('error')).toMatchObject({ code: 'server_shutting_down' });
     // Meanwhile a new socket is refused before its upgrade.
     await expect(
       connectWs(`${url}${WS_PATH}`, { headers: bearer(late.tokens.access_token) }),
@@ -128,6 +131,7 @@ describe('sockets in a graceful shutdown', () => {
     t.app.interruptRequests();
     expect(await busy.socket.waitClosed()).toEqual(SHUTDOWN_CLOSE);
     const last: Frame | undefined = busy.socket.frames.at(-1);
+    expect(busy.socket.ofType('error')).toHaveLength(2);
     expect(last).toMatchObject({
       type: 'error',
       code: 'server_shutting_down',

@@ -6,6 +6,7 @@ import { randomUUID } from 'node:crypto';
 import type { FastifyBaseLogger, FastifyRequest } from 'fastify';
 import type { RawData, WebSocket } from 'ws';
 import type { Clock } from '../../../lib/clock.js';
+import { addressKey } from '../../../platform/client-address.js';
 import { mapError } from '../../../platform/error-handler.js';
 import { NotFoundError } from '../../../platform/errors.js';
 import { stringifyHtmlSafe } from '../../../platform/html-safe-json.js';
@@ -13,7 +14,7 @@ import { SHUTDOWN_CLOSE, type ManagedSocket } from '../../../platform/websocket/
 import type { SlotRefusal } from '../../../platform/websocket/connection-slots.js';
 import type { RejectionReason } from '../../../platform/websocket/websocket-metrics.js';
 import type { WebSockets } from '../../../platform/websocket/websocket-plugin.js';
-import type { Authenticated } from '../../auth/index.js';
+import { bearerToken, type Authenticated } from '../../auth/index.js';
 import { chatOwner } from '../chat-anonymous-owner.js';
 import { broadcastTurn, type ChannelMessage } from '../chat-broadcast.js';
 import type { ChatHistoryService } from '../chat-history.service.js';
@@ -76,13 +77,20 @@ interface Generation {
   detached: boolean;
 }
 
-/** The token in `?token=` or `Authorization: Bearer`; null for another scheme; undefined when there is none. */
-function tokenOf(request: FastifyRequest): string | null | undefined {
+/** The token of the upgrade request: `?token=` (it wins) or `Authorization: Bearer`, none, or why it is no token. */
+type TokenSource = { token: string } | { none: true } | { invalid: string };
+
+function tokenOf(request: FastifyRequest): TokenSource {
   const query = request.query as Record<string, unknown> | undefined;
-  if (typeof query?.token === 'string' && query.token !== '') return query.token;
-  const header = request.headers.authorization;
-  if (header === undefined || header === '') return undefined;
-  return /^Bearer[ \t]+([^\s]+)[ \t]*$/i.exec(header)?.[1] ?? null;
+  if (query !== undefined && Object.hasOwn(query, 'token')) {
+    // Repeated (an array) or empty: no guess at which one was meant.
+    return typeof query.token === 'string' && query.token !== ''
+      ? { token: query.token }
+      : { invalid: 'Invalid or expired token' };
+  }
+  const token = bearerToken(request);
+  if (token === undefined) return { none: true };
+  return token === null ? { invalid: 'Invalid authorization header' } : { token };
 }
 
 export class ChatSocket implements ManagedSocket {
@@ -96,6 +104,8 @@ export class ChatSocket implements ManagedSocket {
   /** The session a chat without session_id continues: a fresh id at first, then the last one chatted in. */
   #sessionId: string = randomUUID();
   #release: (() => void) | undefined;
+  /** This socket's place among its address's sockets waiting for their `auth` frame. */
+  #pendingRelease: (() => void) | undefined;
   #unsubscribe: (() => void) | undefined;
   #authTimer: NodeJS.Timeout | undefined;
   #expiryTimer: NodeJS.Timeout | undefined;
@@ -149,13 +159,15 @@ export class ChatSocket implements ManagedSocket {
 
   sendText(text: string): void {
     if (this.#muted || this.ws.readyState !== this.ws.OPEN) return;
-    this.ws.send(text);
-    this.deps.websockets.metrics.message('out');
-    // A client that does not read: stop before its backlog grows without bound, and tell it to come back later.
+    // A client that has not read what was sent before: stop before its backlog grows without bound, and tell it to
+    // come back later. The backlog before this frame decides, so that one big frame (a long history) does not close
+    // a client that reads.
     if (this.ws.bufferedAmount > this.deps.websockets.config.maxBufferedBytes) {
       if (this.#generation) this.#generation.detached = true;
-      this.#closeWith(CLOSE.tryAgainLater, 'Client too slow: reconnect and read the history');
+      return this.#closeWith(CLOSE.tryAgainLater, 'Client too slow: reconnect and read the history');
     }
+    this.ws.send(text);
+    this.deps.websockets.metrics.message('out');
   }
 
   idle(): Promise<void> {
@@ -174,14 +186,22 @@ export class ChatSocket implements ManagedSocket {
   // --- admission ---
 
   async #admit(): Promise<void> {
-    const token = tokenOf(this.request);
-    if (token === null) return this.#reject('auth_invalid', CLOSE.policy, 'Invalid authorization header');
-    if (token !== undefined) {
-      const auth = await this.#authenticate(token);
+    const source = tokenOf(this.request);
+    if ('invalid' in source) return this.#reject('auth_invalid', CLOSE.policy, source.invalid);
+    if ('token' in source) {
+      const auth = await this.#authenticate(source.token);
       if (!auth) return this.#reject('auth_invalid', CLOSE.policy, 'Invalid or expired token');
       return this.#open(auth);
     }
     if (this.deps.allowAnonymous) return this.#open(null);
+    const { manager, config } = this.deps.websockets;
+    this.#pendingRelease = manager.holdPending(addressKey(this.request), config.maxConnectionsPerUser);
+    if (!this.#pendingRelease)
+      return this.#reject(
+        'pending_limit',
+        CLOSE.policy,
+        'Too many unauthenticated sockets from this address',
+      );
     this.#state = 'awaiting_auth';
     this.#authTimer = setTimeout(
       () => this.#reject('auth_timeout', CLOSE.policy, 'Authentication timeout'),
@@ -200,6 +220,7 @@ export class ChatSocket implements ManagedSocket {
   }
 
   async #open(auth: Authenticated | null): Promise<void> {
+    this.#pendingRelease?.();
     if (this.#state === 'closed') return;
     const owner = auth ? userOwner(auth.user.id) : chatOwner(this.request, true).owner;
     const key = auth ? owner.ownerKey : lookupKey(owner);
@@ -264,6 +285,7 @@ export class ChatSocket implements ManagedSocket {
     this.#muted = true;
     clearTimeout(this.#authTimer);
     clearTimeout(this.#expiryTimer);
+    this.#pendingRelease?.();
     // The client left mid-answer: cut the generation, as for SSE (what was produced is stored as partial).
     if (this.#generation && !this.#generation.detached) this.#generation.controller.abort();
     this.#release?.();
@@ -282,7 +304,8 @@ export class ChatSocket implements ManagedSocket {
     this.lastHeardMs = now;
     this.lastFrameMs = now;
     this.deps.websockets.metrics.message('in');
-    if (this.#state === 'closed') return;
+    // Closed, or being closed by us: what the client still sends is not answered, nor run.
+    if (this.#state === 'closed' || this.#muted) return;
     // Refusals wait their turn behind the answers to earlier frames: a burst read at once is answered in order.
     if (this.#rate && !this.#rate.take(now)) {
       this.#strikes++;
@@ -308,7 +331,7 @@ export class ChatSocket implements ManagedSocket {
   }
 
   async #handle(frame: ClientFrame): Promise<void> {
-    if (this.#state === 'closed') return;
+    if (this.#state === 'closed' || this.#muted) return;
     if (this.#state === 'awaiting_auth') {
       if (frame.type !== 'auth')
         return this.#reject('auth_required', CLOSE.policy, 'Authentication required');
@@ -383,10 +406,10 @@ export class ChatSocket implements ManagedSocket {
   }
 
   #chat(body: ChatFrame): void {
-    if (this.#generation)
-      return this.sendFrame(errorFrame('An answer is still being generated on this socket', 'busy'));
     if (this.deps.websockets.manager.closing)
       return this.sendFrame(errorFrame('The server is shutting down; try again', 'server_shutting_down'));
+    if (this.#generation)
+      return this.sendFrame(errorFrame('An answer is still being generated on this socket', 'busy'));
     const owner = this.#chatOwner;
     if (!owner) return;
     const controller = new AbortController();
@@ -404,22 +427,22 @@ export class ChatSocket implements ManagedSocket {
       },
       signal,
     );
-    const events = broadcastTurn(turn, this.deps.websockets.channels, this.id, body.message);
+    const events = broadcastTurn(turn, this.deps.websockets.channels, this.id);
     const generation: Generation = { controller, done: Promise.resolve(), detached: false };
     this.#generation = generation;
-    generation.done = this.#stream(events, body.stream ?? true, body.message).finally(() => {
+    generation.done = this.#stream(events, body.stream ?? true).finally(() => {
       this.#generation = undefined;
     });
   }
 
-  async #stream(events: AsyncGenerator<ChatEvent>, stream: boolean, text: string): Promise<void> {
+  async #stream(events: AsyncGenerator<ChatEvent>, stream: boolean): Promise<void> {
     let sessionId: string | undefined;
     try {
       for await (const event of events) {
         if (event.type === 'start') {
           sessionId = event.sessionId;
           this.#sessionId = event.sessionId;
-          this.sendFrame(messageReceivedFrame(event, text, this.deps.clock.now()));
+          this.sendFrame(messageReceivedFrame(event, this.deps.clock.now()));
           if (stream) this.sendFrame(streamStartFrame(event));
         } else if (event.type === 'token') {
           if (stream) this.sendFrame(streamChunkFrame(sessionId ?? '', event.text));

@@ -154,10 +154,10 @@ export function connectionFrame(sessionId: string, user: { id: number; username:
   };
 }
 
-export function messageReceivedFrame(start: StartEvent, message: string, at: Date) {
+export function messageReceivedFrame(start: StartEvent, at: Date) {
   return {
     type: 'message_received',
-    message,
+    message: start.message,
     timestamp: at.toISOString(),
     session_id: start.sessionId,
     message_id: start.userMessageId,
