@@ -21,6 +21,7 @@ import securityHeaders, { applySecurityHeaders } from './platform/security-heade
 import shutdownGate from './platform/shutdown-gate.js';
 import websocketPlugin from './platform/websocket/websocket-plugin.js';
 import { schemaController } from './platform/validation.js';
+import { agentsPlugin } from './modules/agents/index.js';
 import { accessTokenIdentity, authPlugin } from './modules/auth/index.js';
 import { chatPlugin } from './modules/chat/index.js';
 import { healthPlugin } from './modules/health/index.js';
@@ -129,6 +130,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
       cursorSecret: config.auth.jwtSecret ?? '',
       clock,
     });
+    await app.register(agentsPlugin, { config: config.agents, clock });
     await app.register(healthPlugin, { config, clock });
   } catch (error) {
     // What the plugins loaded so far opened (a database pool, say) must not outlive a failed start.

@@ -104,6 +104,7 @@ export interface Config {
     keepAliveMs: number;
   };
   websocket: WebSocketConfig;
+  agents: { baseUrl: string; probeTimeoutMs: number; statusTtlMs: number };
   health: HealthConfig;
   metrics: { token: string | undefined };
 }
@@ -428,6 +429,8 @@ export function parseConfig(rawEnv: Record<string, string | undefined>, version 
   const mail = mailConfig(env, problems);
   const health = healthConfig(env, problems);
   const websocket = websocketConfig(env, problems);
+  if (!isHttpUrl(env.AGENTS_BASE_URL))
+    problems.push(`AGENTS_BASE_URL: must be an http(s) URL (got ${JSON.stringify(env.AGENTS_BASE_URL)})`);
   // A blank or short token would lock every scrape out, or guard nothing: refuse it at start.
   if (env.METRICS_TOKEN !== undefined && env.METRICS_TOKEN !== '' && !/^\S{16,}$/.test(env.METRICS_TOKEN))
     problems.push('METRICS_TOKEN: must be at least 16 characters, without spaces (a random value)');
@@ -492,6 +495,11 @@ export function parseConfig(rawEnv: Record<string, string | undefined>, version 
       keepAliveMs: env.CHAT_SSE_KEEPALIVE_MS,
     },
     websocket,
+    agents: {
+      baseUrl: env.AGENTS_BASE_URL.replace(/\/+$/, ''),
+      probeTimeoutMs: env.AGENTS_PROBE_TIMEOUT_MS,
+      statusTtlMs: env.AGENTS_STATUS_TTL_MS,
+    },
     health,
     metrics: { token: env.METRICS_TOKEN === '' ? undefined : env.METRICS_TOKEN },
   };

@@ -312,6 +312,20 @@ export const EnvSchema = Type.Object({
     30000,
     1000,
   ),
+  AGENTS_BASE_URL: Str(
+    'Where the built-in external agents run: each one at this URL with its own port (letta 11401 … gpt-engineer 11416).',
+    'http://localhost',
+  ),
+  AGENTS_PROBE_TIMEOUT_MS: Int(
+    'Longest wait for an external agent’s /health; a slower one is listed as `unreachable`.',
+    2000,
+    1,
+  ),
+  AGENTS_STATUS_TTL_MS: Int(
+    'How long the agents’ statuses (probes and the model list) are reused; concurrent lists share one round.',
+    10000,
+    0,
+  ),
   HEALTH_PROBE_TIMEOUT_MS: Int(
     'Longest wait for one service of a health round; a service that takes longer is unhealthy ("timeout").',
     2000,

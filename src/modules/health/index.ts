@@ -2,3 +2,4 @@
 export { default as healthPlugin, type HealthPluginOptions } from './health.plugin.js';
 export { HealthService } from './health.service.js';
 export { ConsulRegistration, consulRegistrationFor } from './consul-registration.js';
+export { httpProbe } from './http-probe.js';

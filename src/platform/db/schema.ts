@@ -143,6 +143,32 @@ export interface ChatMessagesTable {
   created_at: Timestamp;
 }
 
+export type AgentVisibility = 'public' | 'private';
+
+export interface AgentsTable {
+  /** A slug, unique: the API's agent id. */
+  id: string;
+  name: string;
+  type: string;
+  description: ColumnType<string, string | undefined, string>;
+  /** A JSON array of strings (jsonb on PostgreSQL, text on SQLite). */
+  capabilities: ColumnType<unknown, string, string>;
+  endpoint: string | null;
+  /** Built-in agents: their port on AGENTS_BASE_URL. */
+  port: number | null;
+  model: string | null;
+  system_prompt: string | null;
+  temperature: number | null;
+  max_tokens: number | null;
+  /** A JSON object of more fields of the original's shape, or null. */
+  extra: ColumnType<unknown, string | null | undefined, string | null>;
+  visibility: ColumnType<AgentVisibility, AgentVisibility | undefined, AgentVisibility>;
+  /** Null for the built-in agents. */
+  owner_id: number | null;
+  created_at: ColumnType<Date | string, Date | string | undefined, Date | string>;
+  updated_at: ColumnType<Date | string, Date | string | undefined, Date | string>;
+}
+
 export interface DB {
   users: UsersTable;
   refresh_tokens: RefreshTokensTable;
@@ -153,4 +179,5 @@ export interface DB {
   email_outbox: EmailOutboxTable;
   chat_sessions: ChatSessionsTable;
   chat_messages: ChatMessagesTable;
+  agents: AgentsTable;
 }

@@ -8,6 +8,7 @@ import * as m0005 from './0005_login_locks.js';
 import * as m0006 from './0006_chat_session_owners.js';
 import * as m0007 from './0007_revoked_sessions.js';
 import * as m0008 from './0008_chat_anonymous_owners.js';
+import * as m0009 from './0009_agents.js';
 
 export const migrations: Record<string, Migration> = {
   '0001_users': m0001,
@@ -18,4 +19,5 @@ export const migrations: Record<string, Migration> = {
   '0006_chat_session_owners': m0006,
   '0007_revoked_sessions': m0007,
   '0008_chat_anonymous_owners': m0008,
+  '0009_agents': m0009,
 };

@@ -1,0 +1,41 @@
+// Composition of the agents module: repository, status prober, service and the routes under /api/v1/agents.
+import type { FastifyPluginAsync } from 'fastify';
+import fp from 'fastify-plugin';
+import { Agent as HttpAgent } from 'undici';
+import type { Config } from '../../config.js';
+import type { Clock } from '../../lib/clock.js';
+import { httpProbe } from '../health/index.js';
+import { AgentStatuses } from './agent-status.js';
+import { AgentRepository } from './agents.repository.js';
+import { agentsRoutes } from './agents.routes.js';
+import { AgentsService } from './agents.service.js';
+
+export interface AgentsPluginOptions {
+  config: Config['agents'];
+  clock: Clock;
+}
+
+const agentsPlugin: FastifyPluginAsync<AgentsPluginOptions> = async (app, { config, clock }) => {
+  // The probes' own connection pool, closed with the app; connections to an agent are not kept between probes.
+  const dispatcher = new HttpAgent({ keepAliveTimeout: 1, connections: 16 });
+  app.addHook('onClose', () => dispatcher.close());
+  const statuses = new AgentStatuses({
+    probe: (endpoint) =>
+      httpProbe(dispatcher, endpoint, { paths: ['/health'] }).check(
+        AbortSignal.timeout(config.probeTimeoutMs),
+      ),
+    models: async () => (await app.llm.listModels()).map((model) => model.name),
+    normaliseModel: (model) => app.llm.normaliseModel(model),
+    ttlMs: config.statusTtlMs,
+    clock,
+  });
+  const agents = new AgentsService({
+    agents: new AgentRepository(app.database.db),
+    statuses,
+    clock,
+    baseUrl: config.baseUrl,
+  });
+  await app.register(agentsRoutes, { agents, prefix: '/api/v1/agents' });
+};
+
+export default fp(agentsPlugin, { name: 'agents', dependencies: ['database', 'llm', 'auth'] });

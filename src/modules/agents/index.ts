@@ -1,0 +1,1 @@
+export { default as agentsPlugin } from './agents.plugin.js';
