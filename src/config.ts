@@ -104,7 +104,7 @@ export interface Config {
     keepAliveMs: number;
   };
   websocket: WebSocketConfig;
-  agents: { baseUrl: string; probeTimeoutMs: number; statusTtlMs: number };
+  agents: { baseUrl: string; probeTimeoutMs: number; statusTtlMs: number; modelRegistryFile: string | undefined };
   health: HealthConfig;
   metrics: { token: string | undefined };
 }
@@ -499,6 +499,10 @@ export function parseConfig(rawEnv: Record<string, string | undefined>, version 
       baseUrl: env.AGENTS_BASE_URL.replace(/\/+$/, ''),
       probeTimeoutMs: env.AGENTS_PROBE_TIMEOUT_MS,
       statusTtlMs: env.AGENTS_STATUS_TTL_MS,
+      modelRegistryFile:
+        env.AGENTS_MODEL_REGISTRY_FILE === undefined || env.AGENTS_MODEL_REGISTRY_FILE.trim() === ''
+          ? undefined
+          : env.AGENTS_MODEL_REGISTRY_FILE,
     },
     health,
     metrics: { token: env.METRICS_TOKEN === '' ? undefined : env.METRICS_TOKEN },

@@ -326,6 +326,9 @@ export const EnvSchema = Type.Object({
     10000,
     0,
   ),
+  AGENTS_MODEL_REGISTRY_FILE: OptionalStr(
+    'A JSON file of model registry entries ({"key": {name, provider, capabilities, max_tokens, cost_per_1k, latency, quality, local}}) that replace or add to the built-in eight.',
+  ),
   HEALTH_PROBE_TIMEOUT_MS: Int(
     'Longest wait for one service of a health round; a service that takes longer is unhealthy ("timeout").',
     2000,

@@ -64,6 +64,11 @@ export class AgentStatuses {
     return cached !== undefined && this.#now() - cached.at < this.deps.ttlMs;
   }
 
+  /** The provider's models, normalised (cached as for the statuses); null when the provider cannot be asked. */
+  availableModels(): Promise<Set<string> | null> {
+    return this.#availableModels();
+  }
+
   #availableModels(): Promise<Set<string> | null> {
     return this.#fresh(this.#models) ? Promise.resolve(this.#models.value) : this.#modelsFlight();
   }

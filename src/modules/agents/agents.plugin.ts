@@ -1,14 +1,17 @@
-// Composition of the agents module: repository, status prober, service and the routes under /api/v1/agents.
+// Composition of the agents module: repository, status prober, services, model registry and /api/v1/agents.
 import type { FastifyPluginAsync } from 'fastify';
 import fp from 'fastify-plugin';
 import { Agent as HttpAgent } from 'undici';
 import type { Config } from '../../config.js';
 import type { Clock } from '../../lib/clock.js';
+import { StartupError } from '../../platform/errors.js';
 import { httpProbe } from '../health/index.js';
 import { AgentStatuses } from './agent-status.js';
 import { AgentRepository } from './agents.repository.js';
 import { agentsRoutes } from './agents.routes.js';
 import { AgentsService } from './agents.service.js';
+import { loadModelRegistry } from './model-registry.js';
+import { ModelRegistryService } from './model-registry.service.js';
 
 export interface AgentsPluginOptions {
   config: Config['agents'];
@@ -35,7 +38,18 @@ const agentsPlugin: FastifyPluginAsync<AgentsPluginOptions> = async (app, { conf
     clock,
     baseUrl: config.baseUrl,
   });
-  await app.register(agentsRoutes, { agents, prefix: '/api/v1/agents' });
+  let registry;
+  try {
+    registry = loadModelRegistry(config.modelRegistryFile);
+  } catch (error) {
+    throw new StartupError((error as Error).message, { cause: error });
+  }
+  const models = new ModelRegistryService({
+    registry,
+    providerModels: () => statuses.availableModels(),
+    providerName: app.llm.providerName,
+  });
+  await app.register(agentsRoutes, { agents, models, prefix: '/api/v1/agents' });
 };
 
 export default fp(agentsPlugin, { name: 'agents', dependencies: ['database', 'llm', 'auth'] });

@@ -1,5 +1,5 @@
 // /api/v1/agents: the list (the original's bare array, or a page with skip/limit), one agent, and create, change,
-// delete for their owner or a superuser. The model registry and metrics routes come with the rest of issue 14.
+// delete for their owner or a superuser; the model registry (/models, /model/{id}).
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
@@ -13,10 +13,14 @@ import {
   AgentsQuery,
   CreateAgentBody,
   CreateAgentQuery,
+  ModelCatalog,
+  ModelDetail,
+  ModelIdParams,
   UpdateAgentBody,
 } from './agents.schemas.js';
 import type { AgentCaller, AgentsService } from './agents.service.js';
 import { agentItem } from './agents.views.js';
+import type { ModelRegistryService } from './model-registry.service.js';
 
 const tags = ['agents'];
 const security: Record<string, string[]>[] = [{ bearerAuth: [] }];
@@ -27,8 +31,41 @@ function agentCaller(request: FastifyRequest): AgentCaller {
   return { userId: user.id, isSuperuser: user.isSuperuser };
 }
 
-export const agentsRoutes: FastifyPluginAsyncTypebox<{ agents: AgentsService }> = async (app, { agents }) => {
+export interface AgentsRoutesOptions {
+  agents: AgentsService;
+  models: ModelRegistryService;
+}
+
+export const agentsRoutes: FastifyPluginAsyncTypebox<AgentsRoutesOptions> = async (
+  app,
+  { agents, models },
+) => {
   const viewer = (request: FastifyRequest) => request.auth?.user.id ?? null;
+
+  app.get(
+    '/models',
+    {
+      schema: {
+        tags,
+        summary: 'The model registry joined with the models the provider really has',
+        response: { 200: ModelCatalog },
+      },
+    },
+    () => models.catalog(),
+  );
+
+  app.get(
+    '/model/:model_id',
+    {
+      schema: {
+        tags,
+        summary: 'One model: a registry key, or a model the provider has',
+        params: ModelIdParams,
+        response: { 200: ModelDetail },
+      },
+    },
+    (request) => models.model(request.params.model_id),
+  );
 
   app.get(
     '/',

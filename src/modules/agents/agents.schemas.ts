@@ -98,3 +98,28 @@ export const Agent = Type.Object({
 });
 
 export const AgentList = Type.Union([Type.Array(Agent), OffsetPageSchema(Agent)]);
+
+export const ModelIdParams = Type.Object({ model_id: Type.String({ minLength: 1, maxLength: 255 }) });
+
+const ModelFields = {
+  name: Type.String(),
+  provider: Type.String(),
+  capabilities: Type.Array(Type.String()),
+  max_tokens: Nullable(Type.Integer()),
+  cost_per_1k: Type.Number(),
+  latency: Nullable(Type.Number()),
+  quality: Nullable(Type.Number()),
+  local: Type.Boolean(),
+  status: Type.Union([Type.Literal('available'), Type.Literal('api_required')], {
+    description: 'available: the provider serves it now; api_required: it does not (as the original said).',
+  }),
+};
+
+export const ModelCatalog = Type.Object({
+  models: Type.Record(Type.String(), Type.Object(ModelFields)),
+  count: Type.Integer(),
+  providers: Type.Array(Type.String()),
+  provider_available: Type.Boolean({ description: 'false: the provider could not be asked.' }),
+});
+
+export const ModelDetail = Type.Object({ id: Type.String(), ...ModelFields });
