@@ -123,6 +123,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
       clock,
     });
     await app.register(llmPlugin, { config: config.llm, clock });
+    await app.register(agentsPlugin, { config: config.agents, clock });
     await app.register(chatPlugin, {
       chat: config.chat,
       maxTokens: config.llm.maxTokens,
@@ -130,7 +131,6 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
       cursorSecret: config.auth.jwtSecret ?? '',
       clock,
     });
-    await app.register(agentsPlugin, { config: config.agents, clock });
     await app.register(healthPlugin, { config, clock });
   } catch (error) {
     // What the plugins loaded so far opened (a database pool, say) must not outlive a failed start.

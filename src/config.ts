@@ -104,7 +104,12 @@ export interface Config {
     keepAliveMs: number;
   };
   websocket: WebSocketConfig;
-  agents: { baseUrl: string; probeTimeoutMs: number; statusTtlMs: number; modelRegistryFile: string | undefined };
+  agents: {
+    baseUrl: string;
+    probeTimeoutMs: number;
+    statusTtlMs: number;
+    modelRegistryFile: string | undefined;
+  };
   health: HealthConfig;
   metrics: { token: string | undefined };
 }

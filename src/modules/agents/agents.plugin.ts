@@ -13,6 +13,13 @@ import { AgentsService } from './agents.service.js';
 import { loadModelRegistry } from './model-registry.js';
 import { ModelRegistryService } from './model-registry.service.js';
 
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** The agents, for the chat (a chat through an agent). */
+    agents: AgentsService;
+  }
+}
+
 export interface AgentsPluginOptions {
   config: Config['agents'];
   clock: Clock;
@@ -38,6 +45,7 @@ const agentsPlugin: FastifyPluginAsync<AgentsPluginOptions> = async (app, { conf
     clock,
     baseUrl: config.baseUrl,
   });
+  app.decorate('agents', agents);
   let registry;
   try {
     registry = loadModelRegistry(config.modelRegistryFile);

@@ -67,6 +67,11 @@ export class AgentsService {
     return this.view(await this.visible(callerId, id));
   }
 
+  /** The agent if the caller may see it (public, or its own), without its status: what a chat needs. */
+  find(callerId: number | null, id: string): Promise<AgentRecord> {
+    return this.visible(callerId, id);
+  }
+
   async create(caller: AgentCaller, input: NewAgent): Promise<AgentView> {
     this.checkEndpoint(caller, input.endpoint);
     const id = input.id ?? slugOf(input.name);

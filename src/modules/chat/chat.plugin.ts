@@ -33,6 +33,7 @@ const chatPlugin: FastifyPluginAsync<ChatPluginOptions> = async (app, opts) => {
   const chat = new ChatService({
     transact: transactor(db),
     chats,
+    agents: { find: (userId, id) => app.agents.find(userId, id) },
     llm: app.llm,
     clock: opts.clock,
     metrics: createChatMetrics(app.metrics.registry),
@@ -74,5 +75,5 @@ const chatPlugin: FastifyPluginAsync<ChatPluginOptions> = async (app, opts) => {
 
 export default fp(chatPlugin, {
   name: 'chat',
-  dependencies: ['database', 'metrics', 'llm', 'auth', 'websocket'],
+  dependencies: ['database', 'metrics', 'llm', 'auth', 'websocket', 'agents'],
 });

@@ -125,6 +125,8 @@ export class ChatRepository extends Repository {
       userId: number | null;
       model: string;
       title: string | null;
+      /** The agent the session chats through, if any. */
+      agent?: string | null;
     },
     now: Date,
     tx?: Tx,
@@ -139,6 +141,7 @@ export class ChatRepository extends Repository {
         model: session.model,
         title: session.title,
         title_is_custom: false,
+        agent: session.agent ?? null,
         created_at: now,
         updated_at: now,
         last_message_at: now,

@@ -1,6 +1,7 @@
 // Shapes of /api/v1/chat: the original's (reference §4.2), with message ids, usage, status and keyset cursors added.
 import { Type, type Static } from 'typebox';
 import { Cursor, OffsetQuery } from '../../platform/pagination.js';
+import { AGENT_ID_PATTERN } from '../agents/index.js';
 import { MODEL_PATTERN } from '../llm/index.js';
 
 /** The original accepted any string; ids are kept to what fits a URL path segment and the column. */
@@ -27,6 +28,12 @@ export function chatMessageBody(maxTokens: number) {
     ),
     render: Type.Optional(Type.Union([Render, Type.Null()])),
     model: Type.Optional(Type.Union([Type.String({ pattern: MODEL_PATTERN }), Type.Null()])),
+    agent: Type.Optional(
+      Type.Union([Type.String({ pattern: AGENT_ID_PATTERN }), Type.Null()], {
+        description:
+          'Chat through this agent: its model, system prompt and defaults where the request gives none; a session keeps the agent it was created with.',
+      }),
+    ),
     stream: Type.Optional(Type.Union([Type.Boolean(), Type.Null()], { description: 'true: answer as SSE.' })),
     temperature: Type.Optional(Type.Union([Type.Number({ minimum: 0, maximum: 2 }), Type.Null()])),
     max_tokens: Type.Optional(Type.Union([Type.Integer({ minimum: 1, maximum: maxTokens }), Type.Null()])),
@@ -92,6 +99,7 @@ export const SessionSummary = Type.Object({
   session_id: Type.String(),
   title: Type.Union([Type.String(), Type.Null()]),
   model: Type.String(),
+  agent: Type.Union([Type.String(), Type.Null()], { description: 'The agent the session chats through.' }),
   message_count: Type.Integer(),
   created_at: Type.String(),
   last_activity: Type.String(),

@@ -3,7 +3,7 @@
 // kept exactly (chat-text.ts says what little changes). Nothing is lost on either side.
 import { randomUUID } from 'node:crypto';
 import type { Clock } from '../../lib/clock.js';
-import { BadRequestError, UnauthorizedError } from '../../platform/errors.js';
+import { BadRequestError, NotFoundError, UnauthorizedError } from '../../platform/errors.js';
 import type { Transact, Tx } from '../../platform/db/transactions.js';
 import { ServerShuttingDownError } from '../../platform/server-shutting-down.js';
 import type { ChatTurn, LlmService, TokenUsage } from '../llm/index.js';
@@ -22,8 +22,24 @@ export interface ChatSettings {
   defaultTemperature: number;
 }
 
+/** What a chat needs of an agent: its model, system prompt and defaults. */
+export interface ChatAgent {
+  id: string;
+  /** Null for an external agent service, which cannot chat. */
+  model: string | null;
+  systemPrompt: string | null;
+  temperature: number | null;
+  maxTokens: number | null;
+}
+
+/** The agents a caller may chat through (the agents module): 404 agent_not_found for one it may not see. */
+export interface ChatAgents {
+  find(userId: number | null, id: string): Promise<ChatAgent>;
+}
+
 export interface ChatServiceDeps {
   transact: Transact;
+  agents: ChatAgents;
   chats: ChatRepository;
   llm: LlmService;
   clock: Clock;
@@ -45,6 +61,8 @@ export interface ChatInput {
   model?: string | null;
   temperature?: number | null;
   maxTokens?: number | null;
+  /** Chat through this agent: its model, system prompt and defaults, where the request gives none. */
+  agent?: string | null;
 }
 
 export type ChatEvent =
@@ -103,16 +121,18 @@ export class ChatService {
   async *converse(caller: ChatCaller, input: ChatInput, signal: AbortSignal): AsyncGenerator<ChatEvent> {
     const { llm, clock, metrics } = this.deps;
     const text = this.validate(caller, input);
-    const model = llm.normaliseModel(input.model);
     const sessionId = input.sessionId ?? null;
     const existing = await this.existingSession(caller, sessionId);
-    const context = await this.contextOf(existing);
+    const agent = await this.agentOf(caller, input.agent ?? null, existing);
+    const model = llm.normaliseModel(input.model ?? agent?.model);
+    const context = await this.contextOf(existing, agent?.systemPrompt ?? null);
+    const maxTokens = input.maxTokens ?? agent?.maxTokens ?? null;
     const generation = await llm.start(
       {
         model,
         messages: [...context, { role: 'user', content: text }],
-        temperature: input.temperature ?? this.deps.settings.defaultTemperature,
-        ...(input.maxTokens == null ? {} : { maxTokens: input.maxTokens }),
+        temperature: input.temperature ?? agent?.temperature ?? this.deps.settings.defaultTemperature,
+        ...(maxTokens === null ? {} : { maxTokens }),
         signal,
         ...(caller.requestId ? { requestId: caller.requestId } : {}),
       },
@@ -127,7 +147,7 @@ export class ChatService {
         caller,
         existing,
         sessionId,
-        model,
+        { model, agent: agent?.id ?? null },
         text,
         startedAt,
       ));
@@ -219,6 +239,32 @@ export class ChatService {
     };
   }
 
+  /**
+   * The agent of this turn: the one asked for (404 when the caller may not see it, 400 when it cannot chat), else
+   * the session's own (none when it has since been deleted).
+   */
+  private async agentOf(
+    caller: ChatCaller,
+    requested: string | null,
+    session: ChatSessionRecord | undefined,
+  ): Promise<ChatAgent | undefined> {
+    const id = requested ?? session?.agent ?? null;
+    if (id === null) return undefined;
+    let agent: ChatAgent;
+    try {
+      agent = await this.deps.agents.find(caller.owner.userId, id);
+    } catch (error) {
+      if (requested === null && error instanceof NotFoundError) return undefined;
+      throw error;
+    }
+    if (agent.model === null)
+      throw new BadRequestError(
+        `Agent ${id} is an external agent service: it has no model to chat with`,
+        'agent_cannot_chat',
+      );
+    return agent;
+  }
+
   /** The message as stored and sent: cleaned (chat-text.ts), not trimmed; its length counts the cleaned text. */
   private validate(caller: ChatCaller, input: ChatInput): string {
     if (caller.owner.userId === null && !this.deps.settings.allowAnonymous) throw new UnauthorizedError();
@@ -246,7 +292,7 @@ export class ChatService {
     caller: ChatCaller,
     existing: ChatSessionRecord | undefined,
     sessionId: string | null,
-    model: string,
+    chatWith: { model: string; agent: string | null },
     text: string,
     at: Date,
   ): Promise<{ session: ChatSessionRecord; userMessageId: number }> {
@@ -258,7 +304,7 @@ export class ChatService {
       // Deleted by its owner since it was read: a message to an id that names no session starts a new one.
     }
     return transact(async (tx) => {
-      const session = await this.createSession(tx, caller.owner, sessionId, model, titleFrom(text));
+      const session = await this.createSession(tx, caller.owner, sessionId, chatWith, titleFrom(text));
       const userMessageId = await chats.addMessage({ ...message, sessionRowId: session.rowId }, at, tx);
       if (userMessageId === undefined) throw sessionNotFound(session.id);
       return { session, userMessageId };
@@ -273,13 +319,13 @@ export class ChatService {
     tx: Tx,
     owner: ChatOwner,
     id: string | null,
-    model: string,
+    chatWith: { model: string; agent: string | null },
     title: string,
   ): Promise<ChatSessionRecord> {
     const sessionId = id ?? randomUUID();
     const { chats, clock } = this.deps;
     const created = await chats.createSession(
-      { id: sessionId, owner, userId: owner.userId, model, title },
+      { id: sessionId, owner, userId: owner.userId, model: chatWith.model, agent: chatWith.agent, title },
       clock.now(),
       tx,
     );
@@ -291,8 +337,14 @@ export class ChatService {
     return raced;
   }
 
-  /** The system prompt, then the latest messages that fit CHAT_CONTEXT_MESSAGES and CHAT_CONTEXT_CHARS. */
-  private async contextOf(session: ChatSessionRecord | undefined): Promise<ChatTurn[]> {
+  /**
+   * The system prompt (the agent's, else CHAT_SYSTEM_PROMPT), then the latest messages that fit CHAT_CONTEXT_MESSAGES
+   * and CHAT_CONTEXT_CHARS.
+   */
+  private async contextOf(
+    session: ChatSessionRecord | undefined,
+    agentPrompt: string | null,
+  ): Promise<ChatTurn[]> {
     const { chats, settings } = this.deps;
     // A new session has nothing to read: one statement less before the first token.
     const recent =
@@ -308,7 +360,8 @@ export class ChatService {
       if (chars > settings.contextChars) break;
       turns.unshift({ role: message.role, content: message.content });
     }
-    return settings.systemPrompt ? [{ role: 'system', content: settings.systemPrompt }, ...turns] : turns;
+    const systemPrompt = agentPrompt ?? settings.systemPrompt;
+    return systemPrompt ? [{ role: 'system', content: systemPrompt }, ...turns] : turns;
   }
 
   private async storeAnswer(

@@ -15,6 +15,7 @@ export function sessionSummary(session: ChatSessionRecord) {
     session_id: session.id,
     title: session.title,
     model: session.model,
+    agent: session.agent,
     message_count: session.messageCount,
     created_at: session.createdAt.toISOString(),
     last_activity: session.lastMessageAt.toISOString(),

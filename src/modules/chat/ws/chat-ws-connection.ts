@@ -424,6 +424,7 @@ export class ChatSocket implements ManagedSocket {
         model: body.model ?? null,
         temperature: body.temperature ?? null,
         maxTokens: body.max_tokens ?? null,
+        agent: body.agent ?? null,
       },
       signal,
     );

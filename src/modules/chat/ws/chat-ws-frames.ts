@@ -4,6 +4,7 @@
 import { Type, type Static, type TSchema } from 'typebox';
 import { Compile } from 'typebox/compile';
 import type { Mapped } from '../../../platform/error-handler.js';
+import { AGENT_ID_PATTERN } from '../../agents/index.js';
 import { MODEL_PATTERN } from '../../llm/index.js';
 import { SESSION_ID_PATTERN } from '../chat.schemas.js';
 import type { ChatEvent } from '../chat.service.js';
@@ -26,6 +27,7 @@ export function chatFrameSchema(maxTokens: number) {
     model: Nullable(Type.String({ pattern: MODEL_PATTERN })),
     temperature: Nullable(Type.Number({ minimum: 0, maximum: 2 })),
     max_tokens: Nullable(Type.Integer({ minimum: 1, maximum: maxTokens })),
+    agent: Nullable(Type.String({ pattern: AGENT_ID_PATTERN })),
     stream: Nullable(Type.Boolean()),
   });
 }

@@ -1,0 +1,144 @@
+// Chat through an agent on both dialects: over JSON, SSE and a WebSocket frame the stand-in LLM receives the agent's
+// model, system prompt and defaults (explicit request fields win), the session records its agent and keeps it when
+// continued, and an agent that cannot chat or may not be seen is a clear 4xx.
+import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
+import type { App } from '../../../src/app.js';
+import { buildTestApp, type TestApp } from '../../helpers/app.js';
+import { bearer, login, newUser, register, registerAndLogin } from '../../helpers/auth.js';
+import { describeEachDialect } from '../../helpers/dialects.js';
+import { startLlmStandIn, type LlmStandIn } from '../../helpers/llm-stand-in.js';
+import { closeAllSockets, connectChat } from '../../helpers/ws-client.js';
+import { postChat } from '../chat/chat.helpers.js';
+
+interface Upstream {
+  model: string;
+  messages: { role: string; content: string }[];
+  options: { temperature?: number; num_predict?: number };
+}
+
+async function superuserToken(app: App): Promise<string> {
+  const account = await register(app, newUser());
+  await app.database.db
+    .updateTable('users')
+    .set({ is_superuser: true })
+    .where('id', '=', account.id)
+    .execute();
+  return (await login(app, account.username, account.password)).access_token;
+}
+
+describeEachDialect('chat through an agent', (dialect) => {
+  let llm: LlmStandIn;
+  let t: TestApp;
+  let base: string;
+  let alice: string;
+  let bob: string;
+  const lastUpstream = () => llm.requests.filter((r) => r.path === '/api/chat').at(-1)?.body as Upstream;
+
+  beforeAll(async () => {
+    llm = await startLlmStandIn({ models: ['tinyllama:latest', 'qwen:7b'] });
+    t = await buildTestApp({ dialect, env: { OLLAMA_URL: llm.url, LLM_RETRY_BASE_MS: '1' } });
+    base = (await t.app.listen({ port: 0, host: '127.0.0.1' })).replace(/^http/, 'ws');
+    const admin = await superuserToken(t.app);
+    alice = (await registerAndLogin(t.app)).tokens.access_token;
+    bob = (await registerAndLogin(t.app)).tokens.access_token;
+    const created = await t.app.inject({
+      method: 'POST',
+      url: '/api/v1/agents/create',
+      headers: bearer(admin),
+      payload: {
+        id: 'poet',
+        name: 'Poet',
+        type: 'assistant',
+        model: 'qwen:7b',
+        system_prompt: 'You answer in rhyme <always>.',
+        temperature: 0.1,
+        max_tokens: 42,
+        visibility: 'public',
+      },
+    });
+    expect(created.statusCode, created.body).toBe(201);
+    const hidden = await t.app.inject({
+      method: 'POST',
+      url: '/api/v1/agents/create',
+      headers: bearer(bob),
+      payload: { id: 'bobs-secret', name: 'Secret', type: 'assistant', model: 'qwen:7b' },
+    });
+    expect(hidden.statusCode, hidden.body).toBe(201);
+  });
+  afterEach(() => {
+    closeAllSockets();
+    llm.assertNoUnexpected();
+  });
+  afterAll(async () => {
+    await t?.close();
+    await llm?.close();
+  });
+
+  it('sends the agent’s model, system prompt and defaults upstream, and keeps the agent when the session goes on', async () => {
+    llm.reply({ tokens: ['Roses'] }, { tokens: ['Again'] }, { tokens: ['Hot'] });
+    const first = await postChat(t.app, { message: 'A poem, please', agent: 'poet' }, alice);
+    expect(first.statusCode, first.body).toBe(200);
+    const { session_id: sessionId, model } = first.json<{ session_id: string; model: string }>();
+    expect(model).toBe('qwen:7b');
+    expect(lastUpstream()).toMatchObject({
+      model: 'qwen:7b',
+      messages: [
+        { role: 'system', content: 'You answer in rhyme <always>.' },
+        { role: 'user', content: 'A poem, please' },
+      ],
+      options: { temperature: 0.1, num_predict: 42 },
+    });
+
+    const next = await postChat(t.app, { message: 'Another', session_id: sessionId }, alice);
+    expect(next.statusCode, next.body).toBe(200);
+    expect(lastUpstream().messages[0]).toEqual({ role: 'system', content: 'You answer in rhyme <always>.' });
+    expect(lastUpstream().model).toBe('qwen:7b');
+
+    const explicit = await postChat(
+      t.app,
+      { message: 'Hotter', session_id: sessionId, temperature: 0.9, max_tokens: 7 },
+      alice,
+    );
+    expect(explicit.statusCode, explicit.body).toBe(200);
+    expect(lastUpstream().options).toMatchObject({ temperature: 0.9, num_predict: 7 });
+
+    const list = await t.app.inject({ url: '/api/v1/chat/sessions', headers: bearer(alice) });
+    const session = list
+      .json<{ items: { session_id: string; agent: string | null }[] }>()
+      .items.find((item) => item.session_id === sessionId);
+    expect(session?.agent).toBe('poet');
+  });
+
+  it('chats through an agent over SSE and over a WebSocket frame', async () => {
+    llm.reply({ tokens: ['Streamed'] }, { tokens: ['Socketed'] });
+    const sse = await postChat(t.app, { message: 'Stream it', agent: 'poet', stream: true }, alice);
+    expect(sse.statusCode, sse.body).toBe(200);
+    expect(sse.body).toContain('event: end');
+    expect(lastUpstream().messages[0]?.content).toBe('You answer in rhyme <always>.');
+
+    const socket = await connectChat(`${base}/api/v1/chat/ws?token=${alice}`);
+    socket.send({ message: 'Over the socket', agent: 'poet' });
+    expect(await socket.next('stream_end')).toMatchObject({ full_response: 'Socketed', model: 'qwen:7b' });
+    expect(lastUpstream().messages[0]?.content).toBe('You answer in rhyme <always>.');
+  });
+
+  it('refuses an external agent (400), an unknown or another user’s private one (404), a malformed id (422)', async () => {
+    const cases: [string, number, string][] = [
+      ['letta', 400, 'agent_cannot_chat'],
+      ['no-such-agent', 404, 'agent_not_found'],
+      ['bobs-secret', 404, 'agent_not_found'],
+      ["poet'; DROP TABLE agents;--", 422, 'validation_error'],
+    ];
+    const before = llm.requests.length;
+    for (const [agent, status, code] of cases) {
+      const response = await postChat(t.app, { message: 'Hello', agent }, alice);
+      expect(response.statusCode, agent).toBe(status);
+      expect(response.json<{ code: string }>().code).toBe(code);
+    }
+    // Nothing reached the model.
+    expect(llm.requests.length).toBe(before);
+    llm.reply({ tokens: ['Yours'] });
+    const bobs = await postChat(t.app, { message: 'Mine', agent: 'bobs-secret' }, bob);
+    expect(bobs.statusCode).toBe(200);
+  });
+});
