@@ -57,7 +57,7 @@ const agentsPlugin: FastifyPluginAsync<AgentsPluginOptions> = async (app, { conf
     providerModels: () => statuses.availableModels(),
     providerName: app.llm.providerName,
   });
-  await app.register(agentsRoutes, { agents, models, prefix: '/api/v1/agents' });
+  await app.register(agentsRoutes, { agents, models, clock, prefix: '/api/v1/agents' });
 };
 
 export default fp(agentsPlugin, { name: 'agents', dependencies: ['database', 'llm', 'auth'] });

@@ -10,6 +10,7 @@ import {
   Agent,
   AgentIdParams,
   AgentList,
+  AgentMetricsSchema,
   AgentsQuery,
   CreateAgentBody,
   CreateAgentQuery,
@@ -20,6 +21,8 @@ import {
 } from './agents.schemas.js';
 import type { AgentCaller, AgentsService } from './agents.service.js';
 import { agentItem } from './agents.views.js';
+import { agentMetrics } from './agent-metrics.service.js';
+import type { Clock } from '../../lib/clock.js';
 import type { ModelRegistryService } from './model-registry.service.js';
 
 const tags = ['agents'];
@@ -34,13 +37,28 @@ function agentCaller(request: FastifyRequest): AgentCaller {
 export interface AgentsRoutesOptions {
   agents: AgentsService;
   models: ModelRegistryService;
+  clock: Clock;
 }
 
-export const agentsRoutes: FastifyPluginAsyncTypebox<AgentsRoutesOptions> = async (
-  app,
-  { agents, models },
-) => {
+export const agentsRoutes: FastifyPluginAsyncTypebox<AgentsRoutesOptions> = async (app, opts) => {
+  const { agents, models, clock } = opts;
   const viewer = (request: FastifyRequest) => request.auth?.user.id ?? null;
+
+  app.get(
+    '/metrics',
+    {
+      schema: {
+        tags,
+        summary: 'The original JARVIS metrics, from this instance’s real counters (docs/agents.md maps them)',
+        response: { 200: AgentMetricsSchema },
+      },
+    },
+    async () => {
+      const catalog = await models.catalog();
+      const served = Object.values(catalog.models).filter((model) => model.status === 'available').length;
+      return agentMetrics(app.metrics.registry, { active: served, total: catalog.count }, clock.now());
+    },
+  );
 
   app.get(
     '/models',

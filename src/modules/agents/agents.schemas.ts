@@ -122,4 +122,22 @@ export const ModelCatalog = Type.Object({
   provider_available: Type.Boolean({ description: 'false: the provider could not be asked.' }),
 });
 
+export const AgentMetricsSchema = Type.Object({
+  jarvis: Type.Object({
+    total_requests: Type.Number(),
+    successful_requests: Type.Number(),
+    failed_requests: Type.Number(),
+    average_latency: Type.Number({ description: 'Seconds.' }),
+    resource_violations: Type.Number(),
+    emergency_shutdowns: Type.Number(),
+    model_switches: Type.Number(),
+    thermal_throttles: Type.Number(),
+  }),
+  active_models: Type.Integer(),
+  total_models: Type.Integer(),
+  timestamp: Type.String({
+    description: 'Python’s str(datetime), as the original: "2025-11-17 12:00:00.123000".',
+  }),
+});
+
 export const ModelDetail = Type.Object({ id: Type.String(), ...ModelFields });

@@ -33,7 +33,12 @@ const chatPlugin: FastifyPluginAsync<ChatPluginOptions> = async (app, opts) => {
   const chat = new ChatService({
     transact: transactor(db),
     chats,
-    agents: { find: (userId, id) => app.agents.find(userId, id) },
+    agents: {
+      find: async (userId, id) => {
+        const agent = await app.agents.find(userId, id);
+        return { ...agent, builtIn: agent.ownerId === null };
+      },
+    },
     llm: app.llm,
     clock: opts.clock,
     metrics: createChatMetrics(app.metrics.registry),

@@ -30,6 +30,8 @@ export interface ChatAgent {
   systemPrompt: string | null;
   temperature: number | null;
   maxTokens: number | null;
+  /** Seeded by the server (not a user's): its id is a metrics label, any other agent's is `custom`. */
+  builtIn: boolean;
 }
 
 /** The agents a caller may chat through (the agents module): 404 agent_not_found for one it may not see. */
@@ -127,6 +129,7 @@ export class ChatService {
     const model = llm.normaliseModel(input.model ?? agent?.model);
     const context = await this.contextOf(existing, agent?.systemPrompt ?? null);
     const maxTokens = input.maxTokens ?? agent?.maxTokens ?? null;
+    if (existing && existing.model !== model) metrics.modelSwitch();
     const generation = await llm.start(
       {
         model,
@@ -227,6 +230,11 @@ export class ChatService {
     // Its owner deleted the session while the model answered: the answer has nowhere to go, and says so.
     if (messageId === undefined) throw sessionNotFound(session.id);
     metrics.message('assistant', 'complete');
+    if (agent)
+      metrics.agentTurn(agent.builtIn ? agent.id : 'custom', {
+        prompt: usage.promptTokens,
+        completion: usage.completionTokens,
+      });
     yield {
       type: 'end',
       sessionId: session.id,

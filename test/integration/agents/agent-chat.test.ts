@@ -141,4 +141,48 @@ describeEachDialect('chat through an agent', (dialect) => {
     const bobs = await postChat(t.app, { message: 'Mine', agent: 'bobs-secret' }, bob);
     expect(bobs.statusCode).toBe(200);
   });
+
+  it('fills /api/v1/agents/metrics and the per-agent metrics from real counters', async () => {
+    const read = async () =>
+      (await t.app.inject({ url: '/api/v1/agents/metrics' })).json<{
+        jarvis: Record<string, number>;
+        active_models: number;
+        total_models: number;
+        timestamp: string;
+      }>();
+    const series = async (name: string) => {
+      const line = (await t.app.inject({ url: '/metrics' })).body
+        .split('\n')
+        .find((l) => l.startsWith(`${name} `));
+      return line === undefined ? 0 : Number(line.slice(name.length + 1));
+    };
+    const before = await read();
+    const builtInTurns = await series('chat_agent_turns_total{agent="tinyllama"}');
+    const customTurns = await series('chat_agent_turns_total{agent="custom"}');
+
+    llm.reply({ tokens: ['One'] }, { tokens: ['Two'] });
+    const first = await postChat(t.app, { message: 'Through the built-in one', agent: 'tinyllama' }, alice);
+    expect(first.statusCode, first.body).toBe(200);
+    const sessionId = first.json<{ session_id: string }>().session_id;
+    // The same session, another model: a model switch.
+    const switched = await postChat(
+      t.app,
+      { message: 'Now qwen', session_id: sessionId, model: 'qwen:7b' },
+      alice,
+    );
+    expect(switched.statusCode, switched.body).toBe(200);
+
+    const after = await read();
+    expect(after.jarvis.total_requests - before.jarvis.total_requests).toBe(2);
+    expect(after.jarvis.successful_requests - before.jarvis.successful_requests).toBe(2);
+    expect(after.jarvis.model_switches - before.jarvis.model_switches).toBe(1);
+    expect(after.jarvis.average_latency).toBeGreaterThan(0);
+    // The registry's tinyllama and the provider's qwen:7b are served; the other seven entries are not.
+    expect(after).toMatchObject({ active_models: 2, total_models: 9 });
+    expect(after.timestamp).toMatch(/^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\.\d{6}$/);
+    // Both turns went through tinyllama (the second continued its session): a built-in agent's id is its label.
+    expect((await series('chat_agent_turns_total{agent="tinyllama"}')) - builtInTurns).toBe(2);
+    expect(await series('chat_agent_turns_total{agent="custom"}')).toBe(customTurns);
+    expect(customTurns).toBeGreaterThan(0);
+  });
 });
