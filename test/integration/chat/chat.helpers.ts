@@ -44,6 +44,7 @@ export interface SessionSummary {
   session_id: string;
   title: string | null;
   model: string;
+  agent: string | null;
   message_count: number;
   created_at: string;
   last_activity: string;
