@@ -145,7 +145,12 @@ describeEachDialect('chat through an agent', (dialect) => {
   it('fills /api/v1/agents/metrics and the per-agent metrics from real counters', async () => {
     const read = async () =>
       (await t.app.inject({ url: '/api/v1/agents/metrics' })).json<{
-        jarvis: Record<string, number>;
+        jarvis: {
+          total_requests: number;
+          successful_requests: number;
+          model_switches: number;
+          average_latency: number;
+        };
         active_models: number;
         total_models: number;
         timestamp: string;
