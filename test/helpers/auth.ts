@@ -59,3 +59,10 @@ export async function registerAndLogin(
 }
 
 export const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
+
+/** A superuser registered and logged in on `app` (made one by setting the flag in the database): its access token. */
+export async function superuserToken(app: App): Promise<string> {
+  const admin = await register(app, newUser());
+  await app.database.db.updateTable('users').set({ is_superuser: true }).where('id', '=', admin.id).execute();
+  return (await login(app, admin.username, admin.password)).access_token;
+}

@@ -2,9 +2,8 @@
 // model, system prompt and defaults (explicit request fields win), the session records its agent and keeps it when
 // continued, and an agent that cannot chat or may not be seen is a clear 4xx.
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
-import type { App } from '../../../src/app.js';
 import { buildTestApp, type TestApp } from '../../helpers/app.js';
-import { bearer, login, newUser, register, registerAndLogin } from '../../helpers/auth.js';
+import { bearer, registerAndLogin, superuserToken } from '../../helpers/auth.js';
 import { describeEachDialect } from '../../helpers/dialects.js';
 import { startLlmStandIn, type LlmStandIn } from '../../helpers/llm-stand-in.js';
 import { closeAllSockets, connectChat } from '../../helpers/ws-client.js';
@@ -14,16 +13,6 @@ interface Upstream {
   model: string;
   messages: { role: string; content: string }[];
   options: { temperature?: number; num_predict?: number };
-}
-
-async function superuserToken(app: App): Promise<string> {
-  const account = await register(app, newUser());
-  await app.database.db
-    .updateTable('users')
-    .set({ is_superuser: true })
-    .where('id', '=', account.id)
-    .execute();
-  return (await login(app, account.username, account.password)).access_token;
 }
 
 describeEachDialect('chat through an agent', (dialect) => {

@@ -4,9 +4,8 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import type { App } from '../../../src/app.js';
 import { buildTestApp, type TestApp } from '../../helpers/app.js';
-import { bearer, login, newUser, register, registerAndLogin } from '../../helpers/auth.js';
+import { bearer, registerAndLogin, superuserToken } from '../../helpers/auth.js';
 import { closedPort } from '../../helpers/closed-port.js';
 import { describeEachDialect } from '../../helpers/dialects.js';
 import { startLlmStandIn, type LlmStandIn } from '../../helpers/llm-stand-in.js';
@@ -60,16 +59,6 @@ async function startAgentServer(): Promise<{
     probes: () => probes,
     close: () => new Promise((resolve) => server.close(() => resolve())),
   };
-}
-
-async function superuserToken(app: App): Promise<string> {
-  const account = await register(app, newUser());
-  await app.database.db
-    .updateTable('users')
-    .set({ is_superuser: true })
-    .where('id', '=', account.id)
-    .execute();
-  return (await login(app, account.username, account.password)).access_token;
 }
 
 describeEachDialect('agents', (dialect) => {

@@ -2,9 +2,9 @@
 // ports; socket attempts that end either admitted (the `connection` frame) or refused (the close); the superuser's
 // connection figures; and a bounded poll.
 import { afterAll, beforeAll, expect } from 'vitest';
-import type { App } from '../../../src/app.js';
 import { buildTestApp, type TestApp } from '../../helpers/app.js';
-import { bearer, login, newUser, register } from '../../helpers/auth.js';
+import type { App } from '../../../src/app.js';
+import { bearer } from '../../helpers/auth.js';
 import { closeAllSockets, connectWs, type Closed, type TestSocket } from '../../helpers/ws-client.js';
 
 export interface Instance {
@@ -115,13 +115,6 @@ export async function wsStats(app: App, token: string): Promise<WsStats> {
 export function figures(stats: WsStats): WsStats {
   const { total_connections, total_users, user_distribution, scope, instance_connections } = stats;
   return { total_connections, total_users, user_distribution, scope, instance_connections };
-}
-
-/** A superuser registered and logged in on `app` (made one by setting the flag in the database). */
-export async function superuserToken(app: App): Promise<string> {
-  const admin = await register(app, newUser());
-  await app.database.db.updateTable('users').set({ is_superuser: true }).where('id', '=', admin.id).execute();
-  return (await login(app, admin.username, admin.password)).access_token;
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 import { TEST_JWT_SECRET } from '../../helpers/app.js';
-import { bearer, registerAndLogin } from '../../helpers/auth.js';
+import { bearer, registerAndLogin, superuserToken } from '../../helpers/auth.js';
 import { describePostgres, describeWithRedis } from '../../helpers/dialects.js';
 import { startLlmStandIn, type LlmStandIn } from '../../helpers/llm-stand-in.js';
 import { OwnRedis, describeWithOwnRedis, redisReady } from '../../helpers/redis-server.js';
@@ -23,7 +23,6 @@ import {
   figures,
   poll,
   refusal,
-  superuserToken,
   instancesSharing,
   untimed,
   userLimit,

@@ -6,9 +6,9 @@
 // short, and the tests wait for events (frames, closes, counters), never for a time.
 import type { Socket } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { App } from '../../../src/app.js';
 import { buildTestApp, type TestApp } from '../../helpers/app.js';
-import { bearer, login, newUser, register, registerAndLogin } from '../../helpers/auth.js';
+import type { App } from '../../../src/app.js';
+import { bearer, registerAndLogin, superuserToken } from '../../helpers/auth.js';
 import { startLlmStandIn, type LlmStandIn } from '../../helpers/llm-stand-in.js';
 import { closeAllSockets, connectChat, connectWs, type TestSocket } from '../../helpers/ws-client.js';
 import { waitUntil, type SessionPage } from '../chat/chat.helpers.js';
@@ -33,16 +33,6 @@ async function metric(app: App, series: string): Promise<number> {
 async function signedIn(app: App) {
   const { user, tokens } = await registerAndLogin(app);
   return { id: user.id, token: tokens.access_token, options: { headers: bearer(tokens.access_token) } };
-}
-
-async function superuserToken(app: App): Promise<string> {
-  const account = await register(app, newUser());
-  await app.database.db
-    .updateTable('users')
-    .set({ is_superuser: true })
-    .where('id', '=', account.id)
-    .execute();
-  return (await login(app, account.username, account.password)).access_token;
 }
 
 /** Terminates the suite's sockets and waits until the server has seen every one of them close. */
