@@ -137,8 +137,16 @@ export class AgentRepository {
     return row && toRecord(row);
   }
 
+  /**
+   * Deletes the agent, and its name from the chat sessions that chat through it: a later agent given the same id
+   * (by anyone) must not take those sessions over.
+   */
   async delete(id: string): Promise<boolean> {
-    const result = await this.db.deleteFrom('agents').where('id', '=', id).executeTakeFirst();
-    return Number(result.numDeletedRows) > 0;
+    return this.db.transaction().execute(async (trx) => {
+      const result = await trx.deleteFrom('agents').where('id', '=', id).executeTakeFirst();
+      if (Number(result.numDeletedRows) === 0) return false;
+      await trx.updateTable('chat_sessions').set({ agent: null }).where('agent', '=', id).execute();
+      return true;
+    });
   }
 }

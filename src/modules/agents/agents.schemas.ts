@@ -6,7 +6,7 @@ import { AGENT_ID_PATTERN } from './agents.service.js';
 
 const Nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Type.Null()]);
 
-export const AgentIdParams = Type.Object({ agent_id: Type.String({ minLength: 1, maxLength: 64 }) });
+export const AgentIdParams = Type.Object({ agent_id: Type.String({ pattern: AGENT_ID_PATTERN }) });
 
 const Name = Type.String({ minLength: 1, maxLength: 200, description: 'Kept exactly as sent.' });
 const AgentType = Type.String({ minLength: 1, maxLength: 64 });

@@ -2,6 +2,7 @@
 // public agents and its own; another user's private agent does not exist for it (404), another's public one may be
 // read but not changed (403). Superusers may change any. Names and descriptions are stored exactly as sent.
 import type { Clock } from '../../lib/clock.js';
+import { cleanUserText } from '../../lib/user-text.js';
 import { BadRequestError, ConflictError, ForbiddenError, NotFoundError } from '../../platform/errors.js';
 import type { AgentStatus, AgentStatuses } from './agent-status.js';
 import type { AgentFields, AgentRecord, AgentRepository } from './agents.repository.js';
@@ -46,6 +47,22 @@ export function slugOf(name: string): string {
   );
 }
 
+/** Ids that are paths of their own under /api/v1/agents: an agent with one could never be reached. */
+const RESERVED_IDS = new Set(['create', 'metrics', 'model', 'models']);
+
+/** Text as the chat stores it: lone surrogates replaced, NUL and other C0 controls but tab and newlines removed. */
+function cleaned(fields: Partial<AgentFields>): Partial<AgentFields> {
+  const clean = (text: string | null | undefined) => (typeof text === 'string' ? cleanUserText(text) : text);
+  return {
+    ...fields,
+    ...(fields.name === undefined ? {} : { name: cleanUserText(fields.name) }),
+    ...(fields.type === undefined ? {} : { type: cleanUserText(fields.type) }),
+    ...(fields.description === undefined ? {} : { description: cleanUserText(fields.description) }),
+    ...(fields.systemPrompt === undefined ? {} : { systemPrompt: clean(fields.systemPrompt) ?? null }),
+    ...(fields.capabilities === undefined ? {} : { capabilities: fields.capabilities.map(cleanUserText) }),
+  };
+}
+
 export function agentNotFound(id: string): NotFoundError {
   return new NotFoundError(`Agent ${id} not found`, 'agent_not_found');
 }
@@ -74,20 +91,23 @@ export class AgentsService {
 
   async create(caller: AgentCaller, input: NewAgent): Promise<AgentView> {
     this.checkEndpoint(caller, input.endpoint);
-    const id = input.id ?? slugOf(input.name);
+    const text = cleaned(input);
+    const id = input.id ?? slugOf(text.name ?? '');
+    if (RESERVED_IDS.has(id))
+      throw new BadRequestError(`${id} is a path of the agents API: choose another id`, 'agent_id_reserved');
     if (!AGENT_ID.test(id))
       throw new BadRequestError(
         'The agent needs an id of lower-case letters, digits, - and _ (or a name that makes one)',
         'invalid_agent_id',
       );
     const fields: AgentFields = {
-      name: input.name,
-      type: input.type,
-      description: input.description ?? '',
-      capabilities: input.capabilities ?? [],
+      name: text.name ?? '',
+      type: text.type ?? '',
+      description: text.description ?? '',
+      capabilities: text.capabilities ?? [],
       endpoint: input.endpoint ?? null,
       model: input.model ?? null,
-      systemPrompt: input.systemPrompt ?? null,
+      systemPrompt: text.systemPrompt ?? null,
       temperature: input.temperature ?? null,
       maxTokens: input.maxTokens ?? null,
       visibility: input.visibility ?? 'private',
@@ -100,7 +120,7 @@ export class AgentsService {
   async update(caller: AgentCaller, id: string, patch: Partial<AgentFields>): Promise<AgentView> {
     await this.changeable(caller, id);
     this.checkEndpoint(caller, patch.endpoint);
-    const updated = await this.deps.agents.update(id, patch, this.deps.clock.now());
+    const updated = await this.deps.agents.update(id, cleaned(patch), this.deps.clock.now());
     if (!updated) throw agentNotFound(id);
     return this.view(updated);
   }

@@ -4,32 +4,16 @@
 //
 // Lone surrogates are replaced before anything is removed, so that removing a character never joins the two halves
 // of a pair it separated ("\ud83d\u0000\ude00" gives two U+FFFD, not an emoji): the result is then the same whether
-// the text arrives whole or as a stream cut anywhere.
+// the text arrives whole or as a stream cut anywhere. What a user types is cleaned by lib/user-text.ts, which agents
+// use too.
+import { cleanUserText, wellFormed } from '../../lib/user-text.js';
 
-/** In unicode mode a well-formed pair is one code point, so `\p{Cs}` matches only the unpaired halves. */
-const LONE_SURROGATE = /\p{Cs}/gu;
-
-/** C0 controls except tab, newline and carriage return. */
-// eslint-disable-next-line no-control-regex -- matching control characters is the point
-const USER_CONTROLS = /[\u0000-\u0008\u000b\u000c\u000e-\u001f]/g;
+export { cleanUserText };
 
 // eslint-disable-next-line no-control-regex -- matching control characters is the point
 const NUL = /\u0000/g;
 
 const HIGH_SURROGATE = /[\ud800-\udbff]$/;
-
-function wellFormed(text: string): string {
-  return text.replace(LONE_SURROGATE, '\ufffd');
-}
-
-/**
- * What a user typed, as stored and sent to the model: lone surrogates become U+FFFD, NUL and the C0 controls other
- * than tab, newline and carriage return are removed. Nothing else: no trimming, no HTML removal, no entity escaping,
- * no Unicode normalisation (DEL and C1 controls stay: the issue allows removing C0 controls only).
- */
-export function cleanUserText(text: string): string {
-  return wellFormed(text).replace(USER_CONTROLS, '');
-}
 
 /**
  * A model's answer, as stored and streamed: lone surrogates become U+FFFD (neither database stores them) and NUL is

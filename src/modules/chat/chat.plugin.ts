@@ -49,6 +49,7 @@ const chatPlugin: FastifyPluginAsync<ChatPluginOptions> = async (app, opts) => {
       maxMessageChars: opts.chat.maxMessageChars,
       allowAnonymous: opts.chat.allowAnonymous,
       defaultTemperature: DEFAULT_TEMPERATURE,
+      maxTokens: opts.maxTokens,
     },
   });
   const history = new ChatHistoryService({

@@ -77,7 +77,7 @@ export const chatRoutes: FastifyPluginAsyncTypebox<ChatRoutesOptions> = async (a
         model: input.model ?? null,
         temperature: input.temperature ?? null,
         maxTokens: input.max_tokens ?? null,
-        agent: input.agent ?? null,
+        ...(input.agent === undefined ? {} : { agent: input.agent }),
       },
       requestAbortSignal(reply),
     );

@@ -20,6 +20,8 @@ export interface ChatSettings {
   allowAnonymous: boolean;
   /** Temperature when a request sends none (the original's 0.7). */
   defaultTemperature: number;
+  /** LLM_MAX_TOKENS: an agent's max_tokens above it is cut to it. */
+  maxTokens: number;
 }
 
 /** What a chat needs of an agent: its model, system prompt and defaults. */
@@ -63,7 +65,10 @@ export interface ChatInput {
   model?: string | null;
   temperature?: number | null;
   maxTokens?: number | null;
-  /** Chat through this agent: its model, system prompt and defaults, where the request gives none. */
+  /**
+   * Chat through this agent: its model, system prompt and defaults, where the request gives none. Absent: the
+   * session's agent, if any; null: no agent, whatever the session's.
+   */
   agent?: string | null;
 }
 
@@ -125,10 +130,13 @@ export class ChatService {
     const text = this.validate(caller, input);
     const sessionId = input.sessionId ?? null;
     const existing = await this.existingSession(caller, sessionId);
-    const agent = await this.agentOf(caller, input.agent ?? null, existing);
+    const agent = await this.agentOf(caller, input.agent, existing);
     const model = llm.normaliseModel(input.model ?? agent?.model);
     const context = await this.contextOf(existing, agent?.systemPrompt ?? null);
-    const maxTokens = input.maxTokens ?? agent?.maxTokens ?? null;
+    // An agent's default stays within LLM_MAX_TOKENS, as a request's own value must.
+    const agentMaxTokens =
+      agent?.maxTokens == null ? null : Math.min(agent.maxTokens, this.deps.settings.maxTokens);
+    const maxTokens = input.maxTokens ?? agentMaxTokens;
     if (existing && existing.model !== model) metrics.modelSwitch();
     const generation = await llm.start(
       {
@@ -249,27 +257,31 @@ export class ChatService {
 
   /**
    * The agent of this turn: the one asked for (404 when the caller may not see it, 400 when it cannot chat), else
-   * the session's own (none when it has since been deleted).
+   * the session's own — unless it can no longer serve the session (deleted, made private or external by its owner):
+   * the session then goes on without it, as it does with `agent: null`.
    */
   private async agentOf(
     caller: ChatCaller,
-    requested: string | null,
+    requested: string | null | undefined,
     session: ChatSessionRecord | undefined,
   ): Promise<ChatAgent | undefined> {
-    const id = requested ?? session?.agent ?? null;
+    const fromSession = requested === undefined;
+    const id = fromSession ? (session?.agent ?? null) : requested;
     if (id === null) return undefined;
     let agent: ChatAgent;
     try {
       agent = await this.deps.agents.find(caller.owner.userId, id);
     } catch (error) {
-      if (requested === null && error instanceof NotFoundError) return undefined;
+      if (fromSession && error instanceof NotFoundError) return undefined;
       throw error;
     }
-    if (agent.model === null)
+    if (agent.model === null) {
+      if (fromSession) return undefined;
       throw new BadRequestError(
         `Agent ${id} is an external agent service: it has no model to chat with`,
         'agent_cannot_chat',
       );
+    }
     return agent;
   }
 

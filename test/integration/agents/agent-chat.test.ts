@@ -131,6 +131,91 @@ describeEachDialect('chat through an agent', (dialect) => {
     expect(bobs.statusCode).toBe(200);
   });
 
+  it('keeps an agent’s max_tokens within LLM_MAX_TOKENS', async () => {
+    const created = await t.app.inject({
+      method: 'POST',
+      url: '/api/v1/agents/create',
+      headers: bearer(alice),
+      payload: { id: 'greedy', name: 'Greedy', type: 'assistant', model: 'qwen:7b', max_tokens: 1_000_000 },
+    });
+    expect(created.statusCode, created.body).toBe(201);
+    llm.reply({ tokens: ['Capped'] });
+    const response = await postChat(t.app, { message: 'Say a lot', agent: 'greedy' }, alice);
+    expect(response.statusCode, response.body).toBe(200);
+    expect(lastUpstream().options.num_predict).toBe(4096);
+  });
+
+  it('lets a session go on without its agent once the agent is deleted, made external, or refused with agent: null; a new agent of the same id does not take it over', async () => {
+    const make = (token: string, payload: Record<string, unknown>) =>
+      t.app.inject({ method: 'POST', url: '/api/v1/agents/create', headers: bearer(token), payload });
+    const defaultPrompt = t.config.chat.systemPrompt;
+    const systemOf = () => lastUpstream().messages.find((m) => m.role === 'system')?.content;
+
+    // Deleted, then its id taken by another user: bob's session must not get the newcomer's prompt.
+    expect(
+      (await make(bob, { id: 'reused', name: 'R', type: 'a', model: 'qwen:7b', system_prompt: 'Original.' }))
+        .statusCode,
+    ).toBe(201);
+    llm.reply({ tokens: ['1'] }, { tokens: ['2'] });
+    const first = await postChat(t.app, { message: 'Hi', agent: 'reused' }, bob);
+    const sessionId = first.json<{ session_id: string }>().session_id;
+    expect(systemOf()).toBe('Original.');
+    const deleted = await t.app.inject({
+      method: 'DELETE',
+      url: '/api/v1/agents/reused',
+      headers: bearer(bob),
+    });
+    expect(deleted.statusCode).toBe(200);
+    const squat = await make(alice, {
+      id: 'reused',
+      name: 'S',
+      type: 'a',
+      model: 'qwen:7b',
+      system_prompt: 'SQUATTER',
+      visibility: 'public',
+    });
+    expect(squat.statusCode).toBe(201);
+    const next = await postChat(t.app, { message: 'Again', session_id: sessionId }, bob);
+    expect(next.statusCode, next.body).toBe(200);
+    expect(systemOf()).toBe(defaultPrompt);
+
+    // Made external by its owner: the session goes on without it.
+    expect(
+      (
+        await make(alice, {
+          id: 'turncoat',
+          name: 'T',
+          type: 'a',
+          model: 'qwen:7b',
+          system_prompt: 'Turn.',
+          visibility: 'public',
+        })
+      ).statusCode,
+    ).toBe(201);
+    llm.reply({ tokens: ['3'] }, { tokens: ['4'] }, { tokens: ['5'] }, { tokens: ['6'] });
+    const third = await postChat(t.app, { message: 'Hello', agent: 'turncoat' }, bob);
+    const otherSession = third.json<{ session_id: string }>().session_id;
+    const changed = await t.app.inject({
+      method: 'PUT',
+      url: '/api/v1/agents/turncoat',
+      headers: bearer(alice),
+      payload: { model: null },
+    });
+    expect(changed.statusCode, changed.body).toBe(200);
+    const fourth = await postChat(t.app, { message: 'Still there?', session_id: otherSession }, bob);
+    expect(fourth.statusCode, fourth.body).toBe(200);
+    expect(systemOf()).toBe(defaultPrompt);
+
+    // agent: null detaches the session's agent for the turn.
+    const poetSession = (await postChat(t.app, { message: 'Rhyme', agent: 'poet' }, bob)).json<{
+      session_id: string;
+    }>().session_id;
+    expect(systemOf()).toBe('You answer in rhyme <always>.');
+    const plain = await postChat(t.app, { message: 'Plainly', session_id: poetSession, agent: null }, bob);
+    expect(plain.statusCode, plain.body).toBe(200);
+    expect(systemOf()).toBe(defaultPrompt);
+  });
+
   it('fills /api/v1/agents/metrics and the per-agent metrics from real counters', async () => {
     const read = async () =>
       (await t.app.inject({ url: '/api/v1/agents/metrics' })).json<{

@@ -226,7 +226,19 @@ describeEachDialect('agents', (dialect) => {
     expect(again.statusCode).toBe(201);
     const clash = await create({ id: 'twice', name: 'Twice', type: 'x' }, bob.token);
     expect(clash.statusCode).toBe(409);
-    expect((await get(`/api/v1/agents/${encodeURIComponent("x' OR 1=1--")}`)).statusCode).toBe(404);
+    expect((await get(`/api/v1/agents/${encodeURIComponent("x' OR 1=1--")}`)).statusCode).toBe(422);
+    expect((await get('/api/v1/agents/a%00b')).statusCode).toBe(422);
+    for (const id of ['models', 'metrics', 'model', 'create']) {
+      const reserved = await create({ id, name: 'Reserved', type: 'x' }, alice.token);
+      expect(reserved.statusCode, id).toBe(400);
+      expect(reserved.json<{ code: string }>().code).toBe('agent_id_reserved');
+    }
+    const fromName = await t.app.inject({
+      method: 'POST',
+      url: '/api/v1/agents/create?agent_type=a&name=Models',
+      headers: bearer(alice.token),
+    });
+    expect(fromName.statusCode).toBe(400);
   });
 
   it('lets the owner and superusers change and delete; 403 for others’ public agents, 404 for their private ones', async () => {
@@ -263,6 +275,33 @@ describeEachDialect('agents', (dialect) => {
     expect((await get('/api/v1/agents/alices-private', alice.token)).statusCode).toBe(404);
     expect((await del('alices-public', admin)).statusCode).toBe(200);
     expect((await del('alices-public', admin)).statusCode).toBe(404);
+  });
+
+  it('stores text as the chat does (NUL and lone surrogates cleaned, the same on both dialects), and a temperature exactly', async () => {
+    const response = await create(
+      {
+        id: 'cleaned',
+        name: 'a\u0000b\ud800c',
+        type: 't\u0007',
+        description: 'tab\tkept',
+        system_prompt: 'x\u0000y',
+        capabilities: ['c\u0000d'],
+        temperature: 0.123456789,
+      },
+      alice.token,
+    );
+    expect(response.statusCode, response.body).toBe(201);
+    const stored = (await get('/api/v1/agents/cleaned', alice.token)).json<
+      AgentItem & { system_prompt: string; temperature: number }
+    >();
+    expect(stored).toMatchObject({
+      name: 'ab\ufffdc',
+      type: 't',
+      description: 'tab\tkept',
+      system_prompt: 'xy',
+      capabilities: ['cd'],
+      temperature: 0.123456789,
+    });
   });
 
   it('pages with skip and limit', async () => {

@@ -424,7 +424,7 @@ export class ChatSocket implements ManagedSocket {
         model: body.model ?? null,
         temperature: body.temperature ?? null,
         maxTokens: body.max_tokens ?? null,
-        agent: body.agent ?? null,
+        ...(body.agent === undefined ? {} : { agent: body.agent }),
       },
       signal,
     );

@@ -88,7 +88,8 @@ export async function up(db: Kysely<any>): Promise<void> {
     // An LLM-backed assistant.
     .addColumn('model', 'varchar(255)')
     .addColumn('system_prompt', 'text')
-    .addColumn('temperature', 'real')
+    // Double precision: PostgreSQL's real would keep 0.123456789 as 0.12345679.
+    .addColumn('temperature', t.isPostgres ? 'double precision' : 'real')
     .addColumn('max_tokens', 'integer')
     // More fields of the original's shape (the tinyllama entry's provider, max_tokens, local).
     .addColumn('extra', t.json)
