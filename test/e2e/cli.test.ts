@@ -57,6 +57,7 @@ describeEachDialect('sutazai migrate', (dialect) => {
       '0006_chat_session_owners',
       '0007_revoked_sessions',
       '0008_chat_anonymous_owners',
+      '0009_agents',
     ];
     const all = `pending migrations: ${names.join(', ')}\n`;
     expect(await migrate('--status')).toMatchObject({ code: 0, stdout: all });

@@ -294,7 +294,21 @@ describe('the backlog limit (WS_MAX_BUFFERED_BYTES)', () => {
     raw.pause();
     socket.send({ type: 'chat', message: 'Say a lot', session_id: 'slow-consumer' });
 
-    // The generation goes on without the socket: wait until it is stored, then read what the socket was sent.
+    // The server gives a peer 1 s to read its close before destroying the socket: the client reads again as soon as
+    // the server has begun closing, so that it gets the 1013 rather than a destroyed connection.
+    const server = t.app.websocketServer;
+    await waitUntil(
+      () => [...server.clients].some((client) => client.readyState === client.CLOSING),
+      'the server began closing the slow socket',
+      30_000,
+    );
+    raw.resume();
+    expect(await socket.waitClosed(10_000)).toEqual({
+      code: 1013,
+      reason: 'Client too slow: reconnect and read the history',
+    });
+
+    // The generation goes on without the socket: wait until it is stored.
     let page: SessionPage | undefined;
     await waitUntil(
       async () => {
@@ -309,12 +323,6 @@ describe('the backlog limit (WS_MAX_BUFFERED_BYTES)', () => {
       30_000,
     );
     expect(page?.messages[1]?.content === tokens.join('')).toBe(true);
-
-    raw.resume();
-    expect(await socket.waitClosed(10_000)).toEqual({
-      code: 1013,
-      reason: 'Client too slow: reconnect and read the history',
-    });
     // The server stopped sending: the client got a part of the answer, and no stream_end.
     expect(socket.ofType('stream_chunk').length).toBeLessThan(tokens.length);
     expect(socket.ofType('stream_end')).toEqual([]);
