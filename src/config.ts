@@ -6,9 +6,12 @@ import type { TSchema } from 'typebox';
 import { Value } from 'typebox/value';
 import { DEFAULT_CORS_ORIGINS, EnvSchema, type Env } from './config/env-schema.js';
 import { healthConfig, type HealthConfig } from './config/health-config.js';
+import { agentsConfig, type AgentsConfig } from './config/agents-config.js';
+import { llmConfig, type LlmConfig } from './config/llm-config.js';
+import { mailConfig, type MailConfig, type SmtpConfig } from './config/mail-config.js';
 import { websocketConfig, type WebSocketConfig } from './config/websocket-config.js';
 
-export { DEFAULT_CORS_ORIGINS, EnvSchema, type Env };
+export { DEFAULT_CORS_ORIGINS, EnvSchema, type Env, type SmtpConfig };
 
 export type Dialect = 'sqlite' | 'postgres';
 export type TrustProxy = boolean | number | string[];
@@ -69,32 +72,8 @@ export interface Config {
     redisTimeoutMs: number;
     memoryMaxIdentities: number;
   };
-  mail: {
-    /** Unset when SMTP_HOST is: mail then stays in the outbox. */
-    smtp: SmtpConfig | undefined;
-    fromEmail: string;
-    fromName: string;
-    frontendUrl: string;
-    outbox: { pollMs: number; retryBaseMs: number; maxAttempts: number };
-  };
-  llm: {
-    provider: Env['LLM_PROVIDER'];
-    ollamaUrl: string;
-    openaiBaseUrl: string;
-    openaiApiKey: string | undefined;
-    defaultModel: string;
-    /** For embeddings when a request names no model: EMBEDDING_MODEL, else DEFAULT_MODEL. */
-    embeddingModel: string;
-    keepAlive: string | undefined;
-    numCtx: number;
-    timeouts: { connectMs: number; firstTokenMs: number; idleMs: number; totalMs: number };
-    breaker: { threshold: number; openMs: number };
-    retry: { attempts: number; baseMs: number };
-    maxConcurrent: number;
-    queueSize: number;
-    maxConcurrentPerUser: number;
-    maxTokens: number;
-  };
+  mail: MailConfig;
+  llm: LlmConfig;
   chat: {
     systemPrompt: string;
     contextMessages: number;
@@ -104,24 +83,9 @@ export interface Config {
     keepAliveMs: number;
   };
   websocket: WebSocketConfig;
-  agents: {
-    baseUrl: string;
-    probeTimeoutMs: number;
-    statusTtlMs: number;
-    modelRegistryFile: string | undefined;
-  };
+  agents: AgentsConfig;
   health: HealthConfig;
   metrics: { token: string | undefined };
-}
-
-export interface SmtpConfig {
-  host: string;
-  port: number;
-  user: string | undefined;
-  password: string | undefined;
-  secure: boolean;
-  startTls: boolean;
-  timeoutMs: number;
 }
 
 export class ConfigError extends Error {
@@ -279,100 +243,6 @@ function parseDatabaseUrl(
   return { dialect: 'sqlite', url, sqlitePath: '' };
 }
 
-function ollamaUrl(env: Env, problems: string[]): string {
-  let url = env.OLLAMA_URL?.trim();
-  const source = url ? 'OLLAMA_URL' : env.OLLAMA_HOST ? 'OLLAMA_HOST' : 'OLLAMA_URL';
-  if (!url && env.OLLAMA_HOST) {
-    const host = env.OLLAMA_HOST.trim();
-    url = /^https?:\/\//i.test(host) ? host : `http://${host}:${env.OLLAMA_PORT}`;
-  }
-  url ??= 'http://127.0.0.1:11434';
-  if (!isHttpUrl(url)) problems.push(`${source}: must make an http(s) URL (got ${JSON.stringify(url)})`);
-  return url.replace(/\/+$/, '');
-}
-
-function isHttpUrl(url: string): boolean {
-  try {
-    const { protocol } = new URL(url);
-    return protocol === 'http:' || protocol === 'https:';
-  } catch {
-    return false;
-  }
-}
-
-function llmConfig(env: Env, problems: string[]): Config['llm'] {
-  const openaiBaseUrl = env.OPENAI_BASE_URL.trim().replace(/\/+$/, '');
-  if (!isHttpUrl(openaiBaseUrl))
-    problems.push(`OPENAI_BASE_URL: must be an http(s) URL (got ${JSON.stringify(env.OPENAI_BASE_URL)})`);
-  if (!env.DEFAULT_MODEL.trim()) problems.push('DEFAULT_MODEL: must not be empty');
-  return {
-    provider: env.LLM_PROVIDER,
-    ollamaUrl: ollamaUrl(env, problems),
-    openaiBaseUrl,
-    openaiApiKey: env.OPENAI_API_KEY,
-    defaultModel: env.DEFAULT_MODEL.trim(),
-    embeddingModel: env.EMBEDDING_MODEL?.trim() || env.DEFAULT_MODEL.trim(),
-    keepAlive: env.OLLAMA_KEEP_ALIVE,
-    numCtx: env.OLLAMA_NUM_CTX,
-    timeouts: {
-      connectMs: env.LLM_CONNECT_TIMEOUT_MS,
-      firstTokenMs: env.LLM_FIRST_TOKEN_TIMEOUT_MS,
-      idleMs: env.LLM_IDLE_TIMEOUT_MS,
-      totalMs: env.LLM_TOTAL_TIMEOUT_MS,
-    },
-    breaker: { threshold: env.LLM_BREAKER_THRESHOLD, openMs: env.LLM_BREAKER_OPEN_MS },
-    retry: { attempts: env.LLM_RETRY_ATTEMPTS, baseMs: env.LLM_RETRY_BASE_MS },
-    maxConcurrent: env.LLM_MAX_CONCURRENT,
-    queueSize: env.LLM_QUEUE_SIZE,
-    maxConcurrentPerUser: env.LLM_MAX_CONCURRENT_PER_USER,
-    maxTokens: env.LLM_MAX_TOKENS,
-  };
-}
-
-/** A mailbox address: something@domain, without spaces or angle brackets (they would break the From header). */
-const MAIL_ADDRESS = /^[^\s@<>"]+@[^\s@<>"]+$/;
-
-function mailConfig(env: Env, problems: string[]): Config['mail'] {
-  if (env.SMTP_SECURE && env.SMTP_STARTTLS && env.SMTP_HOST) {
-    // The original passed both to its SMTP client, which refuses the pair: every real send failed (reference §11.17).
-    problems.push(
-      'SMTP_SECURE and SMTP_STARTTLS: choose one (implicit TLS, usually port 465, or STARTTLS, usually 587)',
-    );
-  }
-  if (env.SMTP_PASSWORD && !env.SMTP_USER) problems.push('SMTP_PASSWORD: is set without SMTP_USER');
-  if (!MAIL_ADDRESS.test(env.FROM_EMAIL))
-    problems.push(
-      `FROM_EMAIL: must be an address like noreply@example.com (got ${JSON.stringify(env.FROM_EMAIL)})`,
-    );
-  if (/[\r\n]/.test(env.FROM_NAME)) problems.push('FROM_NAME: must be one line');
-  let frontendUrl = env.FRONTEND_URL.trim().replace(/\/+$/, '');
-  if (!isHttpUrl(frontendUrl)) {
-    problems.push(`FRONTEND_URL: must be an http(s) URL (got ${JSON.stringify(env.FRONTEND_URL)})`);
-    frontendUrl = '';
-  }
-  return {
-    smtp: env.SMTP_HOST
-      ? {
-          host: env.SMTP_HOST.trim(),
-          port: env.SMTP_PORT,
-          user: env.SMTP_USER,
-          password: env.SMTP_PASSWORD,
-          secure: env.SMTP_SECURE,
-          startTls: env.SMTP_STARTTLS,
-          timeoutMs: env.SMTP_TIMEOUT_MS,
-        }
-      : undefined,
-    fromEmail: env.FROM_EMAIL,
-    fromName: env.FROM_NAME,
-    frontendUrl,
-    outbox: {
-      pollMs: env.OUTBOX_POLL_MS,
-      retryBaseMs: env.OUTBOX_RETRY_BASE_MS,
-      maxAttempts: env.OUTBOX_MAX_ATTEMPTS,
-    },
-  };
-}
-
 /**
  * Parses an env-like object (process.env in production, a literal in tests) into a Config.
  * Throws ConfigError listing every problem found.
@@ -434,8 +304,7 @@ export function parseConfig(rawEnv: Record<string, string | undefined>, version 
   const mail = mailConfig(env, problems);
   const health = healthConfig(env, problems);
   const websocket = websocketConfig(env, problems);
-  if (!isHttpUrl(env.AGENTS_BASE_URL))
-    problems.push(`AGENTS_BASE_URL: must be an http(s) URL (got ${JSON.stringify(env.AGENTS_BASE_URL)})`);
+  const agents = agentsConfig(env, problems);
   // A blank or short token would lock every scrape out, or guard nothing: refuse it at start.
   if (env.METRICS_TOKEN !== undefined && env.METRICS_TOKEN !== '' && !/^\S{16,}$/.test(env.METRICS_TOKEN))
     problems.push('METRICS_TOKEN: must be at least 16 characters, without spaces (a random value)');
@@ -500,15 +369,7 @@ export function parseConfig(rawEnv: Record<string, string | undefined>, version 
       keepAliveMs: env.CHAT_SSE_KEEPALIVE_MS,
     },
     websocket,
-    agents: {
-      baseUrl: env.AGENTS_BASE_URL.replace(/\/+$/, ''),
-      probeTimeoutMs: env.AGENTS_PROBE_TIMEOUT_MS,
-      statusTtlMs: env.AGENTS_STATUS_TTL_MS,
-      modelRegistryFile:
-        env.AGENTS_MODEL_REGISTRY_FILE === undefined || env.AGENTS_MODEL_REGISTRY_FILE.trim() === ''
-          ? undefined
-          : env.AGENTS_MODEL_REGISTRY_FILE,
-    },
+    agents,
     health,
     metrics: { token: env.METRICS_TOKEN === '' ? undefined : env.METRICS_TOKEN },
   };
