@@ -4,7 +4,6 @@
 // breaker does not count our own cancellation as a provider failure. What was stored is read back through a second
 // server on the same database, as after a restart.
 import { afterEach, beforeEach, expect, it } from 'vitest';
-import { buildApp } from '../../../src/app.js';
 import { parseConfig, type Config } from '../../../src/config.js';
 import { startServer, type RunningServer } from '../../../src/server.js';
 import { TEST_JWT_SECRET } from '../../helpers/app.js';
@@ -12,7 +11,7 @@ import { bearer, registerAndLogin } from '../../helpers/auth.js';
 import { freshDatabase, type FreshDatabase } from '../../helpers/databases.js';
 import { describeEachDialect } from '../../helpers/dialects.js';
 import { startLlmStandIn, type LlmStandIn } from '../../helpers/llm-stand-in.js';
-import type { MessageItem, SessionPage } from './chat.helpers.js';
+import { storedMessagesAfterClose } from './chat.helpers.js';
 import { openRequests, streamChat, tokensOf } from './chat-socket.helpers.js';
 
 /** Long enough to register, log in and read a few tokens; the model would talk for 20 s. */
@@ -59,20 +58,8 @@ describeEachDialect('chats running when the shutdown timeout is reached', (diale
     await database.drop();
   });
 
-  /** The stored messages of a session, read through a new server on the same database (the first one is gone). */
-  async function storedMessages(token: string, sessionId: string): Promise<MessageItem[]> {
-    const reader = await buildApp(config, { migrate: false });
-    try {
-      const page = await reader.inject({
-        url: `/api/v1/chat/sessions/${encodeURIComponent(sessionId)}`,
-        headers: bearer(token),
-      });
-      expect(page.statusCode, page.body).toBe(200);
-      return page.json<SessionPage>().messages;
-    } finally {
-      await reader.close();
-    }
-  }
+  const storedMessages = (token: string, sessionId: string) =>
+    storedMessagesAfterClose(config, token, sessionId);
 
   /** The breaker is closed and no LLM error or breaker transition was counted. */
   async function expectBreakerUntouched(running: RunningServer): Promise<void> {

@@ -1,7 +1,8 @@
 // Shared by the chat suites: a chat turn through the API, polling, an SSE frame parser, and the strict "dangerous
 // output" checks of the XSS suite (for text that is shown as markdown, and for render=html's HTML).
 import { expect } from 'vitest';
-import type { App } from '../../../src/app.js';
+import { buildApp, type App } from '../../../src/app.js';
+import type { Config } from '../../../src/config.js';
 import { bearer } from '../../helpers/auth.js';
 
 export interface ChatAnswer {
@@ -226,4 +227,26 @@ export function expectSafe(where: string, value: unknown, payload: string): void
     dangers(text, payload).map((problem) => `${problem} in ${JSON.stringify(text)}`),
   );
   expect(problems, `${where} is dangerous for ${JSON.stringify(payload)}`).toEqual([]);
+}
+
+/**
+ * The stored messages of a session, read through a new app on `config`'s database: for tests whose own server is
+ * closed (shut down) by then.
+ */
+export async function storedMessagesAfterClose(
+  config: Config,
+  token: string,
+  sessionId: string,
+): Promise<MessageItem[]> {
+  const reader = await buildApp(config, { migrate: false });
+  try {
+    const page = await reader.inject({
+      url: `/api/v1/chat/sessions/${encodeURIComponent(sessionId)}`,
+      headers: bearer(token),
+    });
+    expect(page.statusCode, page.body).toBe(200);
+    return page.json<SessionPage>().messages;
+  } finally {
+    await reader.close();
+  }
 }

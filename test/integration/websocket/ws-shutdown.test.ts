@@ -4,7 +4,6 @@
 // SHUTDOWN_TIMEOUT_MS) the answer ends with an error frame server_shutting_down before 1001, and what was generated
 // is stored as partial. What was stored is read back through a second app on the same database.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { buildApp } from '../../../src/app.js';
 import { buildTestApp, type TestApp } from '../../helpers/app.js';
 import { bearer, registerAndLogin } from '../../helpers/auth.js';
 import { startLlmStandIn, type LlmStandIn } from '../../helpers/llm-stand-in.js';
@@ -15,7 +14,7 @@ import {
   type Frame,
   type TestSocket,
 } from '../../helpers/ws-client.js';
-import { waitUntil, type MessageItem, type SessionPage } from '../chat/chat.helpers.js';
+import { storedMessagesAfterClose, waitUntil } from '../chat/chat.helpers.js';
 
 const WS_PATH = '/api/v1/chat/ws';
 const SHUTDOWN_CLOSE = { code: 1001, reason: 'Server shutdown' };
@@ -58,20 +57,8 @@ describe('sockets in a graceful shutdown', () => {
     return { token: tokens.access_token, socket };
   }
 
-  /** The stored messages of a session, through a new app on the same database (the first one is closed). */
-  async function storedMessages(token: string, sessionId: string): Promise<MessageItem[]> {
-    const reader = await buildApp(t.config, { migrate: false });
-    try {
-      const page = await reader.inject({
-        url: `/api/v1/chat/sessions/${encodeURIComponent(sessionId)}`,
-        headers: bearer(token),
-      });
-      expect(page.statusCode, page.body).toBe(200);
-      return page.json<SessionPage>().messages;
-    } finally {
-      await reader.close();
-    }
-  }
+  const storedMessages = (token: string, sessionId: string) =>
+    storedMessagesAfterClose(t.config, token, sessionId);
 
   it('closes an idle socket with 1001 "Server shutdown"', async () => {
     const { socket } = await signedInSocket();
