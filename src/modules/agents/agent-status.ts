@@ -48,7 +48,7 @@ export class AgentStatuses {
 
   async of(subject: StatusSubject): Promise<AgentStatus> {
     if (subject.model !== null) {
-      const models = await this.#availableModels();
+      const models = await this.availableModels();
       return models?.has(this.deps.normaliseModel(subject.model)) ? 'active' : 'model_unavailable';
     }
     if (subject.endpoint !== null)
@@ -66,10 +66,6 @@ export class AgentStatuses {
 
   /** The provider's models, normalised (cached as for the statuses); null when the provider cannot be asked. */
   availableModels(): Promise<Set<string> | null> {
-    return this.#availableModels();
-  }
-
-  #availableModels(): Promise<Set<string> | null> {
     return this.#fresh(this.#models) ? Promise.resolve(this.#models.value) : this.#modelsFlight();
   }
 
