@@ -10,6 +10,13 @@ import { agentsConfig, type AgentsConfig } from './config/agents-config.js';
 import { llmConfig, type LlmConfig } from './config/llm-config.js';
 import { mailConfig, type MailConfig, type SmtpConfig } from './config/mail-config.js';
 import { websocketConfig, type WebSocketConfig } from './config/websocket-config.js';
+import { vectorsConfig, type VectorsConfig } from './config/vectors-config.js';
+import {
+  documentsConfig,
+  filesConfig,
+  type DocumentsConfig,
+  type FilesConfig,
+} from './config/files-config.js';
 
 export { DEFAULT_CORS_ORIGINS, EnvSchema, type Env, type SmtpConfig };
 
@@ -84,6 +91,9 @@ export interface Config {
   };
   websocket: WebSocketConfig;
   agents: AgentsConfig;
+  vectors: VectorsConfig;
+  files: FilesConfig;
+  documents: DocumentsConfig;
   health: HealthConfig;
   metrics: { token: string | undefined };
 }
@@ -305,6 +315,9 @@ export function parseConfig(rawEnv: Record<string, string | undefined>, version 
   const health = healthConfig(env, problems);
   const websocket = websocketConfig(env, problems);
   const agents = agentsConfig(env, problems);
+  const vectors = vectorsConfig(env, dataDir, problems);
+  const files = filesConfig(env, dataDir, problems);
+  const documents = documentsConfig(env, problems);
   // A blank or short token would lock every scrape out, or guard nothing: refuse it at start.
   if (env.METRICS_TOKEN !== undefined && env.METRICS_TOKEN !== '' && !/^\S{16,}$/.test(env.METRICS_TOKEN))
     problems.push('METRICS_TOKEN: must be at least 16 characters, without spaces (a random value)');
@@ -370,6 +383,9 @@ export function parseConfig(rawEnv: Record<string, string | undefined>, version 
     },
     websocket,
     agents,
+    vectors,
+    files,
+    documents,
     health,
     metrics: { token: env.METRICS_TOKEN === '' ? undefined : env.METRICS_TOKEN },
   };

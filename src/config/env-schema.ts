@@ -347,11 +347,55 @@ export const EnvSchema = Type.Object({
   NEO4J_URL: OptionalStr('bolt:// or neo4j:// URL of Neo4j, for its health probe; unset: disabled.'),
   NEO4J_USER: Str('Neo4j user, with NEO4J_URL.', 'neo4j'),
   NEO4J_PASSWORD: OptionalStr('Neo4j password, with NEO4J_URL.'),
-  CHROMADB_URL: OptionalStr('http(s) URL of ChromaDB, for its health probe (heartbeat); unset: disabled.'),
-  QDRANT_URL: OptionalStr(
-    "http(s) URL of Qdrant's REST API, for its health probe (/healthz); unset: disabled.",
+  CHROMADB_URL: OptionalStr(
+    'http(s) URL of ChromaDB: the `chromadb` vector backend and its health probe (heartbeat); unset: disabled.',
   ),
-  FAISS_URL: OptionalStr('http(s) URL of a FAISS service, for its health probe (/health); unset: disabled.'),
+  QDRANT_URL: OptionalStr(
+    "http(s) URL of Qdrant's REST API: the `qdrant` vector backend and its health probe (/healthz); unset: disabled.",
+  ),
+  QDRANT_API_KEY: OptionalStr("Qdrant's API key (sent as the api-key header), with QDRANT_URL."),
+  FAISS_URL: OptionalStr(
+    'http(s) URL of a FAISS service, for its health probe (/health); unset: the `faiss` probe reports the embedded vector index.',
+  ),
+  VECTORS_DEFAULT_DATABASE: Enum(
+    ['embedded', 'faiss', 'qdrant', 'chromadb'] as const,
+    'Vector backend of the /vectors routes when a request gives no ?database= (faiss is the embedded index).',
+    'embedded',
+  ),
+  VECTORS_FILE: OptionalStr('SQLite file of the embedded vector index (default <DATA_DIR>/vectors.db).'),
+  VECTORS_TIMEOUT_MS: Int(
+    'Longest wait for one call to Qdrant or ChromaDB; past it the call is a 503.',
+    10000,
+    100,
+    600000,
+  ),
+  FILES_DIR: OptionalStr('Folder of uploaded files, stored by generated id (default <DATA_DIR>/files).'),
+  FILES_MAX_BYTES: Int('Largest upload (413 beyond).', 104857600, 1),
+  FILES_QUOTA_BYTES: Int("Total size of one user's files (413 beyond; 0 = no quota).", 1073741824, 0),
+  FILES_ALLOWED_TYPES: Str(
+    'Comma-separated media types an upload may have, as detected from its content (not its name).',
+    'text/plain,text/markdown,text/csv,application/json,application/pdf,application/vnd.openxmlformats-officedocument.wordprocessingml.document,application/vnd.openxmlformats-officedocument.spreadsheetml.sheet,application/vnd.ms-excel,image/jpeg,image/png,image/gif,image/webp,application/zip,application/x-tar,application/gzip',
+  ),
+  DOCUMENTS_CHUNK_CHARS: Int('Characters per chunk when a file is indexed.', 1200, 100, 100000),
+  DOCUMENTS_CHUNK_OVERLAP_CHARS: Int(
+    'Characters shared by consecutive chunks (less than DOCUMENTS_CHUNK_CHARS).',
+    200,
+    0,
+    50000,
+  ),
+  DOCUMENTS_EMBED_BATCH: Int('Chunks embedded per call to the LLM provider while indexing.', 32, 1, 1024),
+  DOCUMENTS_MAX_CHARS: Int(
+    "Most characters of a file's text that are indexed; a longer file fails with that reason.",
+    5000000,
+    1000,
+  ),
+  DOCUMENTS_TOP_K: Int('Chunks retrieved for a chat over files.', 5, 1, 50),
+  DOCUMENTS_CONTEXT_CHARS: Int(
+    "Character budget of the retrieved chunks put into a chat's context.",
+    6000,
+    200,
+    1000000,
+  ),
   CONSUL_URL: OptionalStr(
     'http(s) URL of Consul, for its health probe (/v1/status/leader); unset: disabled.',
   ),

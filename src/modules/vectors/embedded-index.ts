@@ -15,6 +15,22 @@ function blob(vector: number[]): Buffer {
   return Buffer.from(floats.buffer, floats.byteOffset, floats.byteLength);
 }
 
+/** `AND …` conditions of an exact-match filter and their values; null when a key cannot match (nothing does). */
+function filterSql(filter: Record<string, unknown>): { sql: string; values: unknown[] } | null {
+  const conditions: string[] = [];
+  const values: unknown[] = [];
+  for (const [key, value] of Object.entries(filter)) {
+    if (!FILTER_KEY.test(key)) return null;
+    // json_extract gives SQL values; objects and arrays compare by their JSON text.
+    const plain = value === null || typeof value !== 'object';
+    conditions.push(
+      plain ? `json_extract(metadata, '$."${key}"') IS ?` : `json_extract(metadata, '$."${key}"') = json(?)`,
+    );
+    values.push(plain ? (typeof value === 'boolean' ? Number(value) : value) : JSON.stringify(value));
+  }
+  return { sql: conditions.map((condition) => `AND ${condition}`).join(' '), values };
+}
+
 export class EmbeddedVectorIndex implements VectorIndex {
   readonly #db: Database.Database;
 
@@ -64,26 +80,18 @@ export class EmbeddedVectorIndex implements VectorIndex {
     const known = this.#dimension(collection);
     if (known === null) return [];
     if (known !== vector.length) throw new DimensionMismatchError(known, vector.length);
-    const conditions: string[] = [];
-    const values: unknown[] = [];
-    for (const [key, value] of Object.entries(filter)) {
-      if (!FILTER_KEY.test(key)) return [];
-      // json_extract gives SQL values; objects and arrays compare by their JSON text.
-      const plain = value === null || typeof value !== 'object';
-      conditions.push(
-        plain
-          ? `json_extract(metadata, '$."${key}"') IS ?`
-          : `json_extract(metadata, '$."${key}"') = json(?)`,
-      );
-      values.push(plain ? (typeof value === 'boolean' ? Number(value) : value) : JSON.stringify(value));
-    }
-    const where = conditions.length > 0 ? `AND ${conditions.join(' AND ')}` : '';
+    const where = filterSql(filter);
+    if (where === null) return [];
     const rows = this.#db
       .prepare(
         `SELECT id, metadata, vec_distance_cosine(embedding, ?) AS distance FROM points
-          WHERE collection = ? ${where} ORDER BY distance, id LIMIT ?`,
+          WHERE collection = ? ${where.sql} ORDER BY distance, id LIMIT ?`,
       )
-      .all(blob(vector), collection, ...values, k) as { id: string; metadata: string; distance: number }[];
+      .all(blob(vector), collection, ...where.values, k) as {
+      id: string;
+      metadata: string;
+      distance: number;
+    }[];
     return rows.map((row) => ({
       id: row.id,
       score: 1 - row.distance,
@@ -95,6 +103,18 @@ export class EmbeddedVectorIndex implements VectorIndex {
     return (
       this.#db.prepare('DELETE FROM points WHERE collection = ? AND id = ?').run(collection, id).changes > 0
     );
+  }
+
+  async deleteWhere(collection: string, filter: Record<string, unknown>): Promise<number> {
+    const where = filterSql(filter);
+    if (where === null || where.values.length === 0) return 0;
+    return this.#db
+      .prepare(`DELETE FROM points WHERE collection = ? ${where.sql}`)
+      .run(collection, ...where.values).changes;
+  }
+
+  async ping(): Promise<void> {
+    this.#db.prepare('SELECT vec_version()').get();
   }
 
   async dimension(collection: string): Promise<number | null> {

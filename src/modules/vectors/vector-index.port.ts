@@ -1,5 +1,6 @@
-// The vector index port (issue 15): one collection per user, points with stable ids, cosine similarity as `score`
-// on every backend. The embedded adapter (sqlite-vec) is embedded-index.ts; Qdrant and Chroma adapters come next.
+// The vector index port: one collection per user, points with stable ids, cosine similarity as `score` on every
+// backend. Adapters: embedded-index.ts (sqlite-vec), qdrant-index.ts, chroma-index.ts. An adapter whose server cannot
+// be reached throws VectorBackendUnavailableError, never the backend's own error text.
 export interface VectorPoint {
   id: string;
   vector: number[];
@@ -25,7 +26,11 @@ export interface VectorIndex {
   ): Promise<VectorMatch[]>;
   /** True when the point was there. */
   delete(collection: string, id: string): Promise<boolean>;
+  /** Deletes every point whose metadata matches `filter` exactly (at least one key); how many, when known. */
+  deleteWhere(collection: string, filter: Record<string, unknown>): Promise<number | null>;
   /** The collection's dimension, fixed by its first vector; null before any. */
   dimension(collection: string): Promise<number | null>;
+  /** Resolves when the backend answers; throws VectorBackendUnavailableError otherwise. */
+  ping(): Promise<void>;
   close(): Promise<void>;
 }

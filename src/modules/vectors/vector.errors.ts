@@ -9,3 +9,20 @@ export class DimensionMismatchError extends AppError {
     });
   }
 }
+
+/** A configured backend that did not answer (down, timed out, or answered with a server error). */
+export class VectorBackendUnavailableError extends AppError {
+  constructor(name: string, cause?: unknown) {
+    super(`${name} not available`, { status: 503, code: 'vector_backend_unavailable', cause });
+  }
+}
+
+/** A backend asked for by ?database= whose URL setting is unset. */
+export class VectorBackendNotConfiguredError extends AppError {
+  constructor(name: string, setting: string) {
+    super(`${name} is not configured on this server (${setting} is unset)`, {
+      status: 503,
+      code: 'vector_backend_not_configured',
+    });
+  }
+}
