@@ -28,6 +28,7 @@ import { healthPlugin } from './modules/health/index.js';
 import { llmPlugin } from './modules/llm/index.js';
 import { mailPlugin } from './modules/mail/index.js';
 import { rootRoutes } from './modules/root/root.routes.js';
+import { vectorsPlugin } from './modules/vectors/index.js';
 
 export interface BuildOptions {
   /** Where log lines go (tests capture them); stdout by default. */
@@ -124,6 +125,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     });
     await app.register(llmPlugin, { config: config.llm, clock });
     await app.register(agentsPlugin, { config: config.agents, clock });
+    await app.register(vectorsPlugin, { config: config.vectors });
     await app.register(chatPlugin, {
       chat: config.chat,
       maxTokens: config.llm.maxTokens,

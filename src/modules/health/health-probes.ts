@@ -19,6 +19,8 @@ export interface ProbeSources {
   redis: Pick<RedisHandle, 'status'> | undefined;
   /** The HTTP probes' connections (the plugin closes it). */
   dispatcher: Dispatcher;
+  /** The embedded vector index: what the `faiss` probe reports when FAISS_URL is unset. */
+  embeddedVectors?: { ping(): Promise<void> };
 }
 
 /**
@@ -49,7 +51,13 @@ function llmProbe(llm: Config['llm'], dispatcher: Dispatcher): ServiceProbe {
   return httpProbe(dispatcher, llm.ollamaUrl, { paths: ['/api/version'] });
 }
 
-export function createProbes({ config, database, redis, dispatcher }: ProbeSources): EnabledProbes {
+export function createProbes({
+  config,
+  database,
+  redis,
+  dispatcher,
+  embeddedVectors,
+}: ProbeSources): EnabledProbes {
   const { health } = config;
   const databaseProbe = joined(() => database.ping());
   const http = (url: string | undefined, options: Parameters<typeof httpProbe>[2]) =>
@@ -61,7 +69,11 @@ export function createProbes({ config, database, redis, dispatcher }: ProbeSourc
     // Chroma 0.6 and later answer /api/v2/heartbeat; older ones only /api/v1/heartbeat.
     chromadb: http(health.chromadbUrl, { paths: ['/api/v2/heartbeat', '/api/v1/heartbeat'] }),
     qdrant: http(health.qdrantUrl, { paths: ['/healthz'] }),
-    faiss: http(health.faissUrl, { paths: ['/health'] }),
+    // `faiss` has meant the embedded index since it replaced the FAISS service; a FAISS_URL still probes one.
+    faiss:
+      health.faissUrl === undefined && embeddedVectors
+        ? joined(() => embeddedVectors.ping())
+        : http(health.faissUrl, { paths: ['/health'] }),
     consul: http(health.consulUrl, {
       paths: ['/v1/status/leader'],
       acceptBody: consulHasLeader,

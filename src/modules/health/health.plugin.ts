@@ -25,7 +25,13 @@ export interface HealthPluginOptions {
 const healthPlugin: FastifyPluginAsync<HealthPluginOptions> = async (app, { config, clock }) => {
   const timeoutMs = config.health.probeTimeoutMs;
   const dispatcher = new Agent({ connect: { timeout: timeoutMs }, keepAliveTimeout: 10_000 });
-  const probes = createProbes({ config, database: app.database, redis: app.redis, dispatcher });
+  const probes = createProbes({
+    config,
+    database: app.database,
+    redis: app.redis,
+    dispatcher,
+    embeddedVectors: app.vectors.backends.embedded,
+  });
   const metrics = createHealthMetrics(app.metrics.registry);
   const rounds = new HealthRounds({
     probes,
@@ -61,5 +67,5 @@ const healthPlugin: FastifyPluginAsync<HealthPluginOptions> = async (app, { conf
 
 export default fp(healthPlugin, {
   name: 'health',
-  dependencies: ['metrics', 'database', 'redis', 'llm', 'rate-limit'],
+  dependencies: ['metrics', 'database', 'redis', 'llm', 'rate-limit', 'vectors'],
 });

@@ -27,4 +27,4 @@ export {
   ModelCannotEmbedError,
   ModelNotFoundError,
 } from './llm.errors.js';
-export { MODEL_PATTERN } from './models.schemas.js';
+export { EMBED_MAX_CHARS, MODEL_PATTERN } from './models.schemas.js';

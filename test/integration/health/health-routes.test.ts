@@ -36,8 +36,8 @@ describeEachDialect('health routes', (dialect) => {
   let llm: LlmStandIn;
   const clock = new ManualClock(new Date('2026-12-01T00:00:00Z'));
   const standIns: Record<string, HttpStandIn> = {};
-  /** The services this app enables: faiss and neo4j stay disabled (no URL). */
-  const enabled = ['database', 'chromadb', 'qdrant', 'consul', 'kong', 'ollama'];
+  /** The services this app enables: neo4j stays disabled (no URL); faiss is the embedded vector index (no FAISS_URL). */
+  const enabled = ['database', 'chromadb', 'qdrant', 'faiss', 'consul', 'kong', 'ollama'];
   if (redis) enabled.push('redis');
   if (rabbitmq) enabled.push('rabbitmq');
 
@@ -146,10 +146,11 @@ describeEachDialect('health routes', (dialect) => {
       status: 'healthy',
     });
     expect(list.services.map((s) => s.name)).toEqual(NAMES);
-    expect(list.services.find((s) => s.name === 'faiss')).toMatchObject({
+    expect(list.services.find((s) => s.name === 'neo4j')).toMatchObject({
       healthy: false,
       status: 'disabled',
     });
+    expect(list.services.find((s) => s.name === 'faiss')).toMatchObject({ healthy: true, status: 'healthy' });
 
     const kong = await get<Record<string, unknown>>('/api/v1/health/services/kong');
     expect(kong).toMatchObject({ service: 'kong', healthy: true, status: 'healthy' });
