@@ -7,7 +7,9 @@ import type { FastifyPluginAsync } from 'fastify';
 import fp from 'fastify-plugin';
 import type { Config } from '../../config.js';
 import { StartupError } from '../../platform/errors.js';
+import { ChromaVectorIndex } from './chroma-index.js';
 import { EmbeddedVectorIndex } from './embedded-index.js';
+import { QdrantVectorIndex } from './qdrant-index.js';
 import { VectorBackends } from './vector-backends.js';
 import { createVectorMetrics, type VectorMetrics } from './vectors.metrics.js';
 import { vectorsRoutes } from './vectors.routes.js';
@@ -38,9 +40,22 @@ function openEmbedded(file: string): EmbeddedVectorIndex {
 }
 
 const vectorsPlugin: FastifyPluginAsync<VectorsPluginOptions> = async (app, { config }) => {
+  const { timeoutMs } = config;
   const backends = new VectorBackends(
     {
       embedded: openEmbedded(config.file),
+      ...(config.qdrant
+        ? {
+            qdrant: new QdrantVectorIndex({
+              url: config.qdrant.url,
+              apiKey: config.qdrant.apiKey,
+              timeoutMs,
+            }),
+          }
+        : {}),
+      ...(config.chromadbUrl
+        ? { chromadb: new ChromaVectorIndex({ url: config.chromadbUrl, timeoutMs }) }
+        : {}),
     },
     config.defaultDatabase,
   );
