@@ -21,7 +21,7 @@ export interface BenchSettings {
   workers: number;
   /**
    * Which parts of the benchmark run (BENCH_SECTIONS, comma-separated: health, login, chat, html-safe, rate-limit,
-   * websocket); default all.
+   * websocket, vectors); default all.
    */
   sections: Set<BenchSection>;
   /** Login section: concurrent connections logging in, and as many concurrent bcrypt.compare calls for the ceiling. */
@@ -61,7 +61,15 @@ export interface BenchSettings {
   resultsFile: string | undefined;
 }
 
-export const BENCH_SECTIONS = ['health', 'login', 'chat', 'html-safe', 'rate-limit', 'websocket'] as const;
+export const BENCH_SECTIONS = [
+  'health',
+  'login',
+  'chat',
+  'html-safe',
+  'rate-limit',
+  'websocket',
+  'vectors',
+] as const;
 export type BenchSection = (typeof BENCH_SECTIONS)[number];
 
 function positiveInt(env: NodeJS.ProcessEnv, name: string, fallback: number): number {

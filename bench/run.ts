@@ -12,6 +12,9 @@
 // - the chat WebSocket: the server's RSS and heartbeat CPU with BENCH_WS_CONNECTIONS idle authenticated sockets
 //   against 0 sockets, and a chat's time to first token and to its last event over one socket against SSE
 //   (bench/websocket-section.ts).
+// - the embedded vector index: inserts of 100,000 × 384 vectors, and top-10 searches with and without a metadata
+//   filter against a brute-force scan in plain JS, with recall@10 and the time a search blocks the event loop
+//   (bench/vectors-section.ts).
 // BENCH_SECTIONS picks the sections, BENCH_RESULTS_FILE where the table is saved (docs/benchmarks.md by default). Any failed request or failed start exits non-zero.
 import fs from 'node:fs';
 import os from 'node:os';
@@ -24,6 +27,7 @@ import { killAllStandIns } from './llm-stand-in-process.js';
 import { runLoginSection } from './login-section.js';
 import { measureLoad, type Measurement } from './measure-load.js';
 import { runRateLimitSection } from './rate-limit-section.js';
+import { runVectorsSection } from './vectors-section.js';
 import { runWebSocketSection } from './websocket-section.js';
 import { redisUnavailableReason } from './redis-probe.js';
 import { renderDocument, renderHealthSection, type ServerResult } from './report.js';
@@ -168,6 +172,11 @@ async function main(): Promise<void> {
     await stopAll();
     sections.push(websocket.markdown);
     problems.push(...websocket.problems);
+  }
+  if (settings.sections.has('vectors')) {
+    const vectors = await runVectorsSection(workDir);
+    sections.push(vectors.markdown);
+    problems.push(...vectors.problems);
   }
   const rendered = renderDocument(commandLine(), sections);
   // Formatted as the repo's Prettier would, so that `npm run format:check` accepts the saved file as written.

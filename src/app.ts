@@ -24,6 +24,8 @@ import { schemaController } from './platform/validation.js';
 import { agentsPlugin } from './modules/agents/index.js';
 import { accessTokenIdentity, authPlugin } from './modules/auth/index.js';
 import { chatPlugin } from './modules/chat/index.js';
+import { documentsPlugin } from './modules/documents/index.js';
+import { filesPlugin } from './modules/files/index.js';
 import { healthPlugin } from './modules/health/index.js';
 import { llmPlugin } from './modules/llm/index.js';
 import { mailPlugin } from './modules/mail/index.js';
@@ -125,7 +127,14 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     });
     await app.register(llmPlugin, { config: config.llm, clock });
     await app.register(agentsPlugin, { config: config.agents, clock });
+    await app.register(filesPlugin, {
+      config: config.files,
+      // The auth plugin has already refused to start without a secret.
+      cursorSecret: config.auth.jwtSecret ?? '',
+      clock,
+    });
     await app.register(vectorsPlugin, { config: config.vectors });
+    await app.register(documentsPlugin, { config: config.documents, clock });
     await app.register(chatPlugin, {
       chat: config.chat,
       maxTokens: config.llm.maxTokens,

@@ -39,7 +39,7 @@ export const EnvSchema = Type.Object({
   ),
   APP_NAME: Str('Name shown by GET / and GET /health.', 'SutazAI Platform API'),
   DATA_DIR: Str(
-    'Folder for the SQLite file, the generated development secret and, later, vectors and files.',
+    'Folder for the SQLite file, the generated development secret, the embedded vector index and uploaded files.',
     './data',
   ),
   DATABASE_URL: OptionalStr(

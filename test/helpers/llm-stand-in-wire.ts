@@ -164,10 +164,10 @@ export function showBody(model: string): string {
  * POST /api/embed: one vector per input, a unit vector derived from the text's hash (the same text always gets the
  * same vector; different texts get different ones), as the real all-minilm-like models return normalised vectors.
  */
-export function embedBody(model: string, inputs: string[]): string {
+export function embedBody(model: string, inputs: string[], embed: Embedder = embedding): string {
   return JSON.stringify({
     model,
-    embeddings: inputs.map(embedding),
+    embeddings: inputs.map((text) => embed(text)),
     total_duration: 14_143_917,
     load_duration: 1_019_500,
     prompt_eval_count: inputs.reduce((sum, text) => sum + countWords([{ content: text }]), 0),
@@ -178,10 +178,15 @@ export function embedBody(model: string, inputs: string[]): string {
  * POST /v1/embeddings: data[i] = {object, index, embedding} in input order, the vectors as floats or (encoding_format
  * "base64", the openai client's default) as the base64 of their little-endian float32 bytes.
  */
-export function openaiEmbedBody(model: string, inputs: string[], format: 'float' | 'base64'): string {
+export function openaiEmbedBody(
+  model: string,
+  inputs: string[],
+  format: 'float' | 'base64',
+  embed: Embedder = embedding,
+): string {
   const tokens = inputs.reduce((sum, text) => sum + countWords([{ content: text }]), 0);
   const data = inputs.map((text, index) => {
-    const vector = embedding(text);
+    const vector = embed(text);
     const encoded =
       format === 'float' ? vector : Buffer.from(new Float32Array(vector).buffer).toString('base64');
     return { object: 'embedding', index, embedding: encoded };
@@ -192,6 +197,27 @@ export function openaiEmbedBody(model: string, inputs: string[], format: 'float'
     model,
     usage: { prompt_tokens: tokens, total_tokens: tokens },
   });
+}
+
+/** How the stand-in turns a text into its vector. */
+export type Embedder = (text: string) => number[];
+
+const WORD_DIMENSIONS = 256;
+
+/**
+ * A vector in which texts that share words point the same way (each word, lower-cased, adds 1 to a dimension chosen
+ * by its hash; then normalised): a stand-in with the one property retrieval needs of a real embedding model, that a
+ * question is nearer to the passage that uses its words.
+ */
+export function wordEmbedding(text: string): number[] {
+  const vector = new Array<number>(WORD_DIMENSIONS).fill(0);
+  for (const word of text.toLowerCase().match(/[\p{L}\p{N}]+/gu) ?? []) {
+    const slot = createHash('sha256').update(word).digest().readUInt32BE(0) % WORD_DIMENSIONS;
+    vector[slot] = (vector[slot] ?? 0) + 1;
+  }
+  const norm = Math.hypot(...vector);
+  // No word at all: a fixed direction rather than a zero vector (which has none).
+  return norm === 0 ? vector.map((_, i) => (i === 0 ? 1 : 0)) : vector.map((x) => x / norm);
 }
 
 /** The vector the stand-in answers for `text` (on both protocols). */

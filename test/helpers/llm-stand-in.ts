@@ -22,6 +22,8 @@ import type { AddressInfo, Socket } from 'node:net';
 import {
   countWords,
   embedBody,
+  embedding,
+  type Embedder,
   errorBody,
   isJson,
   modelBody,
@@ -104,8 +106,11 @@ export interface LlmStandIn {
 
 const DROP_PAUSE_MS = 20;
 
-export async function startLlmStandIn(options: { models?: string[] } = {}): Promise<LlmStandIn> {
+export async function startLlmStandIn(
+  options: { models?: string[]; embed?: Embedder } = {},
+): Promise<LlmStandIn> {
   let models = options.models ?? ['tinyllama:latest'];
+  const embedder = options.embed ?? embedding;
   let modelListFailure: number | 'hang' | null = null;
   let modelRetrieve = true;
   const scripted: Record<ScriptedEndpoint, ScriptedAnswer[]> = { show: [], embed: [] };
@@ -255,8 +260,8 @@ export async function startLlmStandIn(options: { models?: string[] } = {}): Prom
       res,
       200,
       protocol === 'ollama'
-        ? embedBody(body.model, input)
-        : openaiEmbedBody(body.model, input, format === 'base64' ? 'base64' : 'float'),
+        ? embedBody(body.model, input, embedder)
+        : openaiEmbedBody(body.model, input, format === 'base64' ? 'base64' : 'float', embedder),
     );
   }
 

@@ -39,6 +39,7 @@ const chatPlugin: FastifyPluginAsync<ChatPluginOptions> = async (app, opts) => {
         return { ...agent, builtIn: agent.ownerId === null };
       },
     },
+    documents: app.documents,
     llm: app.llm,
     clock: opts.clock,
     metrics: createChatMetrics(app.metrics.registry),

@@ -47,6 +47,17 @@ export interface ChatMessageRecord {
   error: string | null;
   userId: number | null;
   createdAt: Date;
+  /** The file passages the answer was given (chat over files); null for every other message. */
+  sources: ChatSource[] | null;
+}
+
+/** One passage of a user's file that an answer was given, as stored and returned. */
+export interface ChatSource {
+  file_id: string;
+  name: string;
+  chunk: number;
+  score: number;
+  excerpt: string;
 }
 
 export interface NewChatMessage {
@@ -59,6 +70,7 @@ export interface NewChatMessage {
   status?: ChatMessageStatus;
   error?: string | null;
   userId?: number | null;
+  sources?: ChatSource[] | null;
 }
 
 function toSession(row: Selectable<ChatSessionsTable>): ChatSessionRecord {
@@ -92,6 +104,7 @@ function toMessage(row: Selectable<ChatMessagesTable>): ChatMessageRecord {
     error: row.error,
     userId: row.user_id,
     createdAt: toDate(row.created_at),
+    sources: row.sources === null ? null : (JSON.parse(row.sources) as ChatSource[]),
   };
 }
 
@@ -180,6 +193,7 @@ export class ChatRepository extends Repository {
         error: message.error ?? null,
         user_id: message.userId ?? null,
         created_at: now,
+        sources: message.sources ? JSON.stringify(message.sources) : null,
       })
       .returning('id')
       .executeTakeFirstOrThrow();

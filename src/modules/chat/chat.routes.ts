@@ -78,6 +78,8 @@ export const chatRoutes: FastifyPluginAsyncTypebox<ChatRoutesOptions> = async (a
         temperature: input.temperature ?? null,
         maxTokens: input.max_tokens ?? null,
         ...(input.agent === undefined ? {} : { agent: input.agent }),
+        files: input.files ?? null,
+        useFiles: input.use_files ?? null,
       },
       requestAbortSignal(reply),
     );

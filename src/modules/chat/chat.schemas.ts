@@ -11,6 +11,17 @@ const Render = Type.Literal('html', {
   description: 'html: each message also comes as content_html, its markdown rendered (raw HTML off).',
 });
 
+/** The most files a chat turn may name. */
+export const MAX_CHAT_FILES = 20;
+
+export const ChatFiles = Type.Array(Type.String({ minLength: 1, maxLength: 128 }), {
+  maxItems: MAX_CHAT_FILES,
+  description:
+    'Answer over these files of yours (ids from /api/v1/files): their best passages go into the context and the answer carries them as `sources`. 404 for a file that is not yours, 409 for one not indexed yet.',
+});
+
+const UseFiles = Type.Boolean({ description: 'true: answer over every indexed file of yours (as `files`).' });
+
 export function chatMessageBody(maxTokens: number) {
   return Type.Object({
     message: Type.String({
@@ -34,6 +45,8 @@ export function chatMessageBody(maxTokens: number) {
           'Chat through this agent: its model, system prompt and defaults where the request gives none; a session keeps the agent it was created with.',
       }),
     ),
+    files: Type.Optional(Type.Union([ChatFiles, Type.Null()])),
+    use_files: Type.Optional(Type.Union([UseFiles, Type.Null()])),
     stream: Type.Optional(Type.Union([Type.Boolean(), Type.Null()], { description: 'true: answer as SSE.' })),
     temperature: Type.Optional(Type.Union([Type.Number({ minimum: 0, maximum: 2 }), Type.Null()])),
     max_tokens: Type.Optional(Type.Union([Type.Integer({ minimum: 1, maximum: maxTokens }), Type.Null()])),
@@ -49,6 +62,25 @@ const Usage = Type.Object({
   completion_tokens: Type.Union([Type.Integer(), Type.Null()]),
 });
 
+const Sources = Type.Union(
+  [
+    Type.Array(
+      Type.Object({
+        file_id: Type.String(),
+        name: Type.String(),
+        chunk: Type.Integer({ description: 'The passage’s number in its file, from 0.' }),
+        score: Type.Number({ description: 'Cosine similarity of the passage to the question.' }),
+        excerpt: Type.String({ description: 'The passage’s first 300 characters.' }),
+      }),
+    ),
+    Type.Null(),
+  ],
+  {
+    description:
+      'The passages of your files the answer was given (cite numbers [n] follow this order); null when the turn named no files.',
+  },
+);
+
 export const ChatResponse = Type.Object({
   response: Type.String(),
   session_id: Type.String(),
@@ -58,6 +90,7 @@ export const ChatResponse = Type.Object({
   response_time: Type.Number({ description: 'Seconds.' }),
   message_id: Type.Integer(),
   usage: Usage,
+  sources: Sources,
   content_html: ContentHtml,
 });
 
@@ -72,6 +105,7 @@ export const ChatMessageItem = Type.Object({
   status: Type.String({ description: 'complete, partial (the stream broke or the client left) or error.' }),
   error: Type.Union([Type.String(), Type.Null()]),
   usage: Usage,
+  sources: Sources,
   content_html: ContentHtml,
 });
 

@@ -10,7 +10,7 @@ import type { ChatTurn, LlmService, TokenUsage } from '../llm/index.js';
 import { sessionNotFound, type ChatOwner } from './chat-owner.js';
 import { ModelTextStream, cleanUserText } from './chat-text.js';
 import type { ChatMetrics } from './chat.metrics.js';
-import type { ChatRepository, ChatSessionRecord } from './chat.repository.js';
+import type { ChatRepository, ChatSessionRecord, ChatSource } from './chat.repository.js';
 
 export interface ChatSettings {
   systemPrompt: string;
@@ -41,9 +41,26 @@ export interface ChatAgents {
   find(userId: number | null, id: string): Promise<ChatAgent>;
 }
 
+/** The files a turn is asked over: these ids, or every ready file of the user. */
+export type FileSelection = { fileIds: string[] } | { all: true };
+
+/**
+ * The passages of a user's files for a question (the documents module): 404 file_not_found for a file that is not
+ * theirs, 409 for one not ready. `instructions` is the system message that hands them to the model.
+ */
+export interface ChatDocuments {
+  retrieve(
+    userId: number,
+    selection: FileSelection,
+    question: string,
+    call: { key: string; requestId?: string; signal: AbortSignal },
+  ): Promise<{ instructions: string; sources: ChatSource[] }>;
+}
+
 export interface ChatServiceDeps {
   transact: Transact;
   agents: ChatAgents;
+  documents: ChatDocuments;
   chats: ChatRepository;
   llm: LlmService;
   clock: Clock;
@@ -70,6 +87,10 @@ export interface ChatInput {
    * session's agent, if any; null: no agent, whatever the session's.
    */
   agent?: string | null;
+  /** Answer over these files of the user (their best passages go into the context, and come back as sources). */
+  files?: string[] | null;
+  /** Answer over every ready file of the user. */
+  useFiles?: boolean | null;
 }
 
 export type ChatEvent =
@@ -94,6 +115,8 @@ export type ChatEvent =
       usage: TokenUsage;
       startedAt: Date;
       finishedAt: Date;
+      /** The file passages the answer was given; null when the turn asked for no files. */
+      sources: ChatSource[] | null;
     };
 
 /** Stored with an answer the server's shutdown cut short (SHUTDOWN_TIMEOUT_MS), beside 'the client disconnected'. */
@@ -133,6 +156,8 @@ export class ChatService {
     const agent = await this.agentOf(caller, input.agent, existing);
     const model = llm.normaliseModel(input.model ?? agent?.model);
     const context = await this.contextOf(existing, agent?.systemPrompt ?? null);
+    const documents = await this.documentsFor(caller, input, text, signal);
+    const sources = documents?.sources ?? null;
     // An agent's default stays within LLM_MAX_TOKENS, as a request's own value must.
     const agentMaxTokens =
       agent?.maxTokens == null ? null : Math.min(agent.maxTokens, this.deps.settings.maxTokens);
@@ -141,7 +166,11 @@ export class ChatService {
     const generation = await llm.start(
       {
         model,
-        messages: [...context, { role: 'user', content: text }],
+        messages: [
+          ...context,
+          ...(documents ? [{ role: 'system' as const, content: documents.instructions }] : []),
+          { role: 'user', content: text },
+        ],
         temperature: input.temperature ?? agent?.temperature ?? this.deps.settings.defaultTemperature,
         ...(maxTokens === null ? {} : { maxTokens }),
         signal,
@@ -224,6 +253,7 @@ export class ChatService {
           usage,
           status,
           error: reason,
+          sources,
         });
         metrics.message('assistant', status);
       }
@@ -234,6 +264,7 @@ export class ChatService {
       usage,
       status: 'complete',
       error: null,
+      sources,
     });
     // Its owner deleted the session while the model answered: the answer has nowhere to go, and says so.
     if (messageId === undefined) throw sessionNotFound(session.id);
@@ -252,7 +283,22 @@ export class ChatService {
       usage,
       startedAt,
       finishedAt: clock.now(),
+      sources,
     };
+  }
+
+  /** The passages of the files the turn asks about, or null when it asks about none. Files are a user's only. */
+  private async documentsFor(caller: ChatCaller, input: ChatInput, question: string, signal: AbortSignal) {
+    const fileIds = input.files ?? [];
+    if (fileIds.length === 0 && input.useFiles !== true) return null;
+    const userId = caller.owner.userId;
+    if (userId === null) throw new UnauthorizedError('Sign in to chat over your files');
+    return this.deps.documents.retrieve(
+      userId,
+      fileIds.length > 0 ? { fileIds: [...new Set(fileIds)] } : { all: true },
+      question,
+      { key: caller.limitKey, signal, ...(caller.requestId ? { requestId: caller.requestId } : {}) },
+    );
   }
 
   /**
@@ -392,6 +438,7 @@ export class ChatService {
       usage: TokenUsage;
       status: 'complete' | 'partial' | 'error';
       error: string | null;
+      sources: ChatSource[] | null;
     },
   ): Promise<number | undefined> {
     return this.deps.chats.addMessage(
@@ -404,6 +451,7 @@ export class ChatService {
         completionTokens: answer.usage.completionTokens,
         status: answer.status,
         error: answer.error,
+        sources: answer.sources,
       },
       this.deps.clock.now(),
     );

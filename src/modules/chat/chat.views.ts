@@ -32,6 +32,7 @@ export function messageItem(message: ChatMessageRecord, renderHtml = false) {
     status: message.status,
     error: message.error,
     usage: { prompt_tokens: message.promptTokens, completion_tokens: message.completionTokens },
+    sources: message.sources,
     ...withHtml(message.content, renderHtml),
   };
 }
@@ -55,6 +56,7 @@ export function chatAnswer(event: EndEvent, renderHtml: boolean) {
     response_time: responseTime(event),
     message_id: event.messageId,
     usage: usage(event),
+    sources: event.sources,
     ...withHtml(event.text, renderHtml),
   };
 }
@@ -67,6 +69,7 @@ export function endEventData(event: EndEvent, renderHtml: boolean) {
     model: event.model,
     usage: usage(event),
     response_time: responseTime(event),
+    sources: event.sources,
     ...withHtml(event.text, renderHtml),
   };
 }

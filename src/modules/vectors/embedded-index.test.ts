@@ -70,3 +70,170 @@ describe('the embedded vector index (sqlite-vec)', () => {
     await reopened.close();
   });
 });
+
+/** Seeded (mulberry32) vectors of `dimension` coordinates in [-1, 1), so every run searches the same data. */
+function vectors(seed: number, count: number, dimension: number): number[][] {
+  let state = seed >>> 0;
+  const next = () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  return Array.from({ length: count }, () => Array.from({ length: dimension }, () => next() * 2 - 1));
+}
+
+/** The exact match of the index's filters, for plain values and the objects of these points. */
+function matches(metadata: Record<string, unknown>, filter: Record<string, unknown>): boolean {
+  return Object.entries(filter).every(
+    ([key, value]) => JSON.stringify(metadata[key]) === JSON.stringify(value),
+  );
+}
+
+const DIMENSION = 16;
+const points = vectors(1, 300, DIMENSION).map((vector, i) => ({
+  id: `p${i}`,
+  vector,
+  metadata: { bucket: i % 5, even: i % 2 === 0, tag: i % 3 === 0 ? { group: 'x' } : 'plain' },
+}));
+
+describe('a file-backed index, run in its threads', () => {
+  it('answers exactly as an in-memory index (run in-process) with the same data', async () => {
+    const onFile = new EmbeddedVectorIndex(file(), { searchThreads: 2 });
+    const inMemory = new EmbeddedVectorIndex(':memory:');
+    for (const index of [onFile, inMemory]) await index.upsert('c', points);
+    const filters: Record<string, unknown>[] = [
+      {},
+      { bucket: 3 },
+      { even: true },
+      { tag: { group: 'x' } },
+      { no: 1 },
+    ];
+    for (const [q, query] of vectors(2, 20, DIMENSION).entries()) {
+      const filter = filters[q % filters.length] ?? {};
+      const expected = await inMemory.search('c', query, 7, filter);
+      expect(expected.length).toBe('no' in filter ? 0 : 7);
+      expect(await onFile.search('c', query, 7, filter)).toEqual(expected);
+    }
+    await expect(onFile.search('c', [1, 0], 1)).rejects.toMatchObject({ code: 'dimension_mismatch' });
+    for (const index of [onFile, inMemory]) {
+      const mixed = [
+        { id: 'a', vector: [1, 0], metadata: {} },
+        { id: 'b', vector: [1, 0, 0], metadata: {} },
+      ];
+      await expect(index.upsert('new', mixed)).rejects.toMatchObject({
+        code: 'dimension_mismatch',
+        message: 'This collection holds vectors of dimension 2, not 3',
+      });
+      expect(await index.dimension('new')).toBeNull();
+    }
+    // The same points go.
+    let remaining = points;
+    for (const filter of [{ bucket: 1 }, { tag: { group: 'x' }, even: false }, { no: 1 }]) {
+      const deleted = await inMemory.deleteWhere('c', filter);
+      expect(await onFile.deleteWhere('c', filter)).toBe(deleted);
+      expect(deleted).toBe(remaining.filter((p) => matches(p.metadata, filter)).length);
+      remaining = remaining.filter((p) => !matches(p.metadata, filter));
+    }
+    expect(remaining.length).toBeLessThan(points.length - 40);
+    for (const query of vectors(5, 5, DIMENSION))
+      expect(await onFile.search('c', query, 300)).toEqual(await inMemory.search('c', query, 300));
+    await onFile.close();
+    await inMemory.close();
+  });
+
+  it('sees every write committed just before it', async () => {
+    const index = new EmbeddedVectorIndex(file());
+    await index.upsert('c', points.slice(0, 50));
+    for (const [i, point] of points.slice(50, 70).entries()) {
+      await index.upsert('c', [point]);
+      expect((await index.search('c', point.vector, 1))[0]?.id).toBe(point.id);
+      await index.upsert('c', [{ ...point, metadata: { round: i } }]);
+      expect((await index.search('c', point.vector, 1))[0]?.metadata).toEqual({ round: i });
+      expect(await index.delete('c', point.id)).toBe(true);
+      expect((await index.search('c', point.vector, 1))[0]?.id).not.toBe(point.id);
+    }
+    await index.upsert('c', [{ id: 'late', vector: points[0]?.vector ?? [], metadata: { bucket: 0 } }]);
+    expect(await index.deleteWhere('c', { bucket: 0 })).toBe(11);
+    expect(await index.search('c', points[0]?.vector ?? [], 50, { bucket: 0 })).toEqual([]);
+    await index.close();
+  });
+
+  it('runs 50 searches and writes at once, each with the right answer', async () => {
+    const reference = new EmbeddedVectorIndex(':memory:');
+    const index = new EmbeddedVectorIndex(file(), { searchThreads: 2 });
+    const base = points.slice(0, 200);
+    const added = points.slice(200, 225);
+    for (const each of [reference, index]) await each.upsert('c', base);
+    // The searches run in another collection than the writes, so their answers do not depend on the interleaving.
+    await reference.upsert('d', base);
+    await index.upsert('d', base);
+    const queries = vectors(3, 25, DIMENSION);
+    const expected = await Promise.all(queries.map((query) => reference.search('d', query, 5)));
+    // A thread already running (and having read) before the writes, as in a server.
+    expect(await index.search('c', queries[0] ?? [], 1)).toHaveLength(1);
+    const wrongDimension = index.upsert('c', [{ id: 'x', vector: [1, 0], metadata: {} }]).then(
+      () => 'stored',
+      (error: unknown) => (error as { code?: string }).code,
+    );
+    const results = await Promise.all([
+      ...queries.map((query, i) => index.search('d', query, 5, i % 2 === 0 ? {} : { bucket: 1 })),
+      ...added.map((point) => index.upsert('c', [point]).then(() => index.search('c', point.vector, 1))),
+    ]);
+    expect(await wrongDimension).toBe('dimension_mismatch');
+    for (const [i, query] of queries.entries())
+      expect(results[i]).toEqual(
+        i % 2 === 0 ? expected[i] : await reference.search('d', query, 5, { bucket: 1 }),
+      );
+    for (const [i, point] of added.entries()) expect(results[queries.length + i]?.[0]?.id).toBe(point.id);
+    await reference.close();
+    await index.close();
+  });
+
+  it('close() settles every search and write in flight (none is left pending) and refuses them after it', async () => {
+    const where = file();
+    const reference = new EmbeddedVectorIndex(':memory:');
+    const index = new EmbeddedVectorIndex(where);
+    for (const each of [reference, index]) await each.upsert('c', points.slice(0, 250));
+    const queries = vectors(4, 20, DIMENSION);
+    const searches = queries.map((query) => index.search('c', query, 3));
+    const writes = points.slice(250, 260).map((point) => index.upsert('other', [point]));
+    await index.close();
+    const settled = await Promise.allSettled(searches);
+    for (const [i, outcome] of settled.entries()) {
+      if (outcome.status === 'fulfilled')
+        expect(outcome.value).toEqual(await reference.search('c', queries[i] ?? [], 3));
+      else expect(outcome.reason).toBeInstanceOf(Error);
+    }
+    const written = (await Promise.allSettled(writes)).map((outcome) => outcome.status === 'fulfilled');
+    await expect(index.search('c', queries[0] ?? [], 3)).rejects.toThrow('closed');
+    await expect(index.upsert('c', points.slice(0, 1))).rejects.toThrow('closed');
+    await reference.close();
+
+    // What a settled write answered is what the file holds.
+    const reopened = new EmbeddedVectorIndex(where);
+    for (const [i, point] of points.slice(250, 260).entries()) {
+      const found = (await reopened.search('other', point.vector, 1))[0]?.id === point.id;
+      expect(found).toBe(written[i]);
+    }
+    await reopened.close();
+  });
+
+  it('rejects what a crashed thread held and starts a new thread for the next operation', async () => {
+    const index = new EmbeddedVectorIndex(file());
+    await index.upsert('c', points);
+    const query = points[7]?.vector ?? [];
+    expect((await index.search('c', query, 1))[0]?.id).toBe('p7');
+    index.crashThreadsForTest();
+    const search = index.search('c', query, 1);
+    const write = index.upsert('c', [{ id: 'new', vector: query, metadata: {} }]);
+    await expect(search).rejects.toThrow(/vector index thread failed/);
+    await expect(write).rejects.toThrow(/vector index thread failed/);
+    expect((await index.search('c', query, 1))[0]?.id).toBe('p7');
+    await index.upsert('c', [{ id: 'new', vector: query, metadata: { again: true } }]);
+    expect(await index.search('c', query, 2)).toMatchObject([{ id: 'new' }, { id: 'p7' }]);
+    expect(await index.delete('c', 'new')).toBe(true);
+    await index.close();
+  });
+});

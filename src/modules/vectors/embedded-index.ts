@@ -1,74 +1,192 @@
 // The embedded vector index: sqlite-vec loaded into better-sqlite3, in an SQLite file of its own under DATA_DIR,
-// whatever the main database is. Vectors are float32 BLOBs in one table; a search is an exact scan ordered by
-// sqlite-vec's vec_distance_cosine (exact, so no recall to lose; the issue measured about 42 ms for 100k × 384 on
-// this kind of machine), filtered by exact match on metadata keys with json_extract. Score = 1 − cosine distance.
+// whatever the main database is. Vectors are float32 BLOBs in one table; a search is an exact scan of the collection
+// ordered by sqlite-vec's vec_distance_cosine (exact, so no recall to lose), filtered by exact match on metadata keys
+// with json_extract. Score = 1 − cosine distance. bench/vectors-section.ts measures it (docs/benchmarks.md).
+//
+// better-sqlite3 is synchronous, and a scan reads every row of the collection (100k × 384 float32 is 200 MB, about
+// 80 ms on the bench's 2-core machine): on the event loop it would stall every other request for all that time. So a
+// file-backed index runs its operations in worker threads (embedded-search-worker.ts), each with its own connection,
+// and only posts messages here. The first thread takes the writes and searches; a second one, started when a search
+// finds the first busy, opens the file read-only and only searches (WAL: readers never wait for the writer; its first
+// scan after a write reads the file back in, see SCAN_MMAP_BYTES). This connection creates the tables, answers
+// dimension() and ping(), and checks a search's dimension, so that errors are thrown here exactly as before. An
+// in-memory index (':memory:') lives only in this connection, which no other thread can open, so it runs everything
+// here, synchronously (tests use it).
+import os from 'node:os';
+import path from 'node:path';
+import { Worker } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import * as sqliteVec from 'sqlite-vec';
+import {
+  SCHEMA,
+  deleteMatching,
+  deletePoint,
+  dimensionOf,
+  filterSql,
+  searchPoints,
+  upsertPoints,
+  type FloatPoint,
+  type IndexOperation,
+  type IndexReply,
+  type IndexRequest,
+  type IndexThreadData,
+} from './embedded-index-sql.js';
 import { DimensionMismatchError } from './vector.errors.js';
 import type { VectorIndex, VectorMatch, VectorPoint } from './vector-index.port.js';
 
-/** Metadata keys a filter may name: a JSON path is built from them, so they are kept to plain identifiers. */
-const FILTER_KEY = /^[A-Za-z0-9_-]{1,64}$/;
+// The thread's entry file has this file's extension: .ts under tsx and vitest, which run the sources, .js once built.
+// Node 20 does not apply the loader hooks of a worker's `--import tsx` (execArgv, or inherited) to the worker's own
+// entry ("Unknown file extension .ts"), so for .ts the thread starts from a small bootstrap that registers tsx's hooks
+// in the thread, then imports the entry. tsx is a devDependency: the built server never loads it.
+const SOURCE = import.meta.url.endsWith('.ts');
+const WORKER_URL = new URL(`./embedded-search-worker${SOURCE ? '.ts' : '.js'}`, import.meta.url);
 
-function blob(vector: number[]): Buffer {
-  const floats = Float32Array.from(vector);
-  return Buffer.from(floats.buffer, floats.byteOffset, floats.byteLength);
+function startWorker(workerData: IndexThreadData): Worker {
+  if (!SOURCE) return new Worker(WORKER_URL, { workerData });
+  const tsx = JSON.stringify(import.meta.resolve('tsx/esm/api'));
+  const entry = JSON.stringify(WORKER_URL.href);
+  const bootstrap = `import(${tsx}).then(({ register }) => { register(); return import(${entry}); });`;
+  return new Worker(bootstrap, { eval: true, workerData });
 }
 
-/** `AND …` conditions of an exact-match filter and their values; null when a key cannot match (nothing does). */
-function filterSql(filter: Record<string, unknown>): { sql: string; values: unknown[] } | null {
-  const conditions: string[] = [];
-  const values: unknown[] = [];
-  for (const [key, value] of Object.entries(filter)) {
-    if (!FILTER_KEY.test(key)) return null;
-    // json_extract gives SQL values; objects and arrays compare by their JSON text.
-    const plain = value === null || typeof value !== 'object';
-    conditions.push(
-      plain ? `json_extract(metadata, '$."${key}"') IS ?` : `json_extract(metadata, '$."${key}"') = json(?)`,
-    );
-    values.push(plain ? (typeof value === 'boolean' ? Number(value) : value) : JSON.stringify(value));
+export interface EmbeddedVectorIndexOptions {
+  /**
+   * How many threads may search a file-backed index: the writing one, and more started when a search finds every
+   * running one busy. Default 2, or 1 on a single core (2 concurrent searchers got 1.7× the throughput of one thread
+   * on 2 cores, bench/vectors-section.ts).
+   */
+  searchThreads?: number;
+}
+
+type Answer = Exclude<IndexReply, { error: unknown }>;
+
+/** One thread: a worker and the operations it holds. A thread that fails or ends rejects all of them. */
+class IndexThread {
+  readonly #worker: Worker;
+  readonly #pending = new Map<number, { resolve(answer: Answer): void; reject(error: Error): void }>();
+  readonly exited: Promise<void>;
+  #nextId = 0;
+  #alive = true;
+
+  constructor(data: IndexThreadData) {
+    this.#worker = startWorker(data);
+    // Idle, the thread must not keep the process alive; while it holds an operation it does (send() and #take), or
+    // a process with nothing else to do would end with that operation's promise never settled.
+    this.#worker.unref();
+    this.#worker.on('message', (reply: IndexReply) => {
+      const pending = this.#take(reply.id);
+      if ('error' in reply) pending?.reject(new Error(reply.error.message));
+      else pending?.resolve(reply);
+    });
+    this.#worker.on('error', (error) => this.#failAll(`failed: ${error.message}`, error));
+    this.#worker.on('messageerror', (error) => {
+      // An answer that cannot be read: whose it was is unknown, so the thread goes, with everything it held.
+      this.#failAll(`sent an unreadable answer: ${error.message}`, error);
+      void this.#worker.terminate();
+    });
+    this.exited = new Promise((resolve) => {
+      this.#worker.once('exit', (code) => {
+        this.#failAll(`ended (exit code ${code})`);
+        resolve();
+      });
+    });
   }
-  return { sql: conditions.map((condition) => `AND ${condition}`).join(' '), values };
+
+  /** False once the thread has failed or ended: a new one takes its place. */
+  get alive(): boolean {
+    return this.#alive;
+  }
+
+  /** Operations sent and not yet answered. */
+  get load(): number {
+    return this.#pending.size;
+  }
+
+  /** Runs `operation` on the thread; `transfer`: buffers that move to it (the caller does not use them again). */
+  send(operation: IndexOperation, transfer: ArrayBuffer[] = []): Promise<Answer> {
+    const id = this.#nextId++;
+    const answered = new Promise<Answer>((resolve, reject) => {
+      this.#pending.set(id, { resolve, reject });
+    });
+    if (this.#pending.size === 1) this.#worker.ref();
+    try {
+      this.#worker.postMessage({ ...operation, id } satisfies IndexRequest, transfer);
+    } catch (error) {
+      // A metadata or filter value that cannot be cloned (a function…): this operation fails, the thread is fine.
+      this.#take(id)?.reject(error instanceof Error ? error : new Error(String(error)));
+    }
+    return answered;
+  }
+
+  /** Test hook: the thread throws, as a bug in it would. */
+  crash(): void {
+    this.#worker.postMessage({ type: 'crash' } satisfies IndexRequest);
+  }
+
+  /** Lets the thread close its connection and end (after what it holds), and waits for it. */
+  async stop(): Promise<void> {
+    this.#worker.ref();
+    this.#worker.postMessage({ type: 'close' } satisfies IndexRequest);
+    await this.exited;
+  }
+
+  #take(id: number) {
+    const pending = this.#pending.get(id);
+    this.#pending.delete(id);
+    if (pending && this.#pending.size === 0) this.#worker.unref();
+    return pending;
+  }
+
+  #failAll(what: string, cause?: unknown): void {
+    this.#alive = false;
+    const error = new Error(`The vector index thread ${what}`, { cause });
+    for (const id of [...this.#pending.keys()]) this.#take(id)?.reject(error);
+  }
+}
+
+function floatPoints(points: VectorPoint[]): FloatPoint[] {
+  return points.map((point) => ({ ...point, vector: Float32Array.from(point.vector) }));
 }
 
 export class EmbeddedVectorIndex implements VectorIndex {
   readonly #db: Database.Database;
+  /** The file the threads open; null for an in-memory index, which runs everything in-process. */
+  readonly #file: string | null;
+  /** Slot 0 is the writing thread; null or dead slots get a new thread when needed. */
+  readonly #slots: (IndexThread | null)[];
+  /** Every thread not yet ended, including failed ones on their way out: close() waits for them all. */
+  readonly #threads = new Set<IndexThread>();
+  /** Operations sent to the threads and not yet settled: close() lets them finish. */
+  readonly #inFlight = new Set<Promise<unknown>>();
+  #closed = false;
 
   /** `file`: the SQLite file (created when missing); ':memory:' for a throwaway index. */
-  constructor(file: string) {
+  constructor(file: string, options: EmbeddedVectorIndexOptions = {}) {
     this.#db = new Database(file);
     sqliteVec.load(this.#db);
     this.#db.pragma('journal_mode = WAL');
-    this.#db.exec(`
-      CREATE TABLE IF NOT EXISTS collections (name TEXT PRIMARY KEY, dimension INTEGER NOT NULL);
-      CREATE TABLE IF NOT EXISTS points (
-        collection TEXT NOT NULL,
-        id TEXT NOT NULL,
-        embedding BLOB NOT NULL,
-        metadata TEXT NOT NULL,
-        PRIMARY KEY (collection, id)
-      );
-    `);
+    this.#db.exec(SCHEMA);
+    this.#file = this.#db.memory ? null : path.resolve(file);
+    const threads = Math.max(1, options.searchThreads ?? Math.min(2, os.availableParallelism()));
+    this.#slots = Array.from({ length: threads }, () => null);
   }
 
   async upsert(collection: string, points: VectorPoint[]): Promise<void> {
-    const db = this.#db;
-    const write = db.transaction(() => {
-      for (const point of points) {
-        const known = this.#dimension(collection);
-        if (known === null)
-          db.prepare('INSERT INTO collections (name, dimension) VALUES (?, ?)').run(
-            collection,
-            point.vector.length,
+    const floats = floatPoints(points);
+    const mismatch =
+      this.#file === null
+        ? upsertPoints(this.#db, collection, floats)
+        : await this.#run(
+            this.#writer(),
+            { type: 'upsert', collection, points: floats },
+            (answer) => {
+              if ('mismatch' in answer) return answer.mismatch;
+              changesOf(answer);
+              return null;
+            },
+            floats.map((point) => point.vector.buffer),
           );
-        else if (known !== point.vector.length) throw new DimensionMismatchError(known, point.vector.length);
-        db.prepare(
-          `INSERT INTO points (collection, id, embedding, metadata) VALUES (?, ?, ?, ?)
-           ON CONFLICT (collection, id) DO UPDATE SET embedding = excluded.embedding, metadata = excluded.metadata`,
-        ).run(collection, point.id, blob(point.vector), JSON.stringify(point.metadata));
-      }
-    });
-    write();
+    if (mismatch) throw new DimensionMismatchError(mismatch.expected, mismatch.got);
   }
 
   async search(
@@ -77,40 +195,37 @@ export class EmbeddedVectorIndex implements VectorIndex {
     k: number,
     filter: Record<string, unknown> = {},
   ): Promise<VectorMatch[]> {
-    const known = this.#dimension(collection);
+    if (this.#closed) throw new Error('The vector index is closed');
+    // Checked on this connection, so that the errors are the same as ever whichever thread scans.
+    const known = dimensionOf(this.#db, collection);
     if (known === null) return [];
     if (known !== vector.length) throw new DimensionMismatchError(known, vector.length);
-    const where = filterSql(filter);
-    if (where === null) return [];
-    const rows = this.#db
-      .prepare(
-        `SELECT id, metadata, vec_distance_cosine(embedding, ?) AS distance FROM points
-          WHERE collection = ? ${where.sql} ORDER BY distance, id LIMIT ?`,
-      )
-      .all(blob(vector), collection, ...where.values, k) as {
-      id: string;
-      metadata: string;
-      distance: number;
-    }[];
-    return rows.map((row) => ({
-      id: row.id,
-      score: 1 - row.distance,
-      metadata: JSON.parse(row.metadata) as Record<string, unknown>,
-    }));
-  }
-
-  async delete(collection: string, id: string): Promise<boolean> {
-    return (
-      this.#db.prepare('DELETE FROM points WHERE collection = ? AND id = ?').run(collection, id).changes > 0
+    if (filterSql(filter) === null) return [];
+    const query = Float32Array.from(vector);
+    if (this.#file === null) return searchPoints(this.#db, collection, query, k, filter);
+    return this.#run(
+      this.#searcher(),
+      { type: 'search', collection, query, k, filter },
+      (answer) => {
+        if (!('matches' in answer))
+          throw new Error('The vector index thread answered a search without matches');
+        return answer.matches;
+      },
+      [query.buffer],
     );
   }
 
+  async delete(collection: string, id: string): Promise<boolean> {
+    const changes =
+      this.#file === null
+        ? deletePoint(this.#db, collection, id)
+        : await this.#run(this.#writer(), { type: 'delete', collection, pointId: id }, changesOf);
+    return changes > 0;
+  }
+
   async deleteWhere(collection: string, filter: Record<string, unknown>): Promise<number> {
-    const where = filterSql(filter);
-    if (where === null || where.values.length === 0) return 0;
-    return this.#db
-      .prepare(`DELETE FROM points WHERE collection = ? ${where.sql}`)
-      .run(collection, ...where.values).changes;
+    if (this.#file === null) return deleteMatching(this.#db, collection, filter);
+    return this.#run(this.#writer(), { type: 'deleteWhere', collection, filter }, changesOf);
   }
 
   async ping(): Promise<void> {
@@ -118,16 +233,74 @@ export class EmbeddedVectorIndex implements VectorIndex {
   }
 
   async dimension(collection: string): Promise<number | null> {
-    return this.#dimension(collection);
+    return dimensionOf(this.#db, collection);
   }
 
+  /**
+   * Refuses new operations, lets those in flight finish (each answers or fails: none is left pending), lets the
+   * threads close their connections and waits for them, then closes the file (SQLite checkpoints the log into it
+   * when this is the last connection to it).
+   */
   async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await Promise.allSettled([...this.#inFlight]);
+    await Promise.all([...this.#threads].map((thread) => thread.stop()));
     this.#db.close();
   }
 
-  #dimension(collection: string): number | null {
-    const row = this.#db.prepare('SELECT dimension FROM collections WHERE name = ?').get(collection) as
-      { dimension: number } | undefined;
-    return row?.dimension ?? null;
+  /** Test hook: every running thread throws, as a bug in it would; the operations it holds must fail. */
+  crashThreadsForTest(): void {
+    for (const thread of this.#threads) thread.crash();
   }
+
+  /** Sends `operation` to `thread`, counted among those close() lets finish, and reads the answer with `read`. */
+  async #run<T>(
+    thread: IndexThread,
+    operation: IndexOperation,
+    read: (answer: Answer) => T,
+    transfer: ArrayBuffer[] = [],
+  ): Promise<T> {
+    const answered = thread.send(operation, transfer);
+    this.#inFlight.add(answered);
+    try {
+      return read(await answered);
+    } finally {
+      this.#inFlight.delete(answered);
+    }
+  }
+
+  /** The writing thread (slot 0), started when none runs. */
+  #writer(): IndexThread {
+    if (this.#closed) throw new Error('The vector index is closed');
+    return this.#slots[0]?.alive ? this.#slots[0] : this.#start(0);
+  }
+
+  /** The writing thread when idle, else the least busy; a new one when all are busy and a slot is free. */
+  #searcher(): IndexThread {
+    const writer = this.#writer();
+    if (writer.load === 0) return writer;
+    let best = writer;
+    let freeSlot = -1;
+    for (const [slot, thread] of this.#slots.entries()) {
+      if (!thread?.alive) {
+        if (freeSlot < 0) freeSlot = slot;
+      } else if (thread.load < best.load) best = thread;
+    }
+    return best.load === 0 || freeSlot < 0 ? best : this.#start(freeSlot);
+  }
+
+  #start(slot: number): IndexThread {
+    if (this.#file === null) throw new Error('an in-memory index has no threads');
+    const thread = new IndexThread({ file: this.#file, writer: slot === 0 });
+    this.#slots[slot] = thread;
+    this.#threads.add(thread);
+    void thread.exited.then(() => this.#threads.delete(thread));
+    return thread;
+  }
+}
+
+function changesOf(answer: Answer): number {
+  if (!('changes' in answer)) throw new Error('The vector index thread answered a write without its changes');
+  return answer.changes;
 }

@@ -425,6 +425,8 @@ export class ChatSocket implements ManagedSocket {
         temperature: body.temperature ?? null,
         maxTokens: body.max_tokens ?? null,
         ...(body.agent === undefined ? {} : { agent: body.agent }),
+        files: body.files ?? null,
+        useFiles: body.use_files ?? null,
       },
       signal,
     );

@@ -5,6 +5,7 @@ import { Type, type Static, type TSchema } from 'typebox';
 import { Compile } from 'typebox/compile';
 import type { Mapped } from '../../../platform/error-handler.js';
 import { AGENT_ID_PATTERN } from '../../agents/index.js';
+import { ChatFiles } from '../chat.schemas.js';
 import { MODEL_PATTERN } from '../../llm/index.js';
 import { SESSION_ID_PATTERN } from '../chat.schemas.js';
 import type { ChatEvent } from '../chat.service.js';
@@ -28,6 +29,8 @@ export function chatFrameSchema(maxTokens: number) {
     temperature: Nullable(Type.Number({ minimum: 0, maximum: 2 })),
     max_tokens: Nullable(Type.Integer({ minimum: 1, maximum: maxTokens })),
     agent: Nullable(Type.String({ pattern: AGENT_ID_PATTERN })),
+    files: Nullable(ChatFiles),
+    use_files: Nullable(Type.Boolean()),
     stream: Nullable(Type.Boolean()),
   });
 }
@@ -180,6 +183,7 @@ function endFields(end: EndEvent) {
     message_id: end.messageId,
     model: end.model,
     usage: { prompt_tokens: end.usage.promptTokens, completion_tokens: end.usage.completionTokens },
+    sources: end.sources,
     timestamp: end.finishedAt.toISOString(),
   };
 }

@@ -9,6 +9,8 @@ import * as m0006 from './0006_chat_session_owners.js';
 import * as m0007 from './0007_revoked_sessions.js';
 import * as m0008 from './0008_chat_anonymous_owners.js';
 import * as m0009 from './0009_agents.js';
+import * as m0010 from './0010_files.js';
+import * as m0011 from './0011_chat_message_sources.js';
 
 export const migrations: Record<string, Migration> = {
   '0001_users': m0001,
@@ -20,4 +22,6 @@ export const migrations: Record<string, Migration> = {
   '0007_revoked_sessions': m0007,
   '0008_chat_anonymous_owners': m0008,
   '0009_agents': m0009,
+  '0010_files': m0010,
+  '0011_chat_message_sources': m0011,
 };

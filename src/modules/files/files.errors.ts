@@ -1,0 +1,54 @@
+// The files module's refusals: stable codes, and messages that name the limit they hit.
+import { AppError, NotFoundError, ValidationFailedError } from '../../platform/errors.js';
+
+export const MAX_NAME_CHARS = 255;
+
+export function fileNotFound(): NotFoundError {
+  return new NotFoundError('File not found', 'file_not_found');
+}
+
+export function fileTooLarge(maxBytes: number): AppError {
+  return new AppError(`File too large: more than ${maxBytes} bytes (max ${maxBytes})`, {
+    status: 413,
+    code: 'file_too_large',
+    fields: { max_bytes: maxBytes },
+  });
+}
+
+export function quotaExceeded(quotaBytes: number, usedBytes: number): AppError {
+  const left = Math.max(0, quotaBytes - usedBytes);
+  return new AppError(
+    `Storage quota exceeded: your files may take ${quotaBytes} bytes in all; ${usedBytes} are used, and this ` +
+      `upload is larger than the ${left} left. Delete files to make room.`,
+    { status: 413, code: 'quota_exceeded', fields: { quota_bytes: quotaBytes, used_bytes: usedBytes } },
+  );
+}
+
+/** The original's message ("File type X not allowed", then a 400), with the reason; 415 here. */
+export function typeNotAllowed(mediaType: string, allowed: readonly string[]): AppError {
+  return new AppError(
+    `File type ${mediaType} not allowed (the type is detected from the file's content, not its name or ` +
+      `Content-Type; allowed: ${allowed.join(', ')})`,
+    { status: 415, code: 'unsupported_file_type', fields: { media_type: mediaType } },
+  );
+}
+
+export function fileFieldIssue(msg: string, type: string): ValidationFailedError {
+  return new ValidationFailedError([{ loc: ['body', 'file'], msg, type }]);
+}
+
+export function missingFile(): ValidationFailedError {
+  return fileFieldIssue(
+    'Field required: send the file as multipart/form-data in the field "file"',
+    'missing',
+  );
+}
+
+/** The client's body broke off, or its multipart framing did, before the file was complete. */
+export function uploadAborted(cause?: unknown): AppError {
+  return new AppError('The upload ended before the file was complete', {
+    status: 400,
+    code: 'upload_aborted',
+    cause,
+  });
+}
