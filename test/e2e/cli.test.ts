@@ -58,6 +58,8 @@ describeEachDialect('sutazai migrate', (dialect) => {
       '0007_revoked_sessions',
       '0008_chat_anonymous_owners',
       '0009_agents',
+      '0010_files',
+      '0011_chat_message_sources',
     ];
     const all = `pending migrations: ${names.join(', ')}\n`;
     expect(await migrate('--status')).toMatchObject({ code: 0, stdout: all });
@@ -86,7 +88,7 @@ describeEachDialect('sutazai migrate', (dialect) => {
     expect(await tableExists(database, 'users')).toBe(false);
     expect(await migrate('--down')).toMatchObject({ code: 0, stdout: 'nothing to revert\n' });
     expect(await migrate('--status')).toMatchObject({ code: 0, stdout: all });
-  }, 140_000); // 14 runs of the CLI, each a new Node process: over 30 s on a busy 2-core machine.
+  }, 160_000); // 16 runs of the CLI, each a new Node process: over 30 s on a busy 2-core machine.
 });
 
 describe('sutazai command line', () => {
