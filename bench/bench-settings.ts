@@ -21,7 +21,7 @@ export interface BenchSettings {
   workers: number;
   /**
    * Which parts of the benchmark run (BENCH_SECTIONS, comma-separated: health, login, chat, html-safe, rate-limit,
-   * websocket, vectors); default all.
+   * websocket, vectors, files); default all.
    */
   sections: Set<BenchSection>;
   /** Login section: concurrent connections logging in, and as many concurrent bcrypt.compare calls for the ceiling. */
@@ -69,6 +69,7 @@ export const BENCH_SECTIONS = [
   'rate-limit',
   'websocket',
   'vectors',
+  'files',
 ] as const;
 export type BenchSection = (typeof BENCH_SECTIONS)[number];
 

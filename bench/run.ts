@@ -15,6 +15,8 @@
 // - the embedded vector index: inserts of 100,000 × 384 vectors, and top-10 searches with and without a metadata
 //   filter against a brute-force scan in plain JS, with recall@10 and the time a search blocks the event loop
 //   (bench/vectors-section.ts).
+// - uploads: a 100 MB file through POST /api/v1/files/upload against a bare server piping the body to a file, with
+//   the server's RSS growth (bench/files-section.ts).
 // BENCH_SECTIONS picks the sections, BENCH_RESULTS_FILE where the table is saved (docs/benchmarks.md by default). Any failed request or failed start exits non-zero.
 import fs from 'node:fs';
 import os from 'node:os';
@@ -22,6 +24,7 @@ import path from 'node:path';
 import { format, resolveConfig } from 'prettier';
 import { readBenchSettings, type BenchSettings } from './bench-settings.js';
 import { runChatSection } from './chat-section.js';
+import { runFilesSection } from './files-section.js';
 import { runHtmlSafeSection } from './html-safe-section.js';
 import { killAllStandIns } from './llm-stand-in-process.js';
 import { runLoginSection } from './login-section.js';
@@ -177,6 +180,12 @@ async function main(): Promise<void> {
     const vectors = await runVectorsSection(workDir);
     sections.push(vectors.markdown);
     problems.push(...vectors.problems);
+  }
+  if (settings.sections.has('files')) {
+    const files = await runFilesSection(settings, workDir, (spec) => startTracked(spec, settings));
+    await stopAll();
+    sections.push(files.markdown);
+    problems.push(...files.problems);
   }
   const rendered = renderDocument(commandLine(), sections);
   // Formatted as the repo's Prettier would, so that `npm run format:check` accepts the saved file as written.

@@ -4,7 +4,7 @@ import multipart from '@fastify/multipart';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { AppError } from '../../platform/errors.js';
-import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from '../../platform/pagination.js';
+import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, offsetPage } from '../../platform/pagination.js';
 import { caller } from '../auth/index.js';
 import { parseRange } from './byte-range.js';
 import { attachmentDisposition } from './content-disposition.js';
@@ -102,16 +102,13 @@ export const filesRoutes: FastifyPluginAsyncTypebox<FilesRoutesOptions> = async 
       const skip = request.query.skip ?? 0;
       const limit = request.query.limit ?? (paged ? DEFAULT_PAGE_SIZE : MAX_PAGE_SIZE);
       const page = await files.list(user.id, { skip, limit, ...(cursor === undefined ? {} : { cursor }) });
+      const { items, ...envelope } = offsetPage(page.items.map(fileItem), page.total, skip, limit);
       return {
-        files: page.items.map(fileItem),
+        files: items,
         count: page.total,
         total_size: page.totalBytes,
-        total: page.total,
-        skip,
-        limit,
-        has_more: cursor === undefined ? skip + limit < page.total : page.nextCursor !== null,
-        page: Math.floor(skip / limit) + 1,
-        total_pages: Math.ceil(page.total / limit),
+        ...envelope,
+        has_more: cursor === undefined ? envelope.has_more : page.nextCursor !== null,
         next_cursor: page.nextCursor,
       };
     },
