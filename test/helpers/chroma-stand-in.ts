@@ -3,7 +3,7 @@
 // in memory (tenant default_tenant, database default_database): GET heartbeat, pre-flight-checks (base64 embeddings,
 // as Chroma 1.x); under …/collections: POST (create; 409 when it exists unless get_or_create; space from
 // configuration.hnsw.space or metadata "hnsw:space", else Chroma's default l2, and distances follow it), GET /{name}
-// (404 when missing), POST /{id}/upsert (the first embedding fixes the dimension, another is Chroma's 400; metadata
+// (404 when missing), DELETE /{name} (404 when missing), GET /{id}/count, POST /{id}/upsert (the first embedding fixes the dimension, another is Chroma's 400; metadata
 // values scalars or arrays of one scalar type; an existing id KEEPS the metadata keys the new metadata lacks: Chroma
 // merges on upsert), /query, /get, /delete (where: $eq or its short form, $and, $or). Anything else is unexpected:
 // answered 400 naming it, recorded for assertNoUnexpected(). Knobs: hang() (accept, never answer), failWith(status,
@@ -193,6 +193,13 @@ export async function startChromaStandIn(options: { maxBatchSize?: number } = {}
         if (!found) throw new Answer(404, 'NotFoundError', `Collection [${target}] does not exist`);
         return described(found);
       }
+      case 'DELETE one/': {
+        if (!byName.delete(target))
+          throw new Answer(404, 'NotFoundError', `Collection [${target}] does not exist`);
+        return null;
+      }
+      case 'GET one/count':
+        return byId(target).records.size;
       case 'POST one/upsert':
         return upsert(byId(target), body);
       case 'POST one/query': {

@@ -1,7 +1,7 @@
 // A stand-in Qdrant: node:http on 127.0.0.1, an ephemeral port, the subset of Qdrant's REST API QdrantVectorIndex
 // uses, in Qdrant's envelope ({"result", "status": "ok", "time"}; errors {"status": {"error"}, "time"}), with real
-// semantics in memory: GET /collections; GET, PUT /collections/{name} (info with config.params.vectors; create, 409
-// when it exists; 404 when missing); under /collections/{name}/points: PUT (upsert, a point replaced whole; without
+// semantics in memory: GET /collections; GET, PUT, DELETE /collections/{name} (info with config.params.vectors;
+// create, 409 when it exists; 404 when missing; delete: whether it existed); under /collections/{name}/points: PUT (upsert, a point replaced whole; without
 // wait=true only acknowledged and applied 30 ms later, as Qdrant may), POST (retrieve), POST /query (cosine on
 // float32 normalized vectors, best first), POST /count, POST /delete (points or filter). Point ids: unsigned integers
 // or UUIDs; another vector size: Qdrant's 400. Filters: must / should / must_not, match {value} (string, integer or
@@ -170,6 +170,8 @@ export async function startQdrantStandIn(): Promise<QdrantStandIn> {
         collections.set(name, { size: vectors.size as number, distance: 'Cosine', points: new Map() });
         return true;
       }
+      case 'DELETE ':
+        return collections.delete(name);
       case 'PUT points': {
         const target = existing(name);
         const { points } = fields(body, ['points'], 'upsert');

@@ -133,7 +133,13 @@ export class ChromaVectorIndex implements VectorIndex {
     const unique = lastById(points);
     const first = unique[0];
     if (!first) return;
-    await this.#withCollection(collection, async (client, known) => {
+    await this.#withCollection(collection, async (client, cached) => {
+      // An emptied collection takes the first vector's dimension again, as the embedded index does: ours records its
+      // dimension at creation (and Chroma keeps the first one it saw), so an empty one of another size is made again.
+      const known =
+        cached && cached.dimension !== first.vector.length && (await this.#empty(client, cached))
+          ? await this.#recreate(client, collection, first.vector.length)
+          : cached;
       const wanted = known?.dimension ?? first.vector.length;
       // The whole batch is checked before anything is written, as the embedded index refuses it whole.
       const wrong = unique.find((point) => point.vector.length !== wanted);
@@ -162,7 +168,11 @@ export class ChromaVectorIndex implements VectorIndex {
   ): Promise<VectorMatch[]> {
     return this.#withCollection(collection, async (client, known) => {
       if (!known) return [];
-      if (known.dimension !== vector.length) throw new DimensionMismatchError(known.dimension, vector.length);
+      if (known.dimension !== vector.length) {
+        // An emptied collection has no dimension to hold against the query (the embedded index's answer: none).
+        if (await this.#empty(client, known)) return [];
+        throw new DimensionMismatchError(known.dimension, vector.length);
+      }
       const where = whereOf(filter);
       if (where === null) return [];
       return this.#nearest(client.collection(known.id), vector, k, filter, where);
@@ -251,6 +261,25 @@ export class ChromaVectorIndex implements VectorIndex {
       this.#known.delete(name);
       return null;
     }
+  }
+
+  async #empty(client: ChromaClient, known: Known): Promise<boolean> {
+    return (await client.collection(known.id).count()) === 0;
+  }
+
+  /**
+   * Drops the empty collection and makes it again with `dimension` (another caller may have made it first: its
+   * dimension counts). Between the count and the drop a concurrent write of the old dimension to the same collection
+   * would be lost: only a user storing two dimensions at once into an emptied collection can cause it.
+   */
+  async #recreate(client: ChromaClient, name: string, dimension: number): Promise<Known> {
+    this.#known.delete(name);
+    try {
+      await client.deleteCollection({ name });
+    } catch (error) {
+      if (!(error instanceof ChromaNotFoundError)) throw error;
+    }
+    return this.#create(client, name, dimension);
   }
 
   /** get_or_create: when another call or instance made it first, its dimension is the one that counts. */

@@ -98,6 +98,27 @@ const points = vectors(1, 300, DIMENSION).map((vector, i) => ({
   metadata: { bucket: i % 5, even: i % 2 === 0, tag: i % 3 === 0 ? { group: 'x' } : 'plain' },
 }));
 
+describe('a stored vector without direction (written before the checks of vector-values.ts)', () => {
+  it('is no match: its NULL distance neither sorts first nor scores', async () => {
+    for (const where of [':memory:', file()]) {
+      const index = new EmbeddedVectorIndex(where);
+      // The index itself does not check vectors (the service does): these reach the table as older data would.
+      await index.upsert('c', [
+        { id: 'a-zero', vector: [0, 0, 0], metadata: {} },
+        { id: 'b-tiny', vector: [1e-50, 1e-50, 1e-50], metadata: {} },
+        { id: 'real', vector: [0, 1, 0], metadata: {} },
+      ]);
+      const found = await index.search('c', [1, 1, 0], 5);
+      expect(
+        found.map((match) => match.id),
+        where,
+      ).toEqual(['real']);
+      expect(found[0]?.score).toBeCloseTo(Math.SQRT1_2, 5);
+      await index.close();
+    }
+  });
+});
+
 describe('a file-backed index, run in its threads', () => {
   it('answers exactly as an in-memory index (run in-process) with the same data', async () => {
     const onFile = new EmbeddedVectorIndex(file(), { searchThreads: 2 });

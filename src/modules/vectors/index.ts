@@ -3,5 +3,5 @@ export { default as vectorsPlugin, type VectorsPluginOptions } from './vectors.p
 export type { VectorIndex, VectorMatch, VectorPoint } from './vector-index.port.js';
 export type { VectorBackends, ResolvedBackend } from './vector-backends.js';
 export type { VectorMetrics, VectorBackendName } from './vectors.metrics.js';
-export { checkVector } from './vectors.service.js';
+export { storableVectorProblem } from './vector-values.js';
 export { DimensionMismatchError, VectorBackendUnavailableError } from './vector.errors.js';

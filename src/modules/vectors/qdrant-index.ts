@@ -143,7 +143,13 @@ export class QdrantVectorIndex implements VectorIndex {
     const unique = lastById(points);
     const first = unique[0];
     if (!first) return;
-    await this.#withSize(collection, async (size) => {
+    await this.#withSize(collection, async (known) => {
+      // An emptied collection takes the first vector's dimension again, as the embedded index does: Qdrant fixes a
+      // collection's size at its creation, so an empty one of another size is made again.
+      const size =
+        known !== null && known !== first.vector.length && (await this.#empty(collection))
+          ? await this.#recreate(collection, first.vector.length)
+          : known;
       const wanted = size ?? first.vector.length;
       // The whole batch is checked before anything is written, as the embedded index refuses it whole.
       const wrong = unique.find((point) => point.vector.length !== wanted);
@@ -170,7 +176,11 @@ export class QdrantVectorIndex implements VectorIndex {
   ): Promise<VectorMatch[]> {
     return this.#withSize(collection, async (size) => {
       if (size === null) return [];
-      if (size !== vector.length) throw new DimensionMismatchError(size, vector.length);
+      if (size !== vector.length) {
+        // An emptied collection has no dimension to hold against the query (the embedded index's answer: none).
+        if (await this.#empty(collection)) return [];
+        throw new DimensionMismatchError(size, vector.length);
+      }
       const conditions = filterConditions(filter);
       if (conditions === null) return [];
       const answer: unknown = await this.#client.query(collection, {
@@ -250,6 +260,28 @@ export class QdrantVectorIndex implements VectorIndex {
       throw new Error(`Qdrant collection ${collection} is not one unnamed Cosine vector`);
     this.#sizes.set(collection, size);
     return size;
+  }
+
+  /** True when the collection holds no point (exact count: an approximate one could drop a point with it). */
+  async #empty(collection: string): Promise<boolean> {
+    const count = at(await this.#client.count(collection, { exact: true }), 'count');
+    if (typeof count !== 'number') throw new Error('Qdrant answered a count without a number');
+    return count === 0;
+  }
+
+  /**
+   * Drops the empty collection and makes it again with `size`; its size as made (another caller may have made it
+   * first). Between the count and the drop a concurrent write of the old size to the same collection would be lost:
+   * only a user storing two dimensions at once into an emptied collection can cause it.
+   */
+  async #recreate(collection: string, size: number): Promise<number> {
+    this.#sizes.delete(collection);
+    try {
+      await this.#client.deleteCollection(collection);
+    } catch (error) {
+      if (statusOf(error) !== 404) throw error;
+    }
+    return this.#create(collection, size);
   }
 
   /** Creates the collection; when someone created it first (409), its dimension, which is the one that counts. */

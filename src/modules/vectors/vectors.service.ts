@@ -1,11 +1,19 @@
 // The rules of /api/v1/vectors: one collection per user on the chosen backend (`user_<id>_vectors`, the original's
-// name), vectors checked before any backend sees them (finite, not all zero: cosine similarity is undefined for a
-// zero vector), and texts embedded through the LLM service for embed-and-store and search-text.
+// name), vectors and metadata checked before any backend sees them (vector-values.ts: finite and not all zero as the
+// float32 every backend stores, metadata not too deep nor too large), and texts embedded through the LLM service for
+// embed-and-store and search-text.
 import { AppError, NotFoundError } from '../../platform/errors.js';
 import type { LlmService } from '../llm/index.js';
 import type { VectorMatch } from './vector-index.port.js';
 import type { VectorBackends } from './vector-backends.js';
 import type { VectorMetrics } from './vectors.metrics.js';
+import {
+  MAX_JSON_DEPTH,
+  MAX_METADATA_BYTES,
+  metadataBytes,
+  nestedDeeperThan,
+  storableVectorProblem,
+} from './vector-values.js';
 
 export class InvalidVectorError extends AppError {
   constructor(message: string) {
@@ -16,6 +24,12 @@ export class InvalidVectorError extends AppError {
 /** Metadata keys a filter may name: every backend can match them exactly. */
 const FILTER_KEY = /^[A-Za-z0-9_-]{1,64}$/;
 
+export class InvalidMetadataError extends AppError {
+  constructor(message: string) {
+    super(message, { status: 422, code: 'invalid_metadata' });
+  }
+}
+
 function checkFilter(filter: Record<string, unknown> | undefined): void {
   for (const key of Object.keys(filter ?? {})) {
     if (!FILTER_KEY.test(key))
@@ -24,6 +38,25 @@ function checkFilter(filter: Record<string, unknown> | undefined): void {
         { status: 422, code: 'invalid_filter' },
       );
   }
+  // A value deeper than metadata may be could match nothing, and SQLite's JSON functions fail on it (a 500).
+  if (nestedDeeperThan(filter ?? {}, MAX_JSON_DEPTH))
+    throw new AppError(`The filter nests more than ${MAX_JSON_DEPTH} levels of objects and arrays`, {
+      status: 422,
+      code: 'invalid_filter',
+    });
+}
+
+/** Refuses metadata that would be stored and then break the filtered searches of its collection, or bloat it. */
+export function checkMetadata(metadata: Record<string, unknown>): void {
+  if (nestedDeeperThan(metadata, MAX_JSON_DEPTH))
+    throw new InvalidMetadataError(
+      `The metadata nests more than ${MAX_JSON_DEPTH} levels of objects and arrays`,
+    );
+  const bytes = metadataBytes(metadata);
+  if (bytes > MAX_METADATA_BYTES)
+    throw new InvalidMetadataError(
+      `The metadata takes ${bytes} bytes as JSON, more than the ${MAX_METADATA_BYTES} (64 KiB) a point may hold`,
+    );
 }
 
 export interface VectorCaller {
@@ -56,15 +89,10 @@ export function userCollection(userId: number): string {
   return `user_${userId}_vectors`;
 }
 
-/** Refuses what no backend can compare: a zero vector (no direction) or a non-finite component. */
+/** Refuses what no backend can compare once stored as float32 (storableVectorProblem): a 422 naming the problem. */
 export function checkVector(vector: number[], what: string): void {
-  let zero = true;
-  for (const component of vector) {
-    if (!Number.isFinite(component))
-      throw new InvalidVectorError(`The ${what} has a component that is not finite`);
-    if (component !== 0) zero = false;
-  }
-  if (zero) throw new InvalidVectorError(`The ${what} is all zeros: it has no direction to compare`);
+  const problem = storableVectorProblem(vector);
+  if (problem !== null) throw new InvalidVectorError(`The ${what} ${problem}`);
 }
 
 export class VectorsService {
@@ -76,6 +104,7 @@ export class VectorsService {
 
   async store(userId: number, database: string | undefined, input: StoreInput) {
     checkVector(input.vector, 'vector');
+    checkMetadata(input.metadata);
     const { backends, metrics } = this.#deps;
     const target = backends.resolve(database);
     const collection = userCollection(userId);
@@ -117,8 +146,9 @@ export class VectorsService {
     database: string | undefined,
     input: { id: string; text: string; metadata: Record<string, unknown>; model: string | null | undefined },
   ) {
-    // Resolved first: an unknown or unconfigured backend is refused before the model is asked anything.
+    // Resolved and checked first: a bad backend or metadata is refused before the model is asked anything.
     this.#deps.backends.resolve(database);
+    checkMetadata(input.metadata);
     const { vector, model } = await this.#embed(caller, input.model, input.text);
     const metadata = 'text' in input.metadata ? input.metadata : { ...input.metadata, text: input.text };
     const stored = await this.store(caller.userId, database, { id: input.id, vector, metadata });

@@ -203,6 +203,31 @@ describe.each(BACKENDS)('the VectorIndex contract on %s', (backend) => {
     expect(ids(await index.search(collection, [1, 0, 0], 10))).toEqual(['a']);
   });
 
+  it('frees the dimension once every point is deleted: the next first vector fixes it again', async () => {
+    const collection = freshCollection();
+    await index.upsert(collection, [
+      { id: 'a', vector: [1, 0, 0], metadata: { kind: 'x' } },
+      { id: 'b', vector: [0, 1, 0], metadata: { kind: 'y' } },
+    ]);
+    expect(await index.delete(collection, 'a')).toBe(true);
+    // one point left: the dimension still holds
+    await expect(index.upsert(collection, [{ id: 'c', vector: [1, 0], metadata: {} }])).rejects.toMatchObject(
+      { status: 422, code: 'dimension_mismatch' },
+    );
+    expect(await index.deleteWhere(collection, { kind: 'y' })).toBe(1);
+    // empty: a search of any dimension finds nothing, and a store of another dimension is taken
+    expect(await index.search(collection, [1, 0], 5)).toEqual([]);
+    await index.upsert(collection, [{ id: 'c', vector: [1, 0], metadata: {} }]);
+    expect(ids(await index.search(collection, [1, 0.1], 5))).toEqual(['c']);
+    expect(await index.dimension(collection)).toBe(2);
+    await expect(
+      index.upsert(collection, [{ id: 'd', vector: [1, 0, 0], metadata: {} }]),
+    ).rejects.toMatchObject({ status: 422, code: 'dimension_mismatch' });
+    // another instance on the same storage sees the new dimension
+    const other = store.open();
+    expect(ids(await other.search(collection, [0, 1], 5))).toEqual(['c']);
+  });
+
   it('gives metadata back exactly', async () => {
     const collection = freshCollection();
     const metadata = {

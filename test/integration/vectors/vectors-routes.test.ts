@@ -229,6 +229,118 @@ describeEachDialect('vectors on the embedded index', (dialect) => {
     ).toEqual(['first']);
   });
 
+  it('refuses vectors that float32 cannot store or compare, on store and on search, and stores none of them', async () => {
+    const { tokens } = await registerAndLogin(app);
+    const token = tokens.access_token;
+    for (const [vector, problem] of [
+      [[1e39, 1, 1], 'not a finite 32-bit float'], // Infinity once stored
+      [[1e-50, 1e-50, 1e-50], 'all zeros'], // zeros once stored: no direction, a NULL distance
+      [[2e19, 1, 1], 'norm overflows'],
+      [[1e-30, 1e-30, 1e-30], 'norm underflows'],
+    ] as const) {
+      const stored = await store(token, { id: 'junk', vector });
+      expect(stored.statusCode, `${JSON.stringify(vector)} → ${stored.body}`).toBe(422);
+      expect(stored.json()).toMatchObject({
+        code: 'invalid_vector',
+        detail: expect.stringContaining(problem) as string,
+      });
+      const searched = await search(token, { query: vector });
+      expect(searched.statusCode, `${JSON.stringify(vector)} → ${searched.body}`).toBe(422);
+      expect(searched.json()).toMatchObject({ code: 'invalid_vector' });
+    }
+    // the largest and smallest that float32 keeps whole are taken, and compared as any other
+    expect((await store(token, { id: 'big', vector: [1e19, 1e19, 0] })).statusCode).toBe(200);
+    expect((await store(token, { id: 'small', vector: [0, 1e-18, 1e-18] })).statusCode).toBe(200);
+    const found = (await search(token, { query: [1, 1, 0], k: 10 })).json<Match[]>();
+    expect(found.map((m) => m.id)).toEqual(['big', 'small']);
+    expect(found[0]?.score).toBeCloseTo(1, 5);
+    expect(found[1]?.score).toBeCloseTo(0.5, 5);
+  });
+
+  it('refuses metadata and filter values nested deeper than 32 levels, so filtered searches keep working', async () => {
+    const { tokens } = await registerAndLogin(app);
+    const token = tokens.access_token;
+    /** A value of `levels` levels of objects and arrays. */
+    const deep = (levels: number): unknown => {
+      let value: unknown = 'leaf';
+      for (let i = 0; i < levels; i++) value = i % 2 === 0 ? [value] : { d: value };
+      return value;
+    };
+    for (const levels of [1200, 32]) {
+      const stored = await store(token, { id: 'deep', vector: [1, 0], metadata: { d: deep(levels) } });
+      expect(stored.statusCode, stored.body).toBe(422);
+      expect(stored.json()).toMatchObject({
+        code: 'invalid_metadata',
+        detail: 'The metadata nests more than 32 levels of objects and arrays',
+      });
+      const filtered = await search(token, { query: [1, 0], filter: { d: deep(levels) } });
+      expect(filtered.statusCode, filtered.body).toBe(422);
+      expect(filtered.json()).toMatchObject({
+        code: 'invalid_filter',
+        detail: expect.stringContaining('filter nests more than 32 levels') as string,
+      });
+    }
+    const embedded = await call(token, 'POST', '/api/v1/vectors/embed-and-store', {
+      id: 'deep',
+      text: 'deep',
+      metadata: { d: deep(1200) },
+    });
+    expect(embedded.statusCode).toBe(422);
+    // 32 levels, the metadata object included: stored, and found by a filter on it
+    const kept = { d: deep(31) };
+    expect((await store(token, { id: 'ok', vector: [1, 0], metadata: kept })).statusCode).toBe(200);
+    const found = await search(token, { query: [1, 0], filter: { d: deep(31) } });
+    expect(found.statusCode, found.body).toBe(200);
+    expect(found.json<Match[]>()).toEqual([
+      { id: 'ok', score: expect.closeTo(1, 5) as number, metadata: kept },
+    ]);
+    expect((await search(token, { query: [1, 0], filter: { other: 1 } })).statusCode).toBe(200);
+  });
+
+  it('caps a point’s metadata at 64 KiB of JSON (UTF-8 bytes): a 422 naming the limit', async () => {
+    const { tokens } = await registerAndLogin(app);
+    const token = tokens.access_token;
+    const overhead = JSON.stringify({ text: '' }).length;
+    for (const metadata of [
+      { text: 'x'.repeat(65_536 - overhead + 1) },
+      { text: 'é'.repeat(40_000) }, // 40,000 characters, 80,000 bytes
+    ]) {
+      const stored = await store(token, { id: 'big', vector: [1, 0], metadata });
+      expect(stored.statusCode, stored.body.slice(0, 200)).toBe(422);
+      expect(stored.json()).toMatchObject({
+        code: 'invalid_metadata',
+        detail: expect.stringContaining('more than the 65536 (64 KiB) a point may hold') as string,
+      });
+    }
+    const exact = { text: 'x'.repeat(65_536 - overhead) };
+    expect((await store(token, { id: 'fits', vector: [1, 0], metadata: exact })).statusCode).toBe(200);
+    const [match] = (await search(token, { query: [1, 0] })).json<Match[]>();
+    expect(match?.metadata).toEqual(exact);
+  });
+
+  it('frees a collection’s dimension once all its vectors are deleted', async () => {
+    const { tokens } = await registerAndLogin(app);
+    const token = tokens.access_token;
+    const eight = Array.from({ length: 8 }, (_, i) => i + 1);
+    const sixteen = Array.from({ length: 16 }, (_, i) => 16 - i);
+    expect((await store(token, { id: 'a', vector: eight })).statusCode).toBe(200);
+    expect((await store(token, { id: 'b', vector: eight.toReversed() })).statusCode).toBe(200);
+    expect((await call(token, 'DELETE', '/api/v1/vectors/a')).statusCode).toBe(200);
+    expect((await store(token, { id: 'c', vector: sixteen })).json()).toMatchObject({
+      code: 'dimension_mismatch',
+    });
+    expect((await call(token, 'DELETE', '/api/v1/vectors/b')).statusCode).toBe(200);
+    // empty now: searches of any dimension find nothing, and the next vector fixes the dimension again
+    expect((await search(token, { query: sixteen })).json()).toEqual([]);
+    const stored = await store(token, { id: 'c', vector: sixteen });
+    expect(stored.statusCode, stored.body).toBe(200);
+    expect(stored.json()).toMatchObject({ dimension: 16 });
+    expect((await search(token, { query: sixteen })).json<Match[]>().map((m) => m.id)).toEqual(['c']);
+    const old = await store(token, { id: 'd', vector: eight });
+    expect(old.statusCode).toBe(422);
+    expect(old.json()).toMatchObject({ detail: 'This collection holds vectors of dimension 16, not 8' });
+  });
+
   it('keeps unicode and hostile text exactly in ids and metadata', async () => {
     const { tokens } = await registerAndLogin(app);
     const id = "🙂 ünïcødé '; DROP TABLE points; -- <script>";
