@@ -8,12 +8,12 @@
 import type { Clock } from '../../lib/clock.js';
 import { AppError } from '../../platform/errors.js';
 import type { LlmService } from '../llm/index.js';
-import type { ResolvedBackend, VectorMetrics } from '../vectors/index.js';
+import { storableVectorProblem, type ResolvedBackend, type VectorMetrics } from '../vectors/index.js';
 import type { DocumentsConfig } from '../../config/files-config.js';
 import { chunkText, type Chunk } from './chunking.js';
 import type { DocumentFile, DocumentFiles } from './document-files.port.js';
 import { chunkPointId, documentsCollection, type ChunkMetadata } from './documents-collection.js';
-import { extractText } from './text-extraction.js';
+import { extractTextIsolated } from './isolated-extraction.js';
 
 /** An indexing row untouched this long belongs to an instance that stopped: another may take it over. */
 export const STALE_MS = 120_000;
@@ -36,7 +36,7 @@ export interface DocumentIndexerDeps {
 }
 
 class Stopped extends Error {
-  constructor(readonly why: 'shutdown' | 'deleted') {
+  constructor(readonly why: 'shutdown' | 'deleted' | 'restart') {
     super(why);
   }
 }
@@ -67,7 +67,10 @@ export class DocumentIndexer {
     this.#sweep.unref();
   }
 
-  /** Marks the file pending (from the start: its earlier chunks are replaced) and queues it. */
+  /**
+   * Marks the file pending (from the start: its earlier chunks are replaced) and queues it. A file being indexed
+   * right now is stopped and indexed again from the start once stopped.
+   */
   async enqueue(fileId: string): Promise<void> {
     await this.#deps.files.setIndexState(fileId, {
       status: 'pending',
@@ -75,7 +78,8 @@ export class DocumentIndexer {
       progress: 0,
       chunks: null,
     });
-    this.#schedule(fileId);
+    if (this.#current?.id === fileId) this.#current.controller.abort(new Stopped('restart'));
+    else this.#schedule(fileId);
   }
 
   /** The file was deleted: stop indexing it, and delete its chunks. */
@@ -127,7 +131,13 @@ export class DocumentIndexer {
     try {
       const chunks = await this.#chunksOf(file, controller.signal);
       await this.#store(file, chunks, controller.signal);
-      await files.setIndexState(id, { status: 'ready', error: null, progress: chunks.length });
+      controller.signal.throwIfAborted();
+      await files.setIndexState(id, {
+        status: 'ready',
+        error: null,
+        progress: chunks.length,
+        chunks: chunks.length,
+      });
       this.#deps.log.info({ fileId: id, chunks: chunks.length }, 'document indexed');
     } catch (error) {
       const stopped =
@@ -139,6 +149,9 @@ export class DocumentIndexer {
       if (stopped instanceof Stopped && stopped.why === 'shutdown') {
         // Resumed by the next start (of this instance or another) from the last stored batch.
         await files.setIndexState(id, { status: 'pending' });
+      } else if (stopped instanceof Stopped && stopped.why === 'restart') {
+        // enqueue() has marked it pending from the start: the drain this runs in takes it again.
+        this.#queue.unshift(id);
       } else if (stopped instanceof Stopped) {
         await this.#deleteChunks(file.ownerId, id);
       } else {
@@ -154,7 +167,12 @@ export class DocumentIndexer {
 
   async #chunksOf(file: DocumentFile, signal: AbortSignal): Promise<Chunk[]> {
     const { settings } = this.#deps;
-    const text = await extractText(this.#deps.files.pathOf(file), file.mediaType, settings.maxChars, signal);
+    const text = await extractTextIsolated(
+      this.#deps.files.pathOf(file),
+      file.mediaType,
+      settings.maxChars,
+      signal,
+    );
     const chunks = chunkText(text, settings.chunkChars, settings.overlapChars);
     if (chunks.length === 0)
       throw new AppError('The file has no text to index (a scanned PDF has no text layer)', {
@@ -187,6 +205,13 @@ export class DocumentIndexer {
             code: 'llm_bad_response',
           },
         );
+      // A model's vector that float32 cannot compare (all zeros, overflowing) would rank first in every search.
+      const problem = embeddings.map(storableVectorProblem).find((found) => found !== null);
+      if (problem)
+        throw new AppError(`The embedding model returned a vector that ${problem}`, {
+          status: 502,
+          code: 'llm_bad_response',
+        });
       const points = batch.map((chunk, i) => ({
         id: chunkPointId(file.id, chunk.index),
         vector: embeddings[i] ?? [],

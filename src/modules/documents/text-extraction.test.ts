@@ -2,7 +2,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import JSZip from 'jszip';
 import { makeCorruptPdf, makeDocx, makePdf } from '../../../test/helpers/documents.js';
+import { checkDocxExpansion, DocumentExpandsTooFarError, DOCX_MAX_XML_BYTES } from './docx-expansion.js';
 import {
   DocumentTooLargeError,
   extractText,
@@ -152,6 +154,26 @@ describe('extractText of DOCX', () => {
   it('refuses a DOCX whose text passes maxChars', async () => {
     const file = write(await makeDocx(['x'.repeat(100)]));
     await expect(extractText(file, DOCX, 50)).rejects.toBeInstanceOf(DocumentTooLargeError);
+  });
+
+  it('refuses a zip bomb before mammoth unpacks it: a small DOCX whose XML passes DOCX_MAX_XML_BYTES', async () => {
+    // 700,000 identical paragraphs: about 36 MiB of XML that deflate packs into well under 1 MiB.
+    const bomb = await makeDocx(Array<string>(700_000).fill('x'));
+    expect(bomb.length).toBeLessThan(DOCX_MAX_XML_BYTES / 32);
+    const refused = await extractText(write(bomb), DOCX, Number.MAX_SAFE_INTEGER).catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(DocumentExpandsTooFarError);
+    expect(refused).toMatchObject({ status: 413, code: 'document_too_large' });
+    expect((refused as Error).message).toMatch(/unpacks to more than 32 MiB of XML/);
+  });
+
+  it('counts what the parts inflate to, not what the zip declares, and skips media', async () => {
+    const docx = await makeDocx(['a paragraph of text']);
+    await expect(checkDocxExpansion(docx, 2_000)).resolves.toBeUndefined();
+    await expect(checkDocxExpansion(docx, 100)).rejects.toBeInstanceOf(DocumentExpandsTooFarError);
+    const zip = await JSZip.loadAsync(docx);
+    zip.file('word/media/image1.png', Buffer.alloc(1_000_000));
+    const withMedia = await zip.generateAsync({ type: 'nodebuffer', compression: 'DEFLATE' });
+    await expect(checkDocxExpansion(withMedia, 2_000)).resolves.toBeUndefined();
   });
 
   it('reports a corrupt DOCX (not a zip) and a zip without a document as unreadable', async () => {

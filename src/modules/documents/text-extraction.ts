@@ -11,6 +11,7 @@ import mammoth from 'mammoth';
 import { getDocumentProxy } from 'unpdf';
 import { wellFormed } from '../../lib/user-text.js';
 import { AppError } from '../../platform/errors.js';
+import { checkDocxExpansion } from './docx-expansion.js';
 
 const PDF = 'application/pdf';
 const DOCX = 'application/vnd.openxmlformats-officedocument.wordprocessingml.document';
@@ -180,12 +181,15 @@ async function docxText(
   maxChars: number,
   signal: AbortSignal | undefined,
 ): Promise<string> {
+  const data = await fs.promises.readFile(filePath);
   let raw: string;
   try {
-    // mammoth reads the whole document at once (it cannot be stopped midway): the file's size bounds it.
-    raw = (await mammoth.extractRawText({ path: filePath })).value;
+    // mammoth reads the whole document at once (it cannot be stopped midway): what it will unpack is measured first.
+    await checkDocxExpansion(data);
+    signal?.throwIfAborted();
+    raw = (await mammoth.extractRawText({ buffer: data })).value;
   } catch (error) {
-    if (isFileSystemError(error)) throw error;
+    if (error instanceof AppError || isFileSystemError(error) || signal?.aborted) throw error;
     throw new UnreadableDocumentError('DOCX', error);
   }
   signal?.throwIfAborted();

@@ -14,7 +14,7 @@
 // here, synchronously (tests use it).
 import os from 'node:os';
 import path from 'node:path';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import * as sqliteVec from 'sqlite-vec';
 import {
@@ -31,23 +31,9 @@ import {
   type IndexRequest,
   type IndexThreadData,
 } from './embedded-index-sql.js';
+import { startWorker } from '../../lib/start-worker.js';
 import { DimensionMismatchError } from './vector.errors.js';
 import type { VectorIndex, VectorMatch, VectorPoint } from './vector-index.port.js';
-
-// The thread's entry file has this file's extension: .ts under tsx and vitest, which run the sources, .js once built.
-// Node 20 does not apply the loader hooks of a worker's `--import tsx` (execArgv, or inherited) to the worker's own
-// entry ("Unknown file extension .ts"), so for .ts the thread starts from a small bootstrap that registers tsx's hooks
-// in the thread, then imports the entry. tsx is a devDependency: the built server never loads it.
-const SOURCE = import.meta.url.endsWith('.ts');
-const WORKER_URL = new URL(`./embedded-search-worker${SOURCE ? '.ts' : '.js'}`, import.meta.url);
-
-function startWorker(workerData: IndexThreadData): Worker {
-  if (!SOURCE) return new Worker(WORKER_URL, { workerData });
-  const tsx = JSON.stringify(import.meta.resolve('tsx/esm/api'));
-  const entry = JSON.stringify(WORKER_URL.href);
-  const bootstrap = `import(${tsx}).then(({ register }) => { register(); return import(${entry}); });`;
-  return new Worker(bootstrap, { eval: true, workerData });
-}
 
 export interface EmbeddedVectorIndexOptions {
   /**
@@ -69,7 +55,7 @@ class IndexThread {
   #alive = true;
 
   constructor(data: IndexThreadData) {
-    this.#worker = startWorker(data);
+    this.#worker = startWorker(import.meta.url, 'embedded-search-worker', { workerData: data });
     // Idle, the thread must not keep the process alive; while it holds an operation it does (send() and #take), or
     // a process with nothing else to do would end with that operation's promise never settled.
     this.#worker.unref();

@@ -89,4 +89,43 @@ describeEachDialect('indexing across a restart', (dialect) => {
     expect(sources.some((s) => s.excerpt.includes('harbour number 4'))).toBe(true);
     llm.assertNoUnexpected();
   });
+
+  it('indexes a file again from the start when asked to while it is being indexed', async () => {
+    const chunks = chunkText(
+      TEXT,
+      Number(DOCUMENT_ENV.DOCUMENTS_CHUNK_CHARS),
+      Number(DOCUMENT_ENV.DOCUMENTS_CHUNK_OVERLAP_CHARS),
+    );
+    const first = chunks.slice(0, 2).map((chunk) => chunk.text);
+    // The first run's second batch hangs until the run is stopped.
+    llm.script(
+      'embed',
+      { body: JSON.parse(embedBody('all-minilm', first, wordEmbedding)) as unknown },
+      { hang: true },
+    );
+    const before = llm.requests.filter((r) => r.path === '/api/embed').length;
+    const asked = () =>
+      llm.requests
+        .filter((r) => r.path === '/api/embed')
+        .slice(before)
+        .map((r) => (r.body as { input: string[] }).input);
+    const base = await t.app.listen({ port: 0, host: '127.0.0.1' });
+    const file = await upload(base, token, 'harbours again.txt', TEXT);
+    const deadline = Date.now() + 10_000;
+    while (asked().length < 2) {
+      if (Date.now() > deadline) throw new Error('the second batch was never asked for');
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    const again = await t.app.inject({
+      method: 'POST',
+      url: `/api/v1/files/index/${file.file_id}`,
+      headers: bearer(token),
+    });
+    expect(again.statusCode, again.body).toBe(202);
+    const done = await waitForIndex(t.app, token, file.file_id);
+    expect(done).toMatchObject({ index_status: 'ready', index_error: null, index_chunks: chunks.length });
+    expect(done.index_progress).toBe(chunks.length);
+    // The second run asked for every chunk from the first one, each once.
+    expect(asked().slice(2).flat()).toEqual(chunks.map((chunk) => chunk.text));
+  });
 });
