@@ -372,6 +372,16 @@ export const EnvSchema = Type.Object({
   FILES_DIR: OptionalStr('Folder of uploaded files, stored by generated id (default <DATA_DIR>/files).'),
   FILES_MAX_BYTES: Int('Largest upload (413 beyond).', 104857600, 1),
   FILES_QUOTA_BYTES: Int("Total size of one user's files (413 beyond; 0 = no quota).", 1073741824, 0),
+  FILES_UPLOAD_IDLE_TIMEOUT_MS: Int(
+    'An upload whose body stops arriving for this long is dropped (408; nothing is stored).',
+    30000,
+    100,
+  ),
+  FILES_MAX_CONCURRENT_UPLOADS: Int(
+    'Uploads one user may have in progress at once, per process (429 beyond).',
+    4,
+    1,
+  ),
   FILES_ALLOWED_TYPES: Str(
     'Comma-separated media types an upload may have, as detected from its content (not its name).',
     'text/plain,text/markdown,text/csv,application/json,application/pdf,application/vnd.openxmlformats-officedocument.wordprocessingml.document,application/vnd.openxmlformats-officedocument.spreadsheetml.sheet,application/vnd.ms-excel,image/jpeg,image/png,image/gif,image/webp,application/zip,application/x-tar,application/gzip',

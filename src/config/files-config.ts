@@ -10,6 +10,10 @@ export interface FilesConfig {
   quotaBytes: number;
   /** Media types an upload may have, detected from its content; lower case. */
   allowedTypes: string[];
+  /** An upload whose body stops arriving for this long is answered 408. */
+  uploadIdleTimeoutMs: number;
+  /** Uploads one user may have in progress at once, per process. */
+  maxConcurrentUploads: number;
 }
 
 export interface DocumentsConfig {
@@ -40,6 +44,8 @@ export function filesConfig(env: Env, dataDir: string, problems: string[]): File
     maxBytes: env.FILES_MAX_BYTES,
     quotaBytes: env.FILES_QUOTA_BYTES,
     allowedTypes: [...new Set(allowedTypes)],
+    uploadIdleTimeoutMs: env.FILES_UPLOAD_IDLE_TIMEOUT_MS,
+    maxConcurrentUploads: env.FILES_MAX_CONCURRENT_UPLOADS,
   };
 }
 

@@ -15,12 +15,21 @@ export function fileTooLarge(maxBytes: number): AppError {
   });
 }
 
-export function quotaExceeded(quotaBytes: number, usedBytes: number): AppError {
-  const left = Math.max(0, quotaBytes - usedBytes);
+/**
+ * `inFlightBytes`: what the owner's other uploads in progress have already received; they count against the quota
+ * as stored files do, so that parallel uploads cannot together fill the disk past it before any is stored.
+ */
+export function quotaExceeded(quotaBytes: number, usedBytes: number, inFlightBytes = 0): AppError {
+  const left = Math.max(0, quotaBytes - usedBytes - inFlightBytes);
+  const inFlight = inFlightBytes > 0 ? `, ${inFlightBytes} are taken by your other uploads in progress` : '';
   return new AppError(
-    `Storage quota exceeded: your files may take ${quotaBytes} bytes in all; ${usedBytes} are used, and this ` +
-      `upload is larger than the ${left} left. Delete files to make room.`,
-    { status: 413, code: 'quota_exceeded', fields: { quota_bytes: quotaBytes, used_bytes: usedBytes } },
+    `Storage quota exceeded: your files may take ${quotaBytes} bytes in all; ${usedBytes} are used${inFlight}, ` +
+      `and this upload is larger than the ${left} left. Delete files to make room.`,
+    {
+      status: 413,
+      code: 'quota_exceeded',
+      fields: { quota_bytes: quotaBytes, used_bytes: usedBytes, in_flight_bytes: inFlightBytes },
+    },
   );
 }
 
@@ -51,4 +60,22 @@ export function uploadAborted(cause?: unknown): AppError {
     code: 'upload_aborted',
     cause,
   });
+}
+
+/** The client stopped sending its body for `idleMs`: the upload is dropped (nothing is stored). */
+export function uploadTimedOut(idleMs: number): AppError {
+  return new AppError(
+    `Upload timed out: no data arrived for ${idleMs} ms, so the upload was dropped and nothing was stored. ` +
+      'Send the file again.',
+    { status: 408, code: 'upload_timeout', fields: { idle_timeout_ms: idleMs } },
+  );
+}
+
+/** A 5th upload while the same user's 4 are still in progress (in this process). */
+export function tooManyUploads(max: number): AppError {
+  return new AppError(
+    `Too many uploads in progress: at most ${max} of your uploads may run at the same time. Wait for one to ` +
+      'finish, then send this file again.',
+    { status: 429, code: 'too_many_uploads', fields: { max_concurrent_uploads: max } },
+  );
 }

@@ -3,7 +3,15 @@
 import { Counter, type Registry } from 'prom-client';
 
 export type UploadOutcome =
-  'success' | 'too_large' | 'quota_exceeded' | 'unsupported_type' | 'invalid' | 'aborted' | 'error';
+  | 'success'
+  | 'too_large'
+  | 'quota_exceeded'
+  | 'unsupported_type'
+  | 'invalid'
+  | 'aborted'
+  | 'timed_out'
+  | 'too_many'
+  | 'error';
 
 export interface FilesMetrics {
   upload(outcome: UploadOutcome, bytes?: number): void;
@@ -12,7 +20,9 @@ export interface FilesMetrics {
 export function createFilesMetrics(registry: Registry): FilesMetrics {
   const uploads = new Counter({
     name: 'files_uploads_total',
-    help: 'File uploads by outcome (success, too_large, quota_exceeded, unsupported_type, invalid, aborted, error).',
+    help:
+      'File uploads by outcome (success, too_large, quota_exceeded, unsupported_type, invalid, aborted, ' +
+      'timed_out, too_many, error).',
     labelNames: ['outcome'],
     registers: [registry],
   });

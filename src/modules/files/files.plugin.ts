@@ -13,6 +13,7 @@ import { FilesRepository } from './files.repository.js';
 import { filesRoutes } from './files.routes.js';
 import { FilesService } from './files.service.js';
 import { UploadIntake } from './upload-intake.js';
+import { UploadSlots } from './upload-slots.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -49,6 +50,7 @@ const filesPlugin: FastifyPluginAsync<FilesPluginOptions> = async (app, { config
         allowedTypes: config.allowedTypes,
       },
     }),
+    uploads: new UploadSlots(config.maxConcurrentUploads),
     store,
     cursors: createCursorCodec(cursorSecret),
     clock,
@@ -66,7 +68,12 @@ const filesPlugin: FastifyPluginAsync<FilesPluginOptions> = async (app, { config
   sweeper.unref();
   app.addHook('onClose', () => clearInterval(sweeper));
   app.decorate('files', files);
-  await app.register(filesRoutes, { files, maxBytes: config.maxBytes, prefix: '/api/v1/files' });
+  await app.register(filesRoutes, {
+    files,
+    maxBytes: config.maxBytes,
+    uploadIdleTimeoutMs: config.uploadIdleTimeoutMs,
+    prefix: '/api/v1/files',
+  });
 };
 
 export default fp(filesPlugin, { name: 'files', dependencies: ['database', 'metrics', 'auth'] });

@@ -25,6 +25,8 @@ export const DOWNLOAD_CSP = "default-src 'none'; sandbox; frame-ancestors 'none'
 export interface FilesRoutesOptions {
   files: FilesService;
   maxBytes: number;
+  /** An upload whose body stops arriving for this long is answered 408 (FILES_UPLOAD_IDLE_TIMEOUT_MS). */
+  uploadIdleTimeoutMs: number;
 }
 
 /**
@@ -41,7 +43,7 @@ function contentType(mediaType: string): string {
 
 export const filesRoutes: FastifyPluginAsyncTypebox<FilesRoutesOptions> = async (
   app,
-  { files, maxBytes },
+  { files, maxBytes, uploadIdleTimeoutMs },
 ) => {
   // Here only: multipart bodies are for uploads. preservePath keeps the client's name exactly (busboy would cut it
   // to its last path segment); it is only ever displayed and compared, never used as a path.
@@ -55,7 +57,9 @@ export const filesRoutes: FastifyPluginAsyncTypebox<FilesRoutesOptions> = async 
       decompress: false,
       schema: {
         tags,
-        summary: 'Upload a file (multipart/form-data, field "file"); its type is detected from its content',
+        summary:
+          'Upload a file (multipart/form-data, field "file"); its type is detected from its content. At most ' +
+          'FILES_MAX_CONCURRENT_UPLOADS per user at a time (429); a stalled body is dropped (408)',
         security,
         consumes: ['multipart/form-data'],
         response: { 200: UploadedFile },
@@ -74,7 +78,7 @@ export const filesRoutes: FastifyPluginAsyncTypebox<FilesRoutesOptions> = async 
             },
           );
         }
-        return uploadedFile(await files.upload(user.id, uploadParts(request, maxBytes)));
+        return uploadedFile(await files.upload(user.id, uploadParts(request, maxBytes, uploadIdleTimeoutMs)));
       } catch (error) {
         closeIfBodyUnread(request, reply);
         throw error;

@@ -15,12 +15,15 @@ import { MAX_NAME_CHARS, fileNotFound, missingFile } from './files.errors.js';
 import type { FilesMetrics, UploadOutcome } from './files.metrics.js';
 import type { FileRecord, FilesRepository, IndexStatePatch } from './files.repository.js';
 import type { Received, UploadIntake, UploadPart } from './upload-intake.js';
+import type { UploadSlot, UploadSlots } from './upload-slots.js';
 
 export type { FileRecord, UploadPart };
 
 export interface FilesServiceDeps {
   files: FilesRepository;
   intake: UploadIntake;
+  /** The uploads in progress, per owner (the concurrency cap, and the bytes in flight the quota counts). */
+  uploads: UploadSlots;
   store: FileStore;
   cursors: CursorCodec;
   clock: Clock;
@@ -56,6 +59,10 @@ function outcomeOf(error: unknown): UploadOutcome {
       return 'unsupported_type';
     case 'upload_aborted':
       return 'aborted';
+    case 'upload_timeout':
+      return 'timed_out';
+    case 'too_many_uploads':
+      return 'too_many';
     default:
       return error.status < 500 ? 'invalid' : 'error';
   }
@@ -88,18 +95,27 @@ export class FilesService {
     return stale.length;
   }
 
+  /**
+   * Takes one of the owner's upload slots before reading `parts` (429 too_many_uploads when they have none left) and
+   * gives it back however the upload ends.
+   */
   async upload(ownerId: number, parts: AsyncIterable<UploadPart>): Promise<FileRecord> {
-    const { intake } = this.deps;
+    const { intake, uploads } = this.deps;
     let received: Received | undefined;
+    let slot: UploadSlot | undefined;
     try {
+      slot = uploads.acquire(ownerId);
       for await (const part of parts) {
         if (part.kind === 'field') continue;
         if (received) throw new BadRequestError('Send one file per upload', 'too_many_files');
         if (part.field !== 'file') throw missingFile();
-        received = await intake.receive(ownerId, part);
+        received = await intake.receive(ownerId, part, slot);
       }
       if (!received) throw missingFile();
+      // From here until released, a read of the owner's totals may or may not see this file (upload-slots.ts).
+      slot.beginStoring();
       const stored = await intake.store(ownerId, received);
+      slot.release(stored.size);
       this.deps.metrics.upload('success', stored.size);
       if (this.#uploaded.size === 0) return stored;
       await this.#tell(this.#uploaded, stored, 'a file-uploaded listener failed');
@@ -109,6 +125,9 @@ export class FilesService {
       if (received) await intake.discard(received);
       this.deps.metrics.upload(outcomeOf(error));
       throw error;
+    } finally {
+      // After the temporary file is gone: until then its bytes are on disk, and count as in flight.
+      slot?.release();
     }
   }
 

@@ -1,7 +1,8 @@
 // The intake of one upload: the file streams to <dir>/.incoming/<id> while it is hashed, counted against the size
 // limit and the quota left, and inspected (content-inspection.ts); its type is then detected from the content
 // (media-type.ts); only then is it renamed to <dir>/<id> and recorded, in one transaction that checks the quota
-// again under the owner's lock, so that concurrent uploads cannot together pass it.
+// again under the owner's lock, so that concurrent uploads cannot together pass it. While it streams, the bytes the
+// owner's other uploads in progress have received count against the quota too (upload-slots.ts).
 import { createHash, randomUUID } from 'node:crypto';
 import { createWriteStream, type WriteStream } from 'node:fs';
 import fs from 'node:fs/promises';
@@ -23,6 +24,7 @@ import {
 } from './files.errors.js';
 import type { FileRecord, FilesRepository } from './files.repository.js';
 import { ALWAYS_REFUSED, detectMediaType } from './media-type.js';
+import type { UploadSlot } from './upload-slots.js';
 
 /** One part of a multipart body, as the route hands it over. */
 export type UploadPart =
@@ -85,12 +87,19 @@ export class UploadIntake {
     this.#allowed = new Set(deps.settings.allowedTypes.filter((type) => !ALWAYS_REFUSED.has(type)));
   }
 
-  /** Streams the part to a new temporary file, stopping as soon as it passes the size limit or the quota left. */
-  async receive(ownerId: number, part: Extract<UploadPart, { kind: 'file' }>): Promise<Received> {
+  /**
+   * Streams the part to a new temporary file, stopping as soon as it passes the size limit or the quota left: the
+   * quota less the owner's stored bytes and the bytes their other uploads in progress (`slot`'s) have received.
+   */
+  async receive(
+    ownerId: number,
+    part: Extract<UploadPart, { kind: 'file' }>,
+    slot: UploadSlot,
+  ): Promise<Received> {
     const { store, files, settings } = this.deps;
     const name = storedName(part.filename);
-    const used = settings.quotaBytes > 0 ? (await files.totals(ownerId)).bytes : 0;
-    const left = settings.quotaBytes > 0 ? settings.quotaBytes - used : Infinity;
+    const used =
+      settings.quotaBytes > 0 ? await slot.storedTotal(async () => (await files.totals(ownerId)).bytes) : 0;
     const id = randomUUID();
     const tempPath = store.incomingPathOf(id);
     const inspector = new ContentInspector({ checkJson: name.toLowerCase().endsWith('.json') });
@@ -99,8 +108,21 @@ export class UploadIntake {
     const meter = new Transform({
       transform(chunk: Buffer, _encoding, callback) {
         size += chunk.length;
-        if (size > settings.maxBytes) return callback(fileTooLarge(settings.maxBytes));
-        if (size > left) return callback(quotaExceeded(settings.quotaBytes, used));
+        if (size > settings.maxBytes) {
+          slot.bytes = 0;
+          return callback(fileTooLarge(settings.maxBytes));
+        }
+        if (settings.quotaBytes > 0) {
+          const usedNow = used + slot.storedMeanwhile;
+          const others = slot.othersInFlight();
+          if (usedNow + others + size > settings.quotaBytes) {
+            // Refused: its bytes are about to be removed, and must not refuse the owner's other uploads meanwhile.
+            slot.bytes = 0;
+            return callback(quotaExceeded(settings.quotaBytes, usedNow, others));
+          }
+        }
+        // Counted before it is written: a parallel upload checking now sees it.
+        slot.bytes = size;
         hash.update(chunk);
         inspector.push(chunk);
         callback(null, chunk);
@@ -118,6 +140,8 @@ export class UploadIntake {
       await closed(writer);
       await store.remove(tempPath);
       // Our refusals, and the disk's errors (ENOSPC…), as they are; anything else is the client's body breaking off.
+      // The part's stream destroyed with one of ours (too large, timed out) may surface as a premature close.
+      if (part.stream.errored instanceof AppError) throw part.stream.errored;
       if (error instanceof AppError || (error as NodeJS.ErrnoException).syscall !== undefined) throw error;
       throw uploadAborted(error);
     }

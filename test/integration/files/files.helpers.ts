@@ -145,3 +145,25 @@ export function pdfBytes(): Buffer {
     Buffer.from('1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n'),
   ]);
 }
+
+/** Polls `check` until it holds, or fails after `ms`. */
+export async function eventually(
+  check: () => boolean | Promise<boolean>,
+  what: string,
+  ms = 10_000,
+): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`still not true after ${ms} ms: ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+/** files_uploads_total{outcome} so far. */
+export async function uploadsCounted(app: App, outcome: string): Promise<number> {
+  const metric = app.metrics.registry.getSingleMetric('files_uploads_total');
+  const values = metric ? (await metric.get()).values : [];
+  return values
+    .filter((value) => value.labels.outcome === outcome)
+    .reduce((sum, value) => sum + value.value, 0);
+}
