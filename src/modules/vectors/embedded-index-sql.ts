@@ -2,10 +2,9 @@
 // path of an in-memory index (embedded-index.ts), so that both answer alike; and the messages between the index and
 // its threads.
 import type Database from 'better-sqlite3';
+import { indexMetadata, ridsMatching, unindexMetadata, type RidQuery } from './embedded-index-filter.js';
+import { ensureVectorTable, vectorTable } from './embedded-index-schema.js';
 import type { VectorMatch } from './vector-index.port.js';
-
-/** Metadata keys a filter may name: a JSON path is built from them, so they are kept to plain identifiers. */
-const FILTER_KEY = /^[A-Za-z0-9_-]{1,64}$/;
 
 /**
  * Memory-mapped reads for the connections that scan: a search reads every row of the collection, and through mmap
@@ -19,37 +18,10 @@ const FILTER_KEY = /^[A-Za-z0-9_-]{1,64}$/;
  */
 export const SCAN_MMAP_BYTES = 1024 ** 3;
 
-export const SCHEMA = `
-  CREATE TABLE IF NOT EXISTS collections (name TEXT PRIMARY KEY, dimension INTEGER NOT NULL);
-  CREATE TABLE IF NOT EXISTS points (
-    collection TEXT NOT NULL,
-    id TEXT NOT NULL,
-    embedding BLOB NOT NULL,
-    metadata TEXT NOT NULL,
-    PRIMARY KEY (collection, id)
-  );
-`;
-
 export interface FloatPoint {
   id: string;
   vector: Float32Array<ArrayBuffer>;
   metadata: Record<string, unknown>;
-}
-
-/** `AND …` conditions of an exact-match filter and their values; null when a key cannot match (nothing does). */
-export function filterSql(filter: Record<string, unknown>): { sql: string; values: unknown[] } | null {
-  const conditions: string[] = [];
-  const values: unknown[] = [];
-  for (const [key, value] of Object.entries(filter)) {
-    if (!FILTER_KEY.test(key)) return null;
-    // json_extract gives SQL values; objects and arrays compare by their JSON text.
-    const plain = value === null || typeof value !== 'object';
-    conditions.push(
-      plain ? `json_extract(metadata, '$."${key}"') IS ?` : `json_extract(metadata, '$."${key}"') = json(?)`,
-    );
-    values.push(plain ? (typeof value === 'boolean' ? Number(value) : value) : JSON.stringify(value));
-  }
-  return { sql: conditions.map((condition) => `AND ${condition}`).join(' '), values };
 }
 
 /** A float32 vector as the BLOB sqlite-vec reads, without a copy. */
@@ -71,9 +43,18 @@ export function dimensionOf(db: Database.Database, collection: string): number |
   return row?.dimension ?? null;
 }
 
+/** False for a vector whose cosine with anything is NULL (all zeros, as float32: no direction). */
+function hasDirection(db: Database.Database, vector: Float32Array): boolean {
+  const bytes = blob(vector);
+  return db.prepare('SELECT vec_distance_cosine(?, ?) IS NOT NULL').pluck().get(bytes, bytes) === 1;
+}
+
 /**
  * Stores the points, replacing those with the same ids, in one transaction; the first vector of a new or emptied
  * collection fixes its dimension. A vector of another dimension writes nothing and is answered with both dimensions.
+ * A replaced vector is updated in place in its vec0 chunk, so that replacing does not grow the file. A vector without
+ * direction (all zeros: the service refuses it, vector-values.ts, but the index does not rely on that) is kept out of
+ * vec0: its distance is NULL, which vec0 would rank first, taking a place in every top k; its point can match nothing.
  */
 export function upsertPoints(
   db: Database.Database,
@@ -92,18 +73,60 @@ export function upsertPoints(
         `INSERT INTO collections (name, dimension) VALUES (?, ?)
          ON CONFLICT (name) DO UPDATE SET dimension = excluded.dimension`,
       ).run(collection, expected);
-    const write = db.prepare(
-      `INSERT INTO points (collection, id, embedding, metadata) VALUES (?, ?, ?, ?)
-       ON CONFLICT (collection, id) DO UPDATE SET embedding = excluded.embedding, metadata = excluded.metadata`,
-    );
-    for (const point of points)
-      write.run(collection, point.id, blob(point.vector), JSON.stringify(point.metadata));
+    const table = ensureVectorTable(db, expected);
+    const writePoint = db
+      .prepare(
+        `INSERT INTO points (collection, id, metadata) VALUES (?, ?, ?)
+         ON CONFLICT (collection, id) DO UPDATE SET metadata = excluded.metadata RETURNING rid`,
+      )
+      .pluck()
+      .safeIntegers();
+    const stored = db.prepare(`SELECT 1 FROM ${table} WHERE rowid = ?`).pluck();
+    const update = db.prepare(`UPDATE ${table} SET embedding = ? WHERE rowid = ?`);
+    const insert = db.prepare(`INSERT INTO ${table} (rowid, collection, embedding) VALUES (?, ?, ?)`);
+    const remove = db.prepare(`DELETE FROM ${table} WHERE rowid = ?`);
+    for (const point of points) {
+      // vec0 takes only integer rowids; better-sqlite3 binds a JS number as a float, a BigInt as an integer.
+      const metadata = JSON.stringify(point.metadata);
+      const rid = writePoint.get(collection, point.id, metadata) as bigint;
+      unindexMetadata(db, rid);
+      indexMetadata(db, collection, rid, metadata);
+      const vector = blob(point.vector);
+      const present = stored.get(rid) !== undefined;
+      if (!hasDirection(db, point.vector)) {
+        if (present) remove.run(rid);
+      } else if (present) update.run(vector, rid);
+      else insert.run(rid, collection, vector);
+    }
     return null;
   })();
 }
 
+/** Deletes the points with the given rids, their indexed values and their vectors (in the table of the collection's
+ * dimension). */
+function deleteRids(db: Database.Database, collection: string, rids: bigint[]): number {
+  const dimension = dimensionOf(db, collection);
+  if (dimension === null || rids.length === 0) return 0;
+  const removeVector = db.prepare(`DELETE FROM ${vectorTable(dimension)} WHERE rowid = ?`);
+  const removePoint = db.prepare('DELETE FROM points WHERE rid = ?');
+  let changes = 0;
+  for (const rid of rids) {
+    removeVector.run(rid);
+    unindexMetadata(db, rid);
+    changes += removePoint.run(rid).changes;
+  }
+  return changes;
+}
+
 export function deletePoint(db: Database.Database, collection: string, id: string): number {
-  return db.prepare('DELETE FROM points WHERE collection = ? AND id = ?').run(collection, id).changes;
+  return db.transaction(() => {
+    const rid = db
+      .prepare('SELECT rid FROM points WHERE collection = ? AND id = ?')
+      .pluck()
+      .safeIntegers()
+      .get(collection, id) as bigint | undefined;
+    return rid === undefined ? 0 : deleteRids(db, collection, [rid]);
+  })();
 }
 
 /** Deletes the points matching `filter` (at least one key); how many. */
@@ -112,20 +135,39 @@ export function deleteMatching(
   collection: string,
   filter: Record<string, unknown>,
 ): number {
-  const where = filterSql(filter);
-  if (where === null || where.values.length === 0) return 0;
-  return db.prepare(`DELETE FROM points WHERE collection = ? ${where.sql}`).run(collection, ...where.values)
-    .changes;
+  const rids = Object.keys(filter).length === 0 ? null : ridsMatching(collection, filter);
+  if (rids === null) return 0;
+  return db.transaction(() =>
+    deleteRids(
+      db,
+      collection,
+      db
+        .prepare(rids.sql)
+        .pluck()
+        .safeIntegers()
+        .all(...rids.values) as bigint[],
+    ),
+  )();
+}
+
+/** vec0 answers at most this many neighbours a query (sqlite-vec's limit on `k`). */
+const VEC0_MAX_K = 4096;
+
+/**
+ * Up to this many points kept by a filter are ranked by looking up each one's vector (about 17 µs each on the bench
+ * machine); more are left to vec0's scan of the whole partition, which skips the others (25–50 ms for 100k points).
+ */
+const LOOKUP_MAX_POINTS = 1000;
+
+interface Candidate {
+  id: string;
+  metadata: string;
+  distance: number;
 }
 
 /**
- * The `k` points of `collection` nearest to `query` by cosine, best first (ties by id), that match `filter`.
+ * The `k` points of `collection` nearest to `query` by cosine, best first, ties by id, that match `filter`.
  * Each call is its own read transaction, so it sees every write committed before it (WAL).
- * SQLite tests the filter before it computes the distance (EXPLAIN: json_extract, and the row skipped, before
- * vec_distance_cosine), so a filter saves the distances of the rows it rejects; the rows are still all read.
- * A NULL distance (a zero vector stored before the checks of vector-values.ts: no direction) is no match: sorted
- * last and dropped here. `AND distance IS NOT NULL` would say it in SQL, but SQLite computes the distance a second
- * time for it (EXPLAIN: two vec_distance_cosine calls; 30k × 384: 27 → 41 ms a scan); NULLS LAST keeps one.
  */
 export function searchPoints(
   db: Database.Database,
@@ -134,22 +176,75 @@ export function searchPoints(
   k: number,
   filter: Record<string, unknown>,
 ): VectorMatch[] {
-  const where = filterSql(filter);
-  if (where === null) return [];
-  const rows = db
+  const dimension = dimensionOf(db, collection);
+  if (dimension === null || dimension !== query.length || !hasDirection(db, query)) return [];
+  const table = vectorTable(dimension);
+  if (Object.keys(filter).length === 0) return nearestByScan(db, table, collection, query, k, null);
+  const rids = ridsMatching(collection, filter);
+  if (rids === null) return [];
+  const kept = db
+    .prepare(`SELECT count(*) FROM (${rids.sql})`)
+    .pluck()
+    .get(...rids.values) as number;
+  if (kept > LOOKUP_MAX_POINTS) return nearestByScan(db, table, collection, query, k, rids);
+  // A point whose vector vec0 does not hold (no direction, see upsertPoints) has a NULL distance: last, then dropped.
+  const ranked = db
     .prepare(
-      `SELECT id, metadata, vec_distance_cosine(embedding, ?) AS distance FROM points
-        WHERE collection = ? ${where.sql} ORDER BY distance NULLS LAST, id LIMIT ?`,
+      `SELECT p.id, p.metadata,
+              (SELECT vec_distance_cosine(v.embedding, ?) FROM ${table} v WHERE v.rowid = p.rid) AS distance
+         FROM points p WHERE p.rid IN (${rids.sql})
+        ORDER BY distance NULLS LAST, p.id LIMIT ?`,
     )
-    .all(blob(query), collection, ...where.values, k) as {
-    id: string;
-    metadata: string;
-    distance: number | null;
-  }[];
-  return rows.flatMap((row) => (row.distance === null ? [] : [match(row.id, row.metadata, row.distance)]));
+    .all(blob(query), ...rids.values, k) as (Omit<Candidate, 'distance'> & { distance: number | null })[];
+  return ranked.flatMap(({ distance, ...point }) =>
+    distance === null ? [] : [match({ ...point, distance })],
+  );
 }
 
-function match(id: string, metadata: string, distance: number): VectorMatch {
+/**
+ * vec0's exact scan of the collection's partition (only the rids of `restriction`, when given). vec0 ranks ties in no
+ * stated order; so it is asked for one more than `k`, and the candidates are ordered by (distance, id): when the last
+ * of them is farther than the k-th, no point left out can tie with the k-th, and the first k are the answer. When they
+ * tie, it is asked again for twice as many, up to vec0's limit; past that (thousands of equal vectors), every point
+ * is ranked by vec_distance_cosine.
+ */
+function nearestByScan(
+  db: Database.Database,
+  table: string,
+  collection: string,
+  query: Float32Array,
+  k: number,
+  restriction: RidQuery | null,
+): VectorMatch[] {
+  const only = restriction ? `AND rowid IN (${restriction.sql})` : '';
+  const onlyValues = restriction?.values ?? [];
+  const nearest = db.prepare(
+    `SELECT p.id, p.metadata, v.distance FROM (
+       SELECT rowid, distance FROM ${table} WHERE embedding MATCH ? AND k = ? AND collection = ? ${only}) v
+       JOIN points p ON p.rid = v.rowid
+      ORDER BY v.distance, p.id`,
+  );
+  let asked = k + 1;
+  while (asked <= VEC0_MAX_K) {
+    const candidates = nearest.all(blob(query), asked, collection, ...onlyValues) as Candidate[];
+    const kth = candidates[k - 1]?.distance;
+    const next = candidates[k]?.distance;
+    if (kth === undefined || next === undefined || next > kth) return candidates.slice(0, k).map(match);
+    if (asked === VEC0_MAX_K) break;
+    asked = Math.min(asked * 2, VEC0_MAX_K);
+  }
+  const everyOne = db
+    .prepare(
+      `SELECT p.id, p.metadata, vec_distance_cosine(v.embedding, ?) AS distance FROM ${table} v
+         JOIN points p ON p.rid = v.rowid
+        WHERE v.collection = ? ${restriction ? `AND p.rid IN (${restriction.sql})` : ''}
+        ORDER BY distance, p.id LIMIT ?`,
+    )
+    .all(blob(query), collection, ...onlyValues, k) as Candidate[];
+  return everyOne.map(match);
+}
+
+function match({ id, metadata, distance }: Candidate): VectorMatch {
   return {
     id,
     score: 1 - distance,

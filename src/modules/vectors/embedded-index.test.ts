@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { EmbeddedVectorIndex } from './embedded-index.js';
+import { matchesFilter, seededVectors } from '../../../test/helpers/seeded-vectors.js';
 
 const dirs: string[] = [];
 function file(): string {
@@ -71,28 +72,8 @@ describe('the embedded vector index (sqlite-vec)', () => {
   });
 });
 
-/** Seeded (mulberry32) vectors of `dimension` coordinates in [-1, 1), so every run searches the same data. */
-function vectors(seed: number, count: number, dimension: number): number[][] {
-  let state = seed >>> 0;
-  const next = () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  return Array.from({ length: count }, () => Array.from({ length: dimension }, () => next() * 2 - 1));
-}
-
-/** The exact match of the index's filters, for plain values and the objects of these points. */
-function matches(metadata: Record<string, unknown>, filter: Record<string, unknown>): boolean {
-  return Object.entries(filter).every(
-    ([key, value]) => JSON.stringify(metadata[key]) === JSON.stringify(value),
-  );
-}
-
 const DIMENSION = 16;
-const points = vectors(1, 300, DIMENSION).map((vector, i) => ({
+const points = seededVectors(1, 300, DIMENSION).map((vector, i) => ({
   id: `p${i}`,
   vector,
   metadata: { bucket: i % 5, even: i % 2 === 0, tag: i % 3 === 0 ? { group: 'x' } : 'plain' },
@@ -131,7 +112,7 @@ describe('a file-backed index, run in its threads', () => {
       { tag: { group: 'x' } },
       { no: 1 },
     ];
-    for (const [q, query] of vectors(2, 20, DIMENSION).entries()) {
+    for (const [q, query] of seededVectors(2, 20, DIMENSION).entries()) {
       const filter = filters[q % filters.length] ?? {};
       const expected = await inMemory.search('c', query, 7, filter);
       expect(expected.length).toBe('no' in filter ? 0 : 7);
@@ -154,11 +135,11 @@ describe('a file-backed index, run in its threads', () => {
     for (const filter of [{ bucket: 1 }, { tag: { group: 'x' }, even: false }, { no: 1 }]) {
       const deleted = await inMemory.deleteWhere('c', filter);
       expect(await onFile.deleteWhere('c', filter)).toBe(deleted);
-      expect(deleted).toBe(remaining.filter((p) => matches(p.metadata, filter)).length);
-      remaining = remaining.filter((p) => !matches(p.metadata, filter));
+      expect(deleted).toBe(remaining.filter((p) => matchesFilter(p.metadata, filter)).length);
+      remaining = remaining.filter((p) => !matchesFilter(p.metadata, filter));
     }
     expect(remaining.length).toBeLessThan(points.length - 40);
-    for (const query of vectors(5, 5, DIMENSION))
+    for (const query of seededVectors(5, 5, DIMENSION))
       expect(await onFile.search('c', query, 300)).toEqual(await inMemory.search('c', query, 300));
     await onFile.close();
     await inMemory.close();
@@ -190,7 +171,7 @@ describe('a file-backed index, run in its threads', () => {
     // The searches run in another collection than the writes, so their answers do not depend on the interleaving.
     await reference.upsert('d', base);
     await index.upsert('d', base);
-    const queries = vectors(3, 25, DIMENSION);
+    const queries = seededVectors(3, 25, DIMENSION);
     const expected = await Promise.all(queries.map((query) => reference.search('d', query, 5)));
     // A thread already running (and having read) before the writes, as in a server.
     expect(await index.search('c', queries[0] ?? [], 1)).toHaveLength(1);
@@ -217,7 +198,7 @@ describe('a file-backed index, run in its threads', () => {
     const reference = new EmbeddedVectorIndex(':memory:');
     const index = new EmbeddedVectorIndex(where);
     for (const each of [reference, index]) await each.upsert('c', points.slice(0, 250));
-    const queries = vectors(4, 20, DIMENSION);
+    const queries = seededVectors(4, 20, DIMENSION);
     const searches = queries.map((query) => index.search('c', query, 3));
     const writes = points.slice(250, 260).map((point) => index.upsert('other', [point]));
     await index.close();

@@ -1,7 +1,8 @@
 // The embedded vector index: sqlite-vec loaded into better-sqlite3, in an SQLite file of its own under DATA_DIR,
-// whatever the main database is. Vectors are float32 BLOBs in one table; a search is an exact scan of the collection
-// ordered by sqlite-vec's vec_distance_cosine (exact, so no recall to lose), filtered by exact match on metadata keys
-// with json_extract. Score = 1 − cosine distance. bench/vectors-section.ts measures it (docs/benchmarks.md).
+// whatever the main database is. Vectors are float32 in sqlite-vec's vec0 tables (embedded-index-schema.ts); a search
+// is vec0's exact scan of the collection by cosine distance (exact, so no recall to lose), filtered by exact match on
+// metadata keys with json_extract. Score = 1 − cosine distance. bench/vectors-section.ts measures it
+// (docs/benchmarks.md).
 //
 // better-sqlite3 is synchronous, and a scan reads every row of the collection (100k × 384 float32 is 200 MB, about
 // 80 ms on the bench's 2-core machine): on the event loop it would stall every other request for all that time. So a
@@ -18,11 +19,9 @@ import type { Worker } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import * as sqliteVec from 'sqlite-vec';
 import {
-  SCHEMA,
   deleteMatching,
   deletePoint,
   dimensionOf,
-  filterSql,
   searchPoints,
   upsertPoints,
   type FloatPoint,
@@ -31,6 +30,8 @@ import {
   type IndexRequest,
   type IndexThreadData,
 } from './embedded-index-sql.js';
+import { filterCanMatch } from './embedded-index-filter.js';
+import { prepareIndexFile } from './embedded-index-schema.js';
 import { startWorker } from '../../lib/start-worker.js';
 import { DimensionMismatchError } from './vector.errors.js';
 import type { VectorIndex, VectorMatch, VectorPoint } from './vector-index.port.js';
@@ -151,7 +152,7 @@ export class EmbeddedVectorIndex implements VectorIndex {
     this.#db = new Database(file);
     sqliteVec.load(this.#db);
     this.#db.pragma('journal_mode = WAL');
-    this.#db.exec(SCHEMA);
+    prepareIndexFile(this.#db);
     this.#file = this.#db.memory ? null : path.resolve(file);
     const threads = Math.max(1, options.searchThreads ?? Math.min(2, os.availableParallelism()));
     this.#slots = Array.from({ length: threads }, () => null);
@@ -186,7 +187,7 @@ export class EmbeddedVectorIndex implements VectorIndex {
     const known = dimensionOf(this.#db, collection);
     if (known === null) return [];
     if (known !== vector.length) throw new DimensionMismatchError(known, vector.length);
-    if (filterSql(filter) === null) return [];
+    if (!filterCanMatch(filter)) return [];
     const query = Float32Array.from(vector);
     if (this.#file === null) return searchPoints(this.#db, collection, query, k, filter);
     return this.#run(
