@@ -66,20 +66,22 @@ export function ridsMatching(collection: string, filter: Record<string, unknown>
 export const INDEXED_ENTRY = `length(key) <= 64 AND (type IN ('integer', 'real', 'true', 'false')
   OR (type = 'text' AND length(CAST(value AS BLOB)) <= ${INDEXED_TEXT_BYTES}))`;
 
-/** Indexes the short scalar values of a point's metadata (its JSON text), after any earlier ones were removed. */
-export function indexMetadata(
-  db: Database.Database,
-  collection: string,
-  rid: bigint,
-  metadata: string,
-): void {
-  db.prepare(
-    `INSERT INTO point_values (collection, key, value, rid)
-       SELECT ?, key, value, ? FROM json_each(?) WHERE ${INDEXED_ENTRY}`,
-  ).run(collection, rid, metadata);
+/** Writes of point_values, prepared once for the points of a write. */
+export interface MetadataIndex {
+  /** Indexes the short scalar values of a point's metadata (its JSON text), after any earlier ones were removed. */
+  add(collection: string, rid: bigint, metadata: string): void;
+  /** Removes a point's indexed values. */
+  remove(rid: bigint): void;
 }
 
-/** Removes a point's indexed values. */
-export function unindexMetadata(db: Database.Database, rid: bigint): void {
-  db.prepare('DELETE FROM point_values WHERE rid = ?').run(rid);
+export function metadataIndex(db: Database.Database): MetadataIndex {
+  const add = db.prepare(
+    `INSERT INTO point_values (collection, key, value, rid)
+       SELECT ?, key, value, ? FROM json_each(?) WHERE ${INDEXED_ENTRY}`,
+  );
+  const remove = db.prepare('DELETE FROM point_values WHERE rid = ?');
+  return {
+    add: (collection, rid, metadata) => add.run(collection, rid, metadata),
+    remove: (rid) => remove.run(rid),
+  };
 }

@@ -2,19 +2,19 @@
 // path of an in-memory index (embedded-index.ts), so that both answer alike; and the messages between the index and
 // its threads.
 import type Database from 'better-sqlite3';
-import { indexMetadata, ridsMatching, unindexMetadata, type RidQuery } from './embedded-index-filter.js';
+import { metadataIndex, ridsMatching, type RidQuery } from './embedded-index-filter.js';
 import { ensureVectorTable, vectorTable } from './embedded-index-schema.js';
 import type { VectorMatch } from './vector-index.port.js';
 
 /**
- * Memory-mapped reads for the connections that scan: a search reads every row of the collection, and through mmap
- * SQLite reads the OS page cache in place instead of copying each page into its own small cache (100k × 384 float32
- * on a 2-core EPYC: 180 ms a scan without it, 80 ms with it). The size is address space, not memory: only the pages
- * read are resident, and they are the kernel's page cache, shared with every connection to the file. The gain holds
- * only while no other connection commits: after another connection's commit, SQLite drops this connection's page
- * cache and unmaps the file at its next read transaction (pagerBeginReadTransaction), and that scan faults the file
- * back in (200 ms; its own commits keep both). Hence the writes go to the thread that searches first. A larger
- * `cache_size` gave nothing more than mmap, is dropped alike, and would be private heap per connection: not set.
+ * Memory-mapped reads for the connections that scan: a search reads every vector of the collection, and through mmap
+ * SQLite reads the OS page cache in place instead of copying each page into its own small cache (100k × 384 in vec0
+ * on the bench's 2-core Xeon: 94 ms a scan without it, 81 ms with it). The size is address space, not memory: only
+ * the pages read are resident, and they are the kernel's page cache, shared with every connection to the file. After
+ * another connection's commit, SQLite drops this connection's page cache and unmaps the file at its next read
+ * transaction (pagerBeginReadTransaction), and that scan maps the file again (92 against 81 ms; its own commits keep
+ * both). Hence the writes go to the thread that searches first. A larger `cache_size` gave nothing more than mmap in
+ * the first layout, is dropped alike, and would be private heap per connection: not set.
  */
 export const SCAN_MMAP_BYTES = 1024 ** 3;
 
@@ -43,10 +43,10 @@ export function dimensionOf(db: Database.Database, collection: string): number |
   return row?.dimension ?? null;
 }
 
-/** False for a vector whose cosine with anything is NULL (all zeros, as float32: no direction). */
-function hasDirection(db: Database.Database, vector: Float32Array): boolean {
-  const bytes = blob(vector);
-  return db.prepare('SELECT vec_distance_cosine(?, ?) IS NOT NULL').pluck().get(bytes, bytes) === 1;
+/** A test of vectors: false for one whose cosine with anything is NULL (all zeros, as float32: no direction). */
+function directionTest(db: Database.Database): (vector: Float32Array) => boolean {
+  const test = db.prepare('SELECT vec_distance_cosine(?, ?) IS NOT NULL').pluck();
+  return (vector) => test.get(blob(vector), blob(vector)) === 1;
 }
 
 /**
@@ -81,6 +81,8 @@ export function upsertPoints(
       )
       .pluck()
       .safeIntegers();
+    const hasDirection = directionTest(db);
+    const values = metadataIndex(db);
     const stored = db.prepare(`SELECT 1 FROM ${table} WHERE rowid = ?`).pluck();
     const update = db.prepare(`UPDATE ${table} SET embedding = ? WHERE rowid = ?`);
     const insert = db.prepare(`INSERT INTO ${table} (rowid, collection, embedding) VALUES (?, ?, ?)`);
@@ -89,11 +91,11 @@ export function upsertPoints(
       // vec0 takes only integer rowids; better-sqlite3 binds a JS number as a float, a BigInt as an integer.
       const metadata = JSON.stringify(point.metadata);
       const rid = writePoint.get(collection, point.id, metadata) as bigint;
-      unindexMetadata(db, rid);
-      indexMetadata(db, collection, rid, metadata);
+      values.remove(rid);
+      values.add(collection, rid, metadata);
       const vector = blob(point.vector);
       const present = stored.get(rid) !== undefined;
-      if (!hasDirection(db, point.vector)) {
+      if (!hasDirection(point.vector)) {
         if (present) remove.run(rid);
       } else if (present) update.run(vector, rid);
       else insert.run(rid, collection, vector);
@@ -109,10 +111,11 @@ function deleteRids(db: Database.Database, collection: string, rids: bigint[]): 
   if (dimension === null || rids.length === 0) return 0;
   const removeVector = db.prepare(`DELETE FROM ${vectorTable(dimension)} WHERE rowid = ?`);
   const removePoint = db.prepare('DELETE FROM points WHERE rid = ?');
+  const values = metadataIndex(db);
   let changes = 0;
   for (const rid of rids) {
     removeVector.run(rid);
-    unindexMetadata(db, rid);
+    values.remove(rid);
     changes += removePoint.run(rid).changes;
   }
   return changes;
@@ -177,7 +180,7 @@ export function searchPoints(
   filter: Record<string, unknown>,
 ): VectorMatch[] {
   const dimension = dimensionOf(db, collection);
-  if (dimension === null || dimension !== query.length || !hasDirection(db, query)) return [];
+  if (dimension === null || dimension !== query.length || !directionTest(db)(query)) return [];
   const table = vectorTable(dimension);
   if (Object.keys(filter).length === 0) return nearestByScan(db, table, collection, query, k, null);
   const rids = ridsMatching(collection, filter);

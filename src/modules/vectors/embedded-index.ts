@@ -1,15 +1,15 @@
 // The embedded vector index: sqlite-vec loaded into better-sqlite3, in an SQLite file of its own under DATA_DIR,
 // whatever the main database is. Vectors are float32 in sqlite-vec's vec0 tables (embedded-index-schema.ts); a search
 // is vec0's exact scan of the collection by cosine distance (exact, so no recall to lose), filtered by exact match on
-// metadata keys with json_extract. Score = 1 − cosine distance. bench/vectors-section.ts measures it
+// metadata keys (embedded-index-filter.ts). Score = 1 − cosine distance. bench/vectors-section.ts measures it
 // (docs/benchmarks.md).
 //
-// better-sqlite3 is synchronous, and a scan reads every row of the collection (100k × 384 float32 is 200 MB, about
-// 80 ms on the bench's 2-core machine): on the event loop it would stall every other request for all that time. So a
-// file-backed index runs its operations in worker threads (embedded-search-worker.ts), each with its own connection,
-// and only posts messages here. The first thread takes the writes and searches; a second one, started when a search
-// finds the first busy, opens the file read-only and only searches (WAL: readers never wait for the writer; its first
-// scan after a write reads the file back in, see SCAN_MMAP_BYTES). This connection creates the tables, answers
+// better-sqlite3 is synchronous, and a search reads every vector of the collection (100k × 384 float32 is 150 MB,
+// about 75 ms on the bench's 2-core machine): on the event loop it would stall every other request for all that
+// time. So a file-backed index runs its operations in worker threads (embedded-search-worker.ts), each with its own
+// connection, and only posts messages here. The first thread takes the writes and searches; a second one, started
+// when a search finds the first busy, opens the file read-only and only searches (WAL: readers never wait for the
+// writer; its first scan after a write maps the file again, see SCAN_MMAP_BYTES). This connection creates the tables, answers
 // dimension() and ping(), and checks a search's dimension, so that errors are thrown here exactly as before. An
 // in-memory index (':memory:') lives only in this connection, which no other thread can open, so it runs everything
 // here, synchronously (tests use it).

@@ -1,6 +1,6 @@
 // A thread of the embedded vector index (started by embedded-index.ts), with its own connection to the index's SQLite
 // file and sqlite-vec, running the index's operations one at a time, off the server's event loop: a search scans
-// every row of a collection (about 80 ms for 100k × 384). The first thread of an index takes the writes too, on a
+// every vector of a collection (about 75 ms for 100k × 384). The first thread of an index takes the writes too, on a
 // read-write connection: its own commits keep its page cache and memory map, which another connection's commits would
 // make it drop (see SCAN_MMAP_BYTES). More threads open the file read-only and only search. In WAL mode readers never
 // wait for the writer, and each operation is a new transaction that sees every write committed before it.
