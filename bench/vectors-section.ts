@@ -1,12 +1,12 @@
 // The embedded vector index (src/modules/vectors/embedded-index.ts: sqlite-vec in better-sqlite3, run in worker
 // threads) on 100,000 random 384-dimension unit vectors: the insert rate and the file's size, then top-10 searches with
-// and without a metadata filter that keeps about 10 % of the points, against the in-run baseline of an exact cosine
-// top-10 in plain JavaScript over the same Float32Arrays. The index is exact, so its results are checked against that
-// baseline (recall@10, and the scores), also for searches just after a write. Then what the index's threads are for:
+// and without a metadata filter that keeps about 10 % of the points or one that keeps 50 (one file's chunks), against
+// the in-run baseline of an exact cosine top-10 in plain JavaScript over the same Float32Arrays. The index is exact,
+// so its results are checked against that baseline (recall@10, and the scores), also for searches just after a write. Then what the index's threads are for:
 // how long a search() call holds the event loop, how late a 1 ms timer fires while searches run, and the throughput
 // of 2 concurrent searchers with 1 and with 2 threads; and the same for the writes, which run on the first thread.
 //
-// Runs in the bench process: no server, no network. Each query is measured once per row, the five rows of the first
+// Runs in the bench process: no server, no network. Each query is measured once per row, the seven rows of the first
 // table interleaved query by query, and the runs of the second table in alternating rounds, so that drift on a noisy
 // machine hits them alike.
 import fs from 'node:fs';
@@ -37,6 +37,9 @@ const WARMUP_QUERIES = 10;
 const K = 10;
 const BUCKETS = 10;
 const FILTER_BUCKET = 3;
+/** A second key, `file`: point i is in file i mod FILES, so one file's filter keeps 50 points (one document's chunks). */
+const FILES = 2_000;
+const FILTER_FILE = 7;
 const SEED = 20261205;
 const COLLECTION = 'bench';
 /** Event loop and concurrency runs: rounds of each run, and searches per run per round. */
@@ -111,7 +114,11 @@ export async function runVectorsSection(workDir: string): Promise<{ markdown: st
   for (let start = 0; start < POINTS; start += BATCH) {
     const points: VectorPoint[] = [];
     for (let i = start; i < Math.min(POINTS, start + BATCH); i += 1)
-      points.push({ id: `p${i}`, vector: row(data, DIMENSION, i), metadata: { bucket: buckets[i] } });
+      points.push({
+        id: `p${i}`,
+        vector: row(data, DIMENSION, i),
+        metadata: { bucket: buckets[i], file: i % FILES },
+      });
     await timed(batches, () => index.upsert(COLLECTION, points));
   }
   const insertMs = batches.answered.reduce((a, b) => a + b, 0);
@@ -128,17 +135,27 @@ export async function runVectorsSection(workDir: string): Promise<{ markdown: st
 
   const filter = { bucket: FILTER_BUCKET };
   const keep = (i: number) => buckets[i] === FILTER_BUCKET;
-  const rows: Record<'index' | 'indexAfterWrite' | 'indexFiltered' | 'js' | 'jsFiltered', Row> = {
+  const fileFilter = { file: FILTER_FILE };
+  const keepFile = (i: number) => i % FILES === FILTER_FILE;
+  const keptByFile = Array.from({ length: POINTS }, (_, i) => i).filter(keepFile).length;
+  const rows: Record<
+    'index' | 'indexAfterWrite' | 'indexFiltered' | 'indexFile' | 'js' | 'jsFiltered' | 'jsFile',
+    Row
+  > = {
     index: { name: 'index.search, no filter', latencies: [] },
     indexAfterWrite: { name: 'index.search, no filter, just after a write', latencies: [] },
     indexFiltered: { name: `index.search, filter {bucket: ${FILTER_BUCKET}}`, latencies: [] },
     js: { name: 'baseline: brute force in JS, no filter', latencies: [] },
     jsFiltered: { name: 'baseline: brute force in JS, same filter', latencies: [] },
+    indexFile: { name: `index.search, filter {file: ${FILTER_FILE}}`, latencies: [] },
+    jsFile: { name: 'baseline: brute force in JS, same filter', latencies: [] },
   };
   const expected: Hit[][] = [];
   const expectedFiltered: Hit[][] = [];
   const got: { id: string; score: number }[][] = [];
   const gotFiltered: { id: string; score: number }[][] = [];
+  const expectedByFile: Hit[][] = [];
+  const gotByFile: { id: string; score: number }[][] = [];
   const gotAfterWrite: { id: string; score: number }[][] = [];
 
   console.error(`${WARMUP_QUERIES} warm-up queries, then ${QUERIES} measured top-${K} queries per row…`);
@@ -183,6 +200,20 @@ export async function runVectorsSection(workDir: string): Promise<{ markdown: st
     if (measured) {
       rows.jsFiltered.latencies.push(performance.now() - t0);
       expectedFiltered.push(exactFiltered);
+    }
+
+    t0 = performance.now();
+    const byFile = await index.search(COLLECTION, query, K, fileFilter);
+    if (measured) {
+      rows.indexFile.latencies.push(performance.now() - t0);
+      gotByFile.push(byFile);
+    }
+
+    t0 = performance.now();
+    const exactByFile = bruteForceTopK(data, norms, DIMENSION, queryFloats, K, keepFile);
+    if (measured) {
+      rows.jsFile.latencies.push(performance.now() - t0);
+      expectedByFile.push(exactByFile);
     }
   }
 
@@ -246,10 +277,12 @@ export async function runVectorsSection(workDir: string): Promise<{ markdown: st
   const unfiltered = check(expected, got);
   const filteredCheck = check(expectedFiltered, gotFiltered);
   const afterWriteCheck = check(expected, gotAfterWrite);
+  const fileCheck = check(expectedByFile, gotByFile);
   for (const [name, result] of [
     ['no filter', unfiltered],
     ['no filter, after a write', afterWriteCheck],
     ['filter', filteredCheck],
+    ['file filter', fileCheck],
   ] as const) {
     if (result.recall < 1) {
       const gaps = result.misses.map((m) => m.gap.toExponential(1)).join(', ');
@@ -270,6 +303,7 @@ export async function runVectorsSection(workDir: string): Promise<{ markdown: st
   };
   const js = summary(rows.js);
   const jsFiltered = summary(rows.jsFiltered);
+  const jsFile = summary(rows.jsFile);
   const line = (r: Row, baseline: { qps: number } | null) => {
     const s = summary(r);
     const ratio = baseline ? `${(s.qps / baseline.qps).toFixed(2)}×` : '1.00×';
@@ -284,11 +318,13 @@ export async function runVectorsSection(workDir: string): Promise<{ markdown: st
     '## Embedded vector index: top-10 search over 100,000 × 384 vectors vs brute force in JS',
     '',
     `Data: ${int(POINTS)} random unit vectors of ${DIMENSION} float32 (seeded PRNG, seed ${SEED}, Gaussian ` +
-      `coordinates normalised), ids \`p0…\`, metadata \`{bucket: 0–${BUCKETS - 1}}\` drawn at random; the filter ` +
-      `\`{bucket: ${FILTER_BUCKET}}\` keeps ${int(kept)} points (${((100 * kept) / POINTS).toFixed(1)} %). ` +
+      `coordinates normalised), ids \`p0…\`, metadata \`{bucket: 0–${BUCKETS - 1}, file: i mod ${int(FILES)}}\`, the bucket drawn at ` +
+      `random; the filter \`{bucket: ${FILTER_BUCKET}}\` keeps ${int(kept)} points ` +
+      `(${((100 * kept) / POINTS).toFixed(1)} %), \`{file: ${FILTER_FILE}}\` keeps ${int(keptByFile)} (one ` +
+      "document's chunks, as a chat over one file asks). " +
       `EmbeddedVectorIndex in a fresh file in the bench's temporary folder, reopened after the inserts; searches run ` +
       'in its first thread (which also writes; its own connection, mmap on). ' +
-      `${QUERIES} random unit queries after ${WARMUP_QUERIES} warm-up ones, k = ${K}, the five rows interleaved ` +
+      `${QUERIES} random unit queries after ${WARMUP_QUERIES} warm-up ones, k = ${K}, the seven rows interleaved ` +
       'query by query, in the bench process. The baseline is an exact scan in plain JavaScript (float64 ' +
       'arithmetic over the same Float32Array, a sorted top-10) on the event loop.',
     '',
@@ -304,6 +340,8 @@ export async function runVectorsSection(workDir: string): Promise<{ markdown: st
     line(rows.indexAfterWrite, js),
     line(rows.jsFiltered, null),
     line(rows.indexFiltered, jsFiltered),
+    line(rows.jsFile, null),
+    line(rows.indexFile, jsFile),
     '',
     `- Ratio: queries/s of the index over queries/s of the JS scan with the same filter (or none).`,
     '- Just after a write: each of those searches follows a one-point upsert into another collection. A commit by ' +
@@ -311,9 +349,10 @@ export async function runVectorsSection(workDir: string): Promise<{ markdown: st
       'transaction (WAL), and that scan reads the file back in; the writes run on the thread that searches, whose ' +
       'own commits keep both.',
     `- recall@${K} of the index against the JS scan: ${unfiltered.recall.toFixed(4)} without filter, ` +
-      `${afterWriteCheck.recall.toFixed(4)} just after a write, ${filteredCheck.recall.toFixed(4)} with the filter ` +
-      `(${QUERIES} queries each; exact search must give 1); largest score difference for the same point ` +
-      `${Math.max(unfiltered.maxScoreDifference, afterWriteCheck.maxScoreDifference, filteredCheck.maxScoreDifference).toExponential(1)} ` +
+      `${afterWriteCheck.recall.toFixed(4)} just after a write, ${filteredCheck.recall.toFixed(4)} with the bucket ` +
+      `filter, ${fileCheck.recall.toFixed(4)} with the file filter (${QUERIES} queries each; exact search must ` +
+      'give 1); largest score difference for the same point ' +
+      `${Math.max(unfiltered.maxScoreDifference, afterWriteCheck.maxScoreDifference, filteredCheck.maxScoreDifference, fileCheck.maxScoreDifference).toExponential(1)} ` +
       '(the index computes in float32).',
     '',
     `Event loop and concurrency: unfiltered top-${K} searches, ${ROUNDS} rounds of ${RUN_QUERIES} per run, the runs ` +
