@@ -104,8 +104,10 @@ export function upsertPoints(
   })();
 }
 
-/** Deletes the points with the given rids, their indexed values and their vectors (in the table of the collection's
- * dimension). */
+/**
+ * Deletes the points with the given rids, their indexed values and their vectors (in the vec0 table of the
+ * collection's dimension).
+ */
 function deleteRids(db: Database.Database, collection: string, rids: bigint[]): number {
   const dimension = dimensionOf(db, collection);
   if (dimension === null || rids.length === 0) return 0;
