@@ -45,13 +45,18 @@ export function ridsMatching(collection: string, filter: Record<string, unknown>
     if (indexed(value)) {
       parts.push('SELECT rid FROM point_values WHERE collection = ? AND key = ? AND value IS ?');
       values.push(collection, key, typeof value === 'boolean' ? Number(value) : value);
-    } else if (value === null || typeof value !== 'object') {
-      // null matches a null and a missing key alike, as json_extract sees them; long strings are compared here too.
-      scanned.push(`json_extract(metadata, '$."${key}"') IS ?`);
+    } else if (value === null) {
+      // null matches a null and a missing key alike, as json_extract sees them.
+      scanned.push(`json_extract(metadata, '$."${key}"') IS NULL`);
+    } else if (typeof value === 'string') {
+      // A long string; json_extract gives an object's JSON text too, which must not match it.
+      scanned.push(`json_type(metadata, '$."${key}"') = 'text' AND json_extract(metadata, '$."${key}"') = ?`);
       scannedValues.push(value);
     } else {
-      // Objects and arrays compare by their JSON text, normalised by json() on both sides.
-      scanned.push(`json_extract(metadata, '$."${key}"') = json(?)`);
+      // Objects and arrays compare by their JSON text, normalised by json() on both sides; never a stored string.
+      scanned.push(
+        `json_type(metadata, '$."${key}"') IN ('object', 'array') AND json_extract(metadata, '$."${key}"') = json(?)`,
+      );
       scannedValues.push(JSON.stringify(value));
     }
   }
@@ -76,7 +81,7 @@ export interface MetadataIndex {
 
 export function metadataIndex(db: Database.Database): MetadataIndex {
   const add = db.prepare(
-    `INSERT INTO point_values (collection, key, value, rid)
+    `INSERT OR IGNORE INTO point_values (collection, key, value, rid)
        SELECT ?, key, value, ? FROM json_each(?) WHERE ${INDEXED_ENTRY}`,
   );
   const remove = db.prepare('DELETE FROM point_values WHERE rid = ?');

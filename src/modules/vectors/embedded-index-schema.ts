@@ -48,8 +48,9 @@ export function ensureVectorTable(db: Database.Database, dimension: number): str
 
 /**
  * Creates the tables of a new file, and moves a file of the first layout (the float32 BLOB in an `embedding` column
- * of `points`) to this one, in one transaction: the points keep their ids and metadata (indexed), each vector goes to the vec0
- * table of its collection's dimension. A vector without direction (zero, stored before the checks of
+ * of `points`) to this one, in one IMMEDIATE transaction (a second process opening the file waits for it, then sees
+ * the new layout): the points keep their ids and metadata (indexed), each vector goes to the vec0 table of its
+ * collection's dimension. A vector without direction (zero, stored before the checks of
  * vector-values.ts) can match nothing, so it is not moved into vec0 (see upsertPoints); its point stays.
  */
 export function prepareIndexFile(db: Database.Database): void {
@@ -64,7 +65,7 @@ export function prepareIndexFile(db: Database.Database): void {
          SELECT collection, id, metadata FROM points_first_layout ORDER BY collection, id`,
     );
     db.exec(
-      `INSERT INTO point_values (collection, key, value, rid)
+      `INSERT OR IGNORE INTO point_values (collection, key, value, rid)
          SELECT p.collection, j.key, j.value, p.rid FROM points p, json_each(p.metadata) j WHERE ${INDEXED_ENTRY}`,
     );
     const collections = db.prepare('SELECT name, dimension FROM collections').all() as {
@@ -82,5 +83,5 @@ export function prepareIndexFile(db: Database.Database): void {
       ).run(name, dimension);
     }
     db.exec('DROP TABLE points_first_layout');
-  })();
+  }).immediate();
 }

@@ -49,6 +49,10 @@ function directionTest(db: Database.Database): (vector: Float32Array) => boolean
   return (vector) => test.get(blob(vector), blob(vector)) === 1;
 }
 
+// Every write is an IMMEDIATE transaction: it reads before it writes, and a deferred one whose read saw a state that
+// another connection (another server process on the same file) then committed over fails with SQLITE_BUSY at once;
+// an immediate one takes the write lock first and waits for it (the busy timeout).
+
 /**
  * Stores the points, replacing those with the same ids, in one transaction; the first vector of a new or emptied
  * collection fixes its dimension. A vector of another dimension writes nothing and is answered with both dimensions.
@@ -61,47 +65,49 @@ export function upsertPoints(
   collection: string,
   points: FloatPoint[],
 ): { expected: number; got: number } | null {
-  return db.transaction(() => {
-    const first = points[0];
-    if (!first) return null;
-    const known = dimensionOf(db, collection);
-    const expected = known ?? first.vector.length;
-    const other = points.find((point) => point.vector.length !== expected);
-    if (other) return { expected, got: other.vector.length };
-    if (known === null)
-      db.prepare(
-        `INSERT INTO collections (name, dimension) VALUES (?, ?)
+  return db
+    .transaction(() => {
+      const first = points[0];
+      if (!first) return null;
+      const known = dimensionOf(db, collection);
+      const expected = known ?? first.vector.length;
+      const other = points.find((point) => point.vector.length !== expected);
+      if (other) return { expected, got: other.vector.length };
+      if (known === null)
+        db.prepare(
+          `INSERT INTO collections (name, dimension) VALUES (?, ?)
          ON CONFLICT (name) DO UPDATE SET dimension = excluded.dimension`,
-      ).run(collection, expected);
-    const table = ensureVectorTable(db, expected);
-    const writePoint = db
-      .prepare(
-        `INSERT INTO points (collection, id, metadata) VALUES (?, ?, ?)
+        ).run(collection, expected);
+      const table = ensureVectorTable(db, expected);
+      const writePoint = db
+        .prepare(
+          `INSERT INTO points (collection, id, metadata) VALUES (?, ?, ?)
          ON CONFLICT (collection, id) DO UPDATE SET metadata = excluded.metadata RETURNING rid`,
-      )
-      .pluck()
-      .safeIntegers();
-    const hasDirection = directionTest(db);
-    const values = metadataIndex(db);
-    const stored = db.prepare(`SELECT 1 FROM ${table} WHERE rowid = ?`).pluck();
-    const update = db.prepare(`UPDATE ${table} SET embedding = ? WHERE rowid = ?`);
-    const insert = db.prepare(`INSERT INTO ${table} (rowid, collection, embedding) VALUES (?, ?, ?)`);
-    const remove = db.prepare(`DELETE FROM ${table} WHERE rowid = ?`);
-    for (const point of points) {
-      // vec0 takes only integer rowids; better-sqlite3 binds a JS number as a float, a BigInt as an integer.
-      const metadata = JSON.stringify(point.metadata);
-      const rid = writePoint.get(collection, point.id, metadata) as bigint;
-      values.remove(rid);
-      values.add(collection, rid, metadata);
-      const vector = blob(point.vector);
-      const present = stored.get(rid) !== undefined;
-      if (!hasDirection(point.vector)) {
-        if (present) remove.run(rid);
-      } else if (present) update.run(vector, rid);
-      else insert.run(rid, collection, vector);
-    }
-    return null;
-  })();
+        )
+        .pluck()
+        .safeIntegers();
+      const hasDirection = directionTest(db);
+      const values = metadataIndex(db);
+      const stored = db.prepare(`SELECT 1 FROM ${table} WHERE rowid = ?`).pluck();
+      const update = db.prepare(`UPDATE ${table} SET embedding = ? WHERE rowid = ?`);
+      const insert = db.prepare(`INSERT INTO ${table} (rowid, collection, embedding) VALUES (?, ?, ?)`);
+      const remove = db.prepare(`DELETE FROM ${table} WHERE rowid = ?`);
+      for (const point of points) {
+        // vec0 takes only integer rowids; better-sqlite3 binds a JS number as a float, a BigInt as an integer.
+        const metadata = JSON.stringify(point.metadata);
+        const rid = writePoint.get(collection, point.id, metadata) as bigint;
+        values.remove(rid);
+        values.add(collection, rid, metadata);
+        const vector = blob(point.vector);
+        const present = stored.get(rid) !== undefined;
+        if (!hasDirection(point.vector)) {
+          if (present) remove.run(rid);
+        } else if (present) update.run(vector, rid);
+        else insert.run(rid, collection, vector);
+      }
+      return null;
+    })
+    .immediate();
 }
 
 /**
@@ -124,14 +130,16 @@ function deleteRids(db: Database.Database, collection: string, rids: bigint[]): 
 }
 
 export function deletePoint(db: Database.Database, collection: string, id: string): number {
-  return db.transaction(() => {
-    const rid = db
-      .prepare('SELECT rid FROM points WHERE collection = ? AND id = ?')
-      .pluck()
-      .safeIntegers()
-      .get(collection, id) as bigint | undefined;
-    return rid === undefined ? 0 : deleteRids(db, collection, [rid]);
-  })();
+  return db
+    .transaction(() => {
+      const rid = db
+        .prepare('SELECT rid FROM points WHERE collection = ? AND id = ?')
+        .pluck()
+        .safeIntegers()
+        .get(collection, id) as bigint | undefined;
+      return rid === undefined ? 0 : deleteRids(db, collection, [rid]);
+    })
+    .immediate();
 }
 
 /** Deletes the points matching `filter` (at least one key); how many. */
@@ -142,17 +150,19 @@ export function deleteMatching(
 ): number {
   const rids = Object.keys(filter).length === 0 ? null : ridsMatching(collection, filter);
   if (rids === null) return 0;
-  return db.transaction(() =>
-    deleteRids(
-      db,
-      collection,
-      db
-        .prepare(rids.sql)
-        .pluck()
-        .safeIntegers()
-        .all(...rids.values) as bigint[],
-    ),
-  )();
+  return db
+    .transaction(() =>
+      deleteRids(
+        db,
+        collection,
+        db
+          .prepare(rids.sql)
+          .pluck()
+          .safeIntegers()
+          .all(...rids.values) as bigint[],
+      ),
+    )
+    .immediate();
 }
 
 /** vec0 answers at most this many neighbours a query (sqlite-vec's limit on `k`). */
@@ -210,7 +220,7 @@ export function searchPoints(
  * vec0's exact scan of the collection's partition (only the rids of `restriction`, when given). vec0 ranks ties in no
  * stated order; so it is asked for one more than `k`, and the candidates are ordered by (distance, id): when the last
  * of them is farther than the k-th, no point left out can tie with the k-th, and the first k are the answer. When they
- * tie, it is asked again for twice as many, up to vec0's limit; past that (thousands of equal vectors), every point
+ * tie, it is asked again for as many as vec0 answers (4,096); past that (thousands of equal vectors), every point
  * is ranked by vec_distance_cosine.
  */
 function nearestByScan(
@@ -236,7 +246,7 @@ function nearestByScan(
     const next = candidates[k]?.distance;
     if (kth === undefined || next === undefined || next > kth) return candidates.slice(0, k).map(match);
     if (asked === VEC0_MAX_K) break;
-    asked = Math.min(asked * 2, VEC0_MAX_K);
+    asked = VEC0_MAX_K;
   }
   const everyOne = db
     .prepare(

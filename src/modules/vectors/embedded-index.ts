@@ -149,7 +149,8 @@ export class EmbeddedVectorIndex implements VectorIndex {
 
   /** `file`: the SQLite file (created when missing); ':memory:' for a throwaway index. */
   constructor(file: string, options: EmbeddedVectorIndexOptions = {}) {
-    this.#db = new Database(file);
+    // Another process may be moving the file to the vec0 layout (prepareIndexFile): wait for it, not 5 s.
+    this.#db = new Database(file, { timeout: 120_000 });
     sqliteVec.load(this.#db);
     this.#db.pragma('journal_mode = WAL');
     prepareIndexFile(this.#db);
