@@ -1,25 +1,16 @@
 // The layout of the embedded index: vectors in sqlite-vec's vec0 tables, filters through the index of metadata values
 // (a lookup per point for few, vec0's scan for many, json_extract for what is not indexed), ties ranked by id on
 // every path, and the move of a file written in the first layout.
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import Database from 'better-sqlite3';
 import * as sqliteVec from 'sqlite-vec';
 import { afterEach, describe, expect, it } from 'vitest';
 import { EmbeddedVectorIndex } from './embedded-index.js';
 import { matchesFilter, seededVectors } from '../../../test/helpers/seeded-vectors.js';
+import { removeTempFiles, tempFile } from '../../../test/helpers/temp-files.js';
 
-const dirs: string[] = [];
-function file(): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sutazai-vectors-'));
-  dirs.push(dir);
-  return path.join(dir, 'vectors.db');
-}
+afterEach(removeTempFiles);
 
-afterEach(() => {
-  for (const dir of dirs.splice(0)) fs.rmSync(dir, { recursive: true, force: true });
-});
+const file = () => tempFile('vectors.db');
 
 /** Opens the index's file directly, as SQLite sees it. */
 function raw(where: string): Database.Database {

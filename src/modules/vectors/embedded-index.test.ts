@@ -1,20 +1,11 @@
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { EmbeddedVectorIndex } from './embedded-index.js';
 import { matchesFilter, seededVectors } from '../../../test/helpers/seeded-vectors.js';
+import { removeTempFiles, tempFile } from '../../../test/helpers/temp-files.js';
 
-const dirs: string[] = [];
-function file(): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sutazai-vectors-'));
-  dirs.push(dir);
-  return path.join(dir, 'vectors.db');
-}
+afterEach(removeTempFiles);
 
-afterEach(() => {
-  for (const dir of dirs.splice(0)) fs.rmSync(dir, { recursive: true, force: true });
-});
+const file = () => tempFile('vectors.db');
 
 describe('the embedded vector index (sqlite-vec)', () => {
   it('orders by cosine similarity, replaces a stored id, filters on metadata and deletes', async () => {

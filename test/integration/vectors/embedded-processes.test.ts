@@ -3,18 +3,14 @@
 // build saw 884 failed deletes in 6 s); the writes take the lock first and wait. And two processes opening a
 // first-layout file at once: one moves it to vec0, the other waits and opens the moved file.
 import { spawn } from 'node:child_process';
-import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { REPO_ROOT } from '../../helpers/spawn.js';
+import { removeTempFiles, tempFile } from '../../helpers/temp-files.js';
 
 const FIXTURE = path.join(REPO_ROOT, 'test', 'fixtures', 'vector-index-process.ts');
-const dirs: string[] = [];
-afterEach(() => {
-  for (const dir of dirs.splice(0)) fs.rmSync(dir, { recursive: true, force: true });
-});
+afterEach(removeTempFiles);
 
 interface Outcome {
   role: string;
@@ -44,15 +40,9 @@ function run(file: string, role: string, ms: number): Promise<Outcome> {
   });
 }
 
-function tempFile(): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sutazai-vector-processes-'));
-  dirs.push(dir);
-  return path.join(dir, 'vectors.db');
-}
-
 describe('one embedded index file, several processes', () => {
   it('upserts, deletes and deletes by filter from two processes at once without a "database is locked"', async () => {
-    const file = tempFile();
+    const file = tempFile('vectors.db');
     await run(file, 'open', 0);
     for (const other of ['delete', 'deleteWhere']) {
       const outcomes = await Promise.all([run(file, 'upsert', 2000), run(file, other, 2000)]);
@@ -64,7 +54,7 @@ describe('one embedded index file, several processes', () => {
   }, 90_000);
 
   it('opens a first-layout file from two processes at once: one moves it, both open it', async () => {
-    const file = tempFile();
+    const file = tempFile('vectors.db');
     const old = new Database(file);
     old.exec(`
       CREATE TABLE collections (name TEXT PRIMARY KEY, dimension INTEGER NOT NULL);
