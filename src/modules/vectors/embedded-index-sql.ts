@@ -197,20 +197,25 @@ export function searchPoints(
   if (Object.keys(filter).length === 0) return nearestByScan(db, table, collection, query, k, null);
   const rids = ridsMatching(collection, filter);
   if (rids === null) return [];
+  // The filter runs once (a json_extract scan may read every point); both paths below take its rids as a JSON list.
   const kept = db
-    .prepare(`SELECT count(*) FROM (${rids.sql})`)
+    .prepare(rids.sql)
     .pluck()
-    .get(...rids.values) as number;
-  if (kept > LOOKUP_MAX_POINTS) return nearestByScan(db, table, collection, query, k, rids);
+    .all(...rids.values) as number[];
+  if (kept.length === 0) return [];
+  const restriction = { sql: 'SELECT value FROM json_each(?)', values: [JSON.stringify(kept)] };
+  if (kept.length > LOOKUP_MAX_POINTS) return nearestByScan(db, table, collection, query, k, restriction);
   // A point whose vector vec0 does not hold (no direction, see upsertPoints) has a NULL distance: last, then dropped.
   const ranked = db
     .prepare(
       `SELECT p.id, p.metadata,
               (SELECT vec_distance_cosine(v.embedding, ?) FROM ${table} v WHERE v.rowid = p.rid) AS distance
-         FROM points p WHERE p.rid IN (${rids.sql})
+         FROM points p WHERE p.rid IN (${restriction.sql})
         ORDER BY distance NULLS LAST, p.id LIMIT ?`,
     )
-    .all(blob(query), ...rids.values, k) as (Omit<Candidate, 'distance'> & { distance: number | null })[];
+    .all(blob(query), ...restriction.values, k) as (Omit<Candidate, 'distance'> & {
+    distance: number | null;
+  })[];
   return ranked.flatMap(({ distance, ...point }) =>
     distance === null ? [] : [match({ ...point, distance })],
   );
@@ -239,14 +244,14 @@ function nearestByScan(
        JOIN points p ON p.rid = v.rowid
       ORDER BY v.distance, p.id`,
   );
-  let asked = k + 1;
-  while (asked <= VEC0_MAX_K) {
+  for (const asked of [k + 1, VEC0_MAX_K]) {
+    if (asked > VEC0_MAX_K) break;
     const candidates = nearest.all(blob(query), asked, collection, ...onlyValues) as Candidate[];
     const kth = candidates[k - 1]?.distance;
     const next = candidates[k]?.distance;
-    if (kth === undefined || next === undefined || next > kth) return candidates.slice(0, k).map(match);
-    if (asked === VEC0_MAX_K) break;
-    asked = VEC0_MAX_K;
+    // Fewer than asked: vec0 gave every point, ties included.
+    if (candidates.length < asked || kth === undefined || next === undefined || next > kth)
+      return candidates.slice(0, k).map(match);
   }
   const everyOne = db
     .prepare(
