@@ -164,57 +164,29 @@ export async function runVectorsSection(workDir: string): Promise<{ markdown: st
     const queryFloats = queries.subarray(q * DIMENSION, (q + 1) * DIMENSION);
     const query = Array.from(queryFloats);
 
-    let t0 = performance.now();
-    const matches = await index.search(COLLECTION, query, K);
-    if (measured) {
-      rows.index.latencies.push(performance.now() - t0);
-      got.push(matches);
-    }
-
+    /** Times one call; a measured query keeps its time in `row` and its answer in `answers`. */
+    const measure = async <T>(row: Row, answers: T[], call: () => T | Promise<T>) => {
+      const t0 = performance.now();
+      const answer = await call();
+      if (measured) {
+        row.latencies.push(performance.now() - t0);
+        answers.push(answer);
+      }
+    };
+    await measure(rows.index, got, () => index.search(COLLECTION, query, K));
     // A one-point write to another collection (so the results stay those of the data): any commit makes SQLite drop
     // a reading connection's page cache and memory map at its next read, so the next scan faults the file back in.
     await index.upsert(`${COLLECTION}-writes`, [{ id: 'w', vector: query, metadata: {} }]);
-    t0 = performance.now();
-    const afterWrite = await index.search(COLLECTION, query, K);
-    if (measured) {
-      rows.indexAfterWrite.latencies.push(performance.now() - t0);
-      gotAfterWrite.push(afterWrite);
-    }
-
-    t0 = performance.now();
-    const filtered = await index.search(COLLECTION, query, K, filter);
-    if (measured) {
-      rows.indexFiltered.latencies.push(performance.now() - t0);
-      gotFiltered.push(filtered);
-    }
-
-    t0 = performance.now();
-    const exact = bruteForceTopK(data, norms, DIMENSION, queryFloats, K);
-    if (measured) {
-      rows.js.latencies.push(performance.now() - t0);
-      expected.push(exact);
-    }
-
-    t0 = performance.now();
-    const exactFiltered = bruteForceTopK(data, norms, DIMENSION, queryFloats, K, keep);
-    if (measured) {
-      rows.jsFiltered.latencies.push(performance.now() - t0);
-      expectedFiltered.push(exactFiltered);
-    }
-
-    t0 = performance.now();
-    const byFile = await index.search(COLLECTION, query, K, fileFilter);
-    if (measured) {
-      rows.indexFile.latencies.push(performance.now() - t0);
-      gotByFile.push(byFile);
-    }
-
-    t0 = performance.now();
-    const exactByFile = bruteForceTopK(data, norms, DIMENSION, queryFloats, K, keepFile);
-    if (measured) {
-      rows.jsFile.latencies.push(performance.now() - t0);
-      expectedByFile.push(exactByFile);
-    }
+    await measure(rows.indexAfterWrite, gotAfterWrite, () => index.search(COLLECTION, query, K));
+    await measure(rows.indexFiltered, gotFiltered, () => index.search(COLLECTION, query, K, filter));
+    await measure(rows.js, expected, () => bruteForceTopK(data, norms, DIMENSION, queryFloats, K));
+    await measure(rows.jsFiltered, expectedFiltered, () =>
+      bruteForceTopK(data, norms, DIMENSION, queryFloats, K, keep),
+    );
+    await measure(rows.indexFile, gotByFile, () => index.search(COLLECTION, query, K, fileFilter));
+    await measure(rows.jsFile, expectedByFile, () =>
+      bruteForceTopK(data, norms, DIMENSION, queryFloats, K, keepFile),
+    );
   }
 
   console.error(`event loop and concurrency: ${ROUNDS} rounds of 3 runs of ${RUN_QUERIES} searches…`);
